@@ -1,0 +1,589 @@
+package org.symbiont.x86;
+
+import static org.symbiont.x86.Arch.*;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import org.symbiont.x86.decode.Decoder;
+import org.symbiont.x86.exec.BlockCache;
+import org.symbiont.x86.exec.ExitSignal;
+import org.symbiont.x86.exec.Fault;
+import org.symbiont.x86.exec.Flags;
+import org.symbiont.x86.exec.Interpreter;
+import org.symbiont.x86.exec.Segmentation;
+import org.symbiont.x86.memory.PhysicalMemory;
+import org.symbiont.x86.mmu.Mmu;
+
+/**
+ * One emulated x86-64 processor. Pure Java: no threads, no actors. {@link #run(long)} interprets
+ * guest code until it must leave (see {@link Exit}) or the instruction budget is spent.
+ *
+ * <p>The architectural state is held in public fields so the instruction families in
+ * {@code org.symbiont.x86.exec} reach it without indirection; code outside this module uses the
+ * accessor methods. Guest memory is reached through a software TLB (one direct-mapped table per
+ * privilege, caching the host offset of each page, as QEMU's softmmu does): a hit costs one
+ * compare, everything else goes to {@link Mmu}.
+ */
+public final class Cpu implements PhysicalMemory.CodePageListener {
+
+    // ---- software TLB ----
+    public static final int TLB_BITS = 9;
+    public static final int TLB_SIZE = 1 << TLB_BITS;
+    public static final int TLB_MASK = TLB_SIZE - 1;
+    /** Never equal to a page-aligned address, so an invalid entry always misses. */
+    public static final long TLB_INVALID = 1;
+    public static final long PAGE_MASK = ~0xFFFL;
+
+    /** Tags per access kind, for supervisor entries [0, TLB_SIZE) and user entries [TLB_SIZE, 2*TLB_SIZE). */
+    public final long[] tlbRead = new long[2 * TLB_SIZE];
+    public final long[] tlbWrite = new long[2 * TLB_SIZE];
+    public final long[] tlbFetch = new long[2 * TLB_SIZE];
+    /** Host offset minus linear page address. */
+    public final long[] tlbAddend = new long[2 * TLB_SIZE];
+    /** Host page number of the entry, for dropping write access when the page starts holding code. */
+    public final long[] tlbHostPage = new long[2 * TLB_SIZE];
+    /** Entries made from global mappings survive CR3 writes. */
+    public final boolean[] tlbGlobal = new boolean[2 * TLB_SIZE];
+    /** 0 at CPL 0-2, TLB_SIZE at CPL 3. */
+    public int tlbBase;
+
+    public final PhysicalMemory memory;
+    private final MemorySegment ram;
+    public final int id;
+    public final CpuModel model;
+    public final Mmu mmu;
+    public final BlockCache blocks;
+
+    // ---- general state ----
+    public final long[] gpr = new long[16];
+    public long rip;
+    /** RFLAGS without the six status flags, which are evaluated lazily from the cc fields. */
+    public long rflags = RFLAGS_FIXED1;
+    /** Lazy status flags: how they were produced ({@link Flags}), the operands and the result. */
+    public int ccOp;
+    public long ccA, ccB, ccR;
+
+    // ---- segments: descriptor caches for ES, CS, SS, DS, FS, GS, LDTR, TR ----
+    public final int[] segSel = new int[8];
+    public final long[] segBase = new long[8];
+    /** Byte-granular limit. */
+    public final long[] segLimit = new long[8];
+    /** Access rights in the VMX layout: type 0-3, S 4, DPL 5-6, P 7, AVL 12, L 13, D/B 14, G 15, unusable 16. */
+    public final int[] segAttr = new int[8];
+    /** Base used for address computation: 0 for ES/CS/SS/DS in 64-bit mode. */
+    public final long[] segEffBase = new long[6];
+    /** Bit n set: accesses through segment n need limit and type checks. */
+    public int segCheckMask;
+    public long gdtBase, idtBase;
+    public int gdtLimit, idtLimit;
+    public int cpl;
+
+    // ---- control, debug and model-specific registers ----
+    public long cr0 = CR0_ET | CR0_CD | CR0_NW, cr2, cr3, cr4, cr8, efer, xcr0 = 1;
+    public final long[] dr = new long[8];
+    public long star, lstar, cstar, sfmask, kernelGsBase;
+    public long sysenterCs, sysenterEsp, sysenterEip;
+    public long tscAux, apicBase, pat = 0x0007_0406_0007_0406L, miscEnable;
+    public long mtrrDefType;
+    public final long[] mtrrFixed = new long[11];
+    public final long[] mtrrVar = new long[16];
+
+    // ---- SSE and x87 ----
+    /** XMM0-15: low quadword at 2n, high quadword at 2n+1. */
+    public final long[] xmm = new long[32];
+    public int mxcsr = 0x1F80;
+    public int fpuControl = 0x037F, fpuStatus, fpuTagWord = 0xFFFF, fpuLastOpcode;
+    public long fpuLastIp, fpuLastDp;
+    /** ST0-ST7 register contents as 80-bit values, 10 bytes each, kept for FXSAVE/FXRSTOR. */
+    public final byte[] fpuRegisters = new byte[80];
+
+    // ---- derived mode ----
+    /** {@link Decoder#CODE16}, {@link Decoder#CODE32} or {@link Decoder#CODE64}. */
+    public int codeMode = Decoder.CODE16;
+    /** All ones in 64-bit mode, 0xFFFFFFFF otherwise. */
+    public long linearMask = 0xFFFF_FFFFL;
+    /** Stack pointer width in bytes: 2, 4 or 8 (SS.B, or 8 in 64-bit mode). */
+    public int stackSize = 2;
+    /** Decoding mode and privilege class; decoded blocks are valid only for the key they were made under. */
+    public int modeKey;
+
+    // ---- events ----
+    public boolean halted;
+    /** An external interrupt vector waiting for IF and the end of any interrupt shadow, or -1. */
+    public int pendingVector = -1;
+    public boolean nmiPending, nmiBlocked;
+    /** Interrupts (and single-step traps) are inhibited for one instruction after STI, MOV SS, POP SS. */
+    public boolean interruptShadow;
+    public boolean interruptWindowExiting;
+
+    // ---- exits ----
+    /** The exit the VMM has not completed yet, or null. */
+    public Exit pendingExit;
+    /** What the VMM answered for exits of the current instruction, consumed as it re-executes. */
+    public final long[] replay = new long[16];
+    public int replayLength, replayPosition;
+    private Exit exitToReport;
+
+    // ---- faults in flight ----
+    public int faultVector;
+    public int faultErrorCode;
+    public boolean faultHasErrorCode;
+
+    // ---- virtual time ----
+    /** Retired instructions (each iteration of a REP string instruction counts as one). */
+    public long retired;
+    /** {@code retired} value at which the current {@link #run} must stop. */
+    public long budgetEnd;
+    /** Virtual cycles per retired instruction. */
+    public long cyclesPerInstruction = 1;
+    /** Cycles the VMM charged on top of instruction execution (exits, page walks, noise). */
+    public long extraCycles;
+    public long tscOffset;
+
+    // ---- execution control used by the interpreter ----
+    /** Set by a handler to end the current block after this instruction (self-modifying code). */
+    public boolean stopBlock;
+    /** Host page number(s) of the block being executed, for self-modifying-code detection. */
+    public long currentBlockPage = -1, currentBlockPage2 = -1;
+
+    public Cpu(int id, PhysicalMemory memory, CpuModel model) {
+        this.id = id;
+        this.memory = memory;
+        this.ram = memory.hostSegment();
+        this.model = model;
+        this.blocks = new BlockCache();
+        this.mmu = new Mmu(this);
+        memory.addCodePageListener(this);
+        reset();
+    }
+
+    /** Puts the processor in its power-on state (SDM Vol. 3A, 10.1.1): real mode at F000:FFF0. */
+    public void reset() {
+        java.util.Arrays.fill(gpr, 0);
+        gpr[RDX] = model.resetEdx();
+        rflags = RFLAGS_FIXED1;
+        Flags.setStatus(this, 0);
+        for (int s = ES; s <= GS; s++) {
+            segSel[s] = 0;
+            segBase[s] = 0;
+            segLimit[s] = 0xFFFF;
+            segAttr[s] = s == CS ? 0x9B : 0x93;
+        }
+        segSel[CS] = 0xF000;
+        segBase[CS] = 0xFFFF_0000L;
+        for (int s = LDTR; s <= TR; s++) {
+            segSel[s] = 0;
+            segBase[s] = 0;
+            segLimit[s] = 0xFFFF;
+            segAttr[s] = s == LDTR ? 0x82 : 0x8B;
+        }
+        rip = 0xFFF0;
+        gdtBase = idtBase = 0;
+        gdtLimit = idtLimit = 0xFFFF;
+        cpl = 0;
+        cr0 = CR0_ET | CR0_CD | CR0_NW;
+        cr2 = cr3 = cr4 = cr8 = efer = 0;
+        xcr0 = 1;
+        java.util.Arrays.fill(dr, 0);
+        dr[6] = 0xFFFF0FF0L;
+        dr[7] = 0x400;
+        star = lstar = cstar = sfmask = kernelGsBase = 0;
+        sysenterCs = sysenterEsp = sysenterEip = 0;
+        tscAux = 0;
+        apicBase = 0xFEE0_0000L | 0x800 | (id == 0 ? 0x100 : 0);
+        pat = 0x0007_0406_0007_0406L;
+        java.util.Arrays.fill(xmm, 0);
+        mxcsr = 0x1F80;
+        fpuControl = 0x0040;
+        fpuStatus = 0;
+        fpuTagWord = 0x5555;
+        java.util.Arrays.fill(fpuRegisters, (byte) 0);
+        halted = false;
+        pendingVector = -1;
+        nmiPending = nmiBlocked = interruptShadow = false;
+        pendingExit = null;
+        replayLength = replayPosition = 0;
+        updateMode();
+    }
+
+    // =====================================================================================
+    // Running
+    // =====================================================================================
+
+    /**
+     * Interprets guest code until an exit or until {@code budget} more instructions have retired.
+     * Never throws for anything the guest does; an {@link IllegalStateException} means the VMM
+     * called it with an exit still uncompleted.
+     */
+    public Exit run(long budget) {
+        if (pendingExit != null) {
+            throw new IllegalStateException("vCPU " + id + ": exit " + pendingExit + " was not completed before run()");
+        }
+        if (budget <= 0) throw new IllegalArgumentException("budget must be positive, got " + budget);
+        return Interpreter.run(this, budget);
+    }
+
+    // ---- completing exits ----
+
+    /** Answers a {@link Exit.PortIn}, {@link Exit.MmioRead} or {@link Exit.Rdmsr}. */
+    public void completeRead(long value) {
+        Exit e = requirePending();
+        if (!(e instanceof Exit.PortIn || e instanceof Exit.MmioRead || e instanceof Exit.Rdmsr)) {
+            throw new IllegalStateException("completeRead does not answer " + e);
+        }
+        pushReplay(value);
+    }
+
+    /** Acknowledges a {@link Exit.PortOut}, {@link Exit.MmioWrite} or {@link Exit.Wrmsr}. */
+    public void completeWrite() {
+        Exit e = requirePending();
+        if (!(e instanceof Exit.PortOut || e instanceof Exit.MmioWrite || e instanceof Exit.Wrmsr)) {
+            throw new IllegalStateException("completeWrite does not answer " + e);
+        }
+        pushReplay(0);
+    }
+
+    /** Answers a {@link Exit.Cpuid}. */
+    public void completeCpuid(int eax, int ebx, int ecx, int edx) {
+        Exit e = requirePending();
+        if (!(e instanceof Exit.Cpuid)) throw new IllegalStateException("completeCpuid does not answer " + e);
+        pushReplay((eax & 0xFFFF_FFFFL) | (long) ebx << 32);
+        replay[replayLength++] = (ecx & 0xFFFF_FFFFL) | (long) edx << 32;
+    }
+
+    /** Refuses an {@link Exit.Rdmsr} or {@link Exit.Wrmsr}: the instruction raises #GP(0). */
+    public void failMsr() {
+        Exit e = requirePending();
+        if (!(e instanceof Exit.Rdmsr || e instanceof Exit.Wrmsr)) throw new IllegalStateException("failMsr does not answer " + e);
+        pushReplay(REPLAY_FAULT);
+    }
+
+    /** Finishes a {@link Exit.Hypercall} after the VMM has read and written the registers it wanted. */
+    public void completeHypercall() {
+        Exit e = requirePending();
+        if (!(e instanceof Exit.Hypercall)) throw new IllegalStateException("completeHypercall does not answer " + e);
+        pushReplay(0);
+    }
+
+    /** Retries the access after the VMM installed the second-stage mapping a {@link Exit.PagingFault} asked for. */
+    public void completePagingFault() {
+        Exit e = requirePending();
+        if (!(e instanceof Exit.PagingFault)) throw new IllegalStateException("completePagingFault does not answer " + e);
+        pendingExit = null;
+        replayLength = replayPosition = 0;
+    }
+
+    /** Marks a replayed answer that makes the instruction fault instead of completing. */
+    public static final long REPLAY_FAULT = 0x8000_0000_0000_0001L;
+
+    private Exit requirePending() {
+        if (pendingExit == null) throw new IllegalStateException("vCPU " + id + " has no exit to complete");
+        return pendingExit;
+    }
+
+    private void pushReplay(long v) {
+        if (replayLength >= replay.length - 1) throw new IllegalStateException("too many exits in one instruction");
+        replay[replayLength++] = v;
+        pendingExit = null;
+    }
+
+    /**
+     * Called by a handler that needs the VMM: returns the answer recorded for this access if the
+     * instruction is being re-executed, otherwise leaves with {@code exit}.
+     */
+    public long exitOrReplay(Exit exit) {
+        if (replayPosition < replayLength) return replay[replayPosition++];
+        exitToReport = exit;
+        throw ExitSignal.INSTANCE;
+    }
+
+    /** Consumes the second word of a two-word answer (CPUID). */
+    public long replayNext() {
+        return replay[replayPosition++];
+    }
+
+    /** The exit a handler left with; becomes the pending exit. Used by the interpreter. */
+    public Exit takeExit() {
+        Exit e = exitToReport;
+        exitToReport = null;
+        replayPosition = 0;
+        if (!(e instanceof Exit.TripleFault)) pendingExit = e;
+        return e;
+    }
+
+    // ---- interrupts ----
+
+    /**
+     * Requests an external interrupt. It is taken at the first instruction boundary where
+     * RFLAGS.IF is set and no interrupt shadow is active, and wakes a halted vCPU. One vector
+     * waits at a time (the interrupt controller holds the rest): a second request before the
+     * first is taken replaces it only if it has higher priority.
+     */
+    public void injectInterrupt(int vector) {
+        if (vector < 0 || vector > 255) throw new IllegalArgumentException("interrupt vector out of range: " + vector);
+        if (pendingVector < 0 || (vector >>> 4) > (pendingVector >>> 4)) pendingVector = vector;
+    }
+
+    /** Whether an injected external interrupt would be taken at the next instruction boundary. */
+    public boolean interruptible() {
+        return (rflags & IF) != 0 && !interruptShadow;
+    }
+
+    public boolean hasPendingInterrupt() {
+        return pendingVector >= 0;
+    }
+
+    /** Requests a non-maskable interrupt; taken unless an NMI handler is still running. */
+    public void injectNmi() {
+        nmiPending = true;
+    }
+
+    /** Asks {@link #run} to return {@link Exit.InterruptWindow} as soon as the guest is interruptible. */
+    public void setInterruptWindowExiting(boolean on) {
+        interruptWindowExiting = on;
+    }
+
+    // =====================================================================================
+    // Fault raising
+    // =====================================================================================
+
+    public Fault fault(int vector) {
+        faultVector = vector;
+        faultErrorCode = 0;
+        faultHasErrorCode = false;
+        return Fault.INSTANCE;
+    }
+
+    public Fault fault(int vector, int errorCode) {
+        faultVector = vector;
+        faultErrorCode = errorCode;
+        faultHasErrorCode = true;
+        return Fault.INSTANCE;
+    }
+
+    public Fault gp0() {
+        return fault(EXC_GP, 0);
+    }
+
+    public Fault ud() {
+        return fault(EXC_UD);
+    }
+
+    /** Leaves the instruction with an exit to the VMM (no replay possible). */
+    public ExitSignal exit(Exit e) {
+        exitToReport = e;
+        return ExitSignal.INSTANCE;
+    }
+
+    // =====================================================================================
+    // Registers
+    // =====================================================================================
+
+    /** Reads a register operand of the given size (1, 2, 4, 8); numbers 16..19 are AH..BH. */
+    public long readReg(int r, int size) {
+        return switch (size) {
+            case 1 -> r < 16 ? gpr[r] & 0xFF : (gpr[r - 16] >>> 8) & 0xFF;
+            case 2 -> gpr[r] & 0xFFFF;
+            case 4 -> gpr[r] & 0xFFFF_FFFFL;
+            default -> gpr[r];
+        };
+    }
+
+    /** Writes a register operand: 8- and 16-bit writes merge, 32-bit writes zero-extend. */
+    public void writeReg(int r, int size, long v) {
+        switch (size) {
+            case 1 -> {
+                if (r < 16) gpr[r] = (gpr[r] & ~0xFFL) | (v & 0xFF);
+                else gpr[r - 16] = (gpr[r - 16] & ~0xFF00L) | ((v & 0xFF) << 8);
+            }
+            case 2 -> gpr[r] = (gpr[r] & ~0xFFFFL) | (v & 0xFFFF);
+            case 4 -> gpr[r] = v & 0xFFFF_FFFFL;
+            default -> gpr[r] = v;
+        }
+    }
+
+    public long getRflags() {
+        return rflags | Flags.status(this);
+    }
+
+    /** Sets RFLAGS wholesale (no privilege checks: for the VMM and loaders). */
+    public void setRflags(long value) {
+        rflags = (value & ~STATUS_FLAGS & 0x3F_7FD5L) | RFLAGS_FIXED1;
+        Flags.setStatus(this, value & STATUS_FLAGS);
+    }
+
+    public long virtualCycles() {
+        return retired * cyclesPerInstruction + extraCycles;
+    }
+
+    /** Adds modelled costs (exit handling, page walks, injected noise) to virtual time. */
+    public void chargeCycles(long cycles) {
+        extraCycles += cycles;
+    }
+
+    // =====================================================================================
+    // Mode
+    // =====================================================================================
+
+    /** Recomputes the derived mode after CR0, EFER, CS, SS or CPL change. */
+    public void updateMode() {
+        boolean lma = (efer & EFER_LMA) != 0;
+        boolean pe = (cr0 & CR0_PE) != 0;
+        int csAttr = segAttr[CS];
+        if (lma && (csAttr & (1 << 13)) != 0) codeMode = Decoder.CODE64;
+        else if (pe && (csAttr & (1 << 14)) != 0) codeMode = Decoder.CODE32;
+        else codeMode = Decoder.CODE16;
+        boolean mode64 = codeMode == Decoder.CODE64;
+        linearMask = mode64 ? -1L : 0xFFFF_FFFFL;
+        stackSize = mode64 ? 8 : (segAttr[SS] & (1 << 14)) != 0 ? 4 : 2;
+        tlbBase = cpl == 3 ? TLB_SIZE : 0;
+        modeKey = codeMode | (cpl == 3 ? 4 : 0);
+        Segmentation.refreshEffectiveSegments(this);
+    }
+
+    // =====================================================================================
+    // Memory access. Segmented access (seg, effective address) -> linear -> TLB -> host memory.
+    // =====================================================================================
+
+    public static final int ACCESS_READ = 0, ACCESS_WRITE = 1, ACCESS_FETCH = 2;
+
+    /** Applies segmentation: base, and in legacy modes limit and type checks. */
+    public long linear(int seg, long ea, int size, int access) {
+        if ((segCheckMask >>> seg & 1) != 0) Segmentation.checkAccess(this, seg, ea, size, access);
+        return (ea + segEffBase[seg]) & linearMask;
+    }
+
+    public int read8(int seg, long ea) { return readL8(seg, linear(seg, ea, 1, ACCESS_READ)); }
+    public int read16(int seg, long ea) { return readL16(seg, linear(seg, ea, 2, ACCESS_READ)); }
+    public int read32(int seg, long ea) { return readL32(seg, linear(seg, ea, 4, ACCESS_READ)); }
+    public long read64(int seg, long ea) { return readL64(seg, linear(seg, ea, 8, ACCESS_READ)); }
+    public void write8(int seg, long ea, int v) { writeL8(seg, linear(seg, ea, 1, ACCESS_WRITE), v); }
+    public void write16(int seg, long ea, int v) { writeL16(seg, linear(seg, ea, 2, ACCESS_WRITE), v); }
+    public void write32(int seg, long ea, int v) { writeL32(seg, linear(seg, ea, 4, ACCESS_WRITE), v); }
+    public void write64(int seg, long ea, long v) { writeL64(seg, linear(seg, ea, 8, ACCESS_WRITE), v); }
+
+    /** Reads {@code size} bytes (1, 2, 4, 8), zero-extended. */
+    public long read(int seg, long ea, int size) {
+        return readL(seg, linear(seg, ea, size, ACCESS_READ), size);
+    }
+
+    public void write(int seg, long ea, int size, long v) {
+        writeL(seg, linear(seg, ea, size, ACCESS_WRITE), size, v);
+    }
+
+    public long readL(int seg, long la, int size) {
+        return switch (size) {
+            case 1 -> readL8(seg, la);
+            case 2 -> readL16(seg, la);
+            case 4 -> readL32(seg, la) & 0xFFFF_FFFFL;
+            default -> readL64(seg, la);
+        };
+    }
+
+    public void writeL(int seg, long la, int size, long v) {
+        switch (size) {
+            case 1 -> writeL8(seg, la, (int) v);
+            case 2 -> writeL16(seg, la, (int) v);
+            case 4 -> writeL32(seg, la, (int) v);
+            default -> writeL64(seg, la, v);
+        }
+    }
+
+    // Linear-address accessors: the TLB fast path. A tag matches only if the whole access lies in
+    // the tagged page, because the tag is compared with the page of the access's last byte and
+    // two consecutive pages never share a TLB slot.
+
+    public int readL8(int seg, long la) {
+        int i = tlbBase + ((int) (la >>> 12) & TLB_MASK);
+        if (tlbRead[i] == (la & PAGE_MASK)) return ram.get(ValueLayout.JAVA_BYTE, tlbAddend[i] + la) & 0xFF;
+        return (int) mmu.readSlow(seg, la, 1, tlbBase != 0);
+    }
+
+    public int readL16(int seg, long la) {
+        int i = tlbBase + ((int) (la >>> 12) & TLB_MASK);
+        if (tlbRead[i] == ((la + 1) & PAGE_MASK)) return ram.get(ValueLayout.JAVA_SHORT_UNALIGNED, tlbAddend[i] + la) & 0xFFFF;
+        return (int) mmu.readSlow(seg, la, 2, tlbBase != 0);
+    }
+
+    public int readL32(int seg, long la) {
+        int i = tlbBase + ((int) (la >>> 12) & TLB_MASK);
+        if (tlbRead[i] == ((la + 3) & PAGE_MASK)) return ram.get(ValueLayout.JAVA_INT_UNALIGNED, tlbAddend[i] + la);
+        return (int) mmu.readSlow(seg, la, 4, tlbBase != 0);
+    }
+
+    public long readL64(int seg, long la) {
+        int i = tlbBase + ((int) (la >>> 12) & TLB_MASK);
+        if (tlbRead[i] == ((la + 7) & PAGE_MASK)) return ram.get(ValueLayout.JAVA_LONG_UNALIGNED, tlbAddend[i] + la);
+        return mmu.readSlow(seg, la, 8, tlbBase != 0);
+    }
+
+    public void writeL8(int seg, long la, int v) {
+        int i = tlbBase + ((int) (la >>> 12) & TLB_MASK);
+        if (tlbWrite[i] == (la & PAGE_MASK)) ram.set(ValueLayout.JAVA_BYTE, tlbAddend[i] + la, (byte) v);
+        else mmu.writeSlow(seg, la, 1, v, tlbBase != 0);
+    }
+
+    public void writeL16(int seg, long la, int v) {
+        int i = tlbBase + ((int) (la >>> 12) & TLB_MASK);
+        if (tlbWrite[i] == ((la + 1) & PAGE_MASK)) ram.set(ValueLayout.JAVA_SHORT_UNALIGNED, tlbAddend[i] + la, (short) v);
+        else mmu.writeSlow(seg, la, 2, v, tlbBase != 0);
+    }
+
+    public void writeL32(int seg, long la, int v) {
+        int i = tlbBase + ((int) (la >>> 12) & TLB_MASK);
+        if (tlbWrite[i] == ((la + 3) & PAGE_MASK)) ram.set(ValueLayout.JAVA_INT_UNALIGNED, tlbAddend[i] + la, v);
+        else mmu.writeSlow(seg, la, 4, v & 0xFFFF_FFFFL, tlbBase != 0);
+    }
+
+    public void writeL64(int seg, long la, long v) {
+        int i = tlbBase + ((int) (la >>> 12) & TLB_MASK);
+        if (tlbWrite[i] == ((la + 7) & PAGE_MASK)) ram.set(ValueLayout.JAVA_LONG_UNALIGNED, tlbAddend[i] + la, v);
+        else mmu.writeSlow(seg, la, 8, v, tlbBase != 0);
+    }
+
+    /**
+     * Checks that a write of {@code size} bytes at {@code la} would succeed (paging permissions,
+     * present pages) without writing: instructions that write several places check them all
+     * first, so that a fault leaves no partial effect.
+     */
+    public void probeWrite(int seg, long la, int size) {
+        int i = tlbBase + ((int) (la >>> 12) & TLB_MASK);
+        if (tlbWrite[i] != ((la + size - 1) & PAGE_MASK)) mmu.probe(seg, la, size, ACCESS_WRITE, tlbBase != 0);
+    }
+
+    // Implicit supervisor-level accesses (descriptor tables, TSS, IDT): always supervisor privilege.
+
+    public long readSys(long la, int size) {
+        return mmu.readSlow(SEG_NONE, la & linearMask, size, false);
+    }
+
+    public void writeSys(long la, int size, long v) {
+        mmu.writeSlow(SEG_NONE, la & linearMask, size, v, false);
+    }
+
+    /** Atomic read-modify-write support for LOCK: see {@link Mmu#lockedCompareExchange}. */
+    public long lockedCompareExchange(int seg, long la, int size, long expected, long update) {
+        return mmu.lockedCompareExchange(seg, la, size, expected, update, tlbBase != 0);
+    }
+
+    /** Reads code bytes for the decoder (fetch permission). */
+    public int fetchByte(long la) {
+        int i = tlbBase + ((int) (la >>> 12) & TLB_MASK);
+        if (tlbFetch[i] == (la & PAGE_MASK)) return ram.get(ValueLayout.JAVA_BYTE, tlbAddend[i] + la) & 0xFF;
+        return mmu.fetchSlow(la, tlbBase != 0);
+    }
+
+    // ---- TLB maintenance ----
+
+    @Override
+    public void codePageMarked(long hostPage) {
+        for (int i = 0; i < tlbWrite.length; i++) {
+            if (tlbHostPage[i] == hostPage) tlbWrite[i] = TLB_INVALID;
+        }
+    }
+
+    /** Unregisters from the shared memory; call when the vCPU is destroyed. */
+    public void detach() {
+        memory.removeCodePageListener(this);
+    }
+}

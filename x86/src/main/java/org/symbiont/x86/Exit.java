@@ -1,0 +1,59 @@
+package org.symbiont.x86;
+
+/**
+ * Why {@link Cpu#run(long)} returned. Exits that need an answer from the VMM (port and MMIO
+ * reads, CPUID, MSR accesses the core does not implement, hypercalls) leave RIP at the exiting
+ * instruction; the VMM completes them through the matching {@code Cpu.complete...} method and the
+ * instruction then finishes on the next {@code run}, so a guest never observes the exit.
+ */
+public sealed interface Exit {
+
+    /** IN or INS: the VMM answers with {@link Cpu#completeRead(long)}. */
+    record PortIn(int port, int size) implements Exit {}
+
+    /** OUT or OUTS: the VMM acknowledges with {@link Cpu#completeWrite()}. */
+    record PortOut(int port, int size, long value) implements Exit {}
+
+    /** A read of guest-physical memory that is not RAM: answered with {@link Cpu#completeRead(long)}. */
+    record MmioRead(long address, int size) implements Exit {}
+
+    /** A write of guest-physical memory that is not RAM: acknowledged with {@link Cpu#completeWrite()}. */
+    record MmioWrite(long address, int size, long value) implements Exit {}
+
+    /** CPUID: answered with {@link Cpu#completeCpuid(int, int, int, int)}. */
+    record Cpuid(int leaf, int subleaf) implements Exit {}
+
+    /** RDMSR of an MSR the core does not hold: {@link Cpu#completeRead(long)} or {@link Cpu#failMsr()}. */
+    record Rdmsr(int msr) implements Exit {}
+
+    /** WRMSR of an MSR the core does not hold: {@link Cpu#completeWrite()} or {@link Cpu#failMsr()}. */
+    record Wrmsr(int msr, long value) implements Exit {}
+
+    /**
+     * VMCALL or VMMCALL with the call number in RAX. The VMM reads and sets registers, then calls
+     * {@link Cpu#completeHypercall()}.
+     */
+    record Hypercall(long number) implements Exit {}
+
+    /** HLT retired; the vCPU sleeps until an interrupt is injected. */
+    record Halt() implements Exit {}
+
+    /** The guest became interruptible while the VMM asked to be told ({@link Cpu#setInterruptWindowExiting}). */
+    record InterruptWindow() implements Exit {}
+
+    /** The instruction budget given to {@code run} is spent. */
+    record BudgetExhausted() implements Exit {}
+
+    /**
+     * The second translation stage (shadow or nested paging) has no mapping for a guest access.
+     * The VMM installs one, or injects a fault, then runs again; the access is retried.
+     */
+    record PagingFault(long linearAddress, long guestPhysical, int access) implements Exit {}
+
+    /** A fault while delivering a double fault: the processor shuts down (SDM Vol. 3A, 6.15, #DF). */
+    record TripleFault(String reason) implements Exit {}
+
+    Halt HALT = new Halt();
+    InterruptWindow INTERRUPT_WINDOW = new InterruptWindow();
+    BudgetExhausted BUDGET_EXHAUSTED = new BudgetExhausted();
+}

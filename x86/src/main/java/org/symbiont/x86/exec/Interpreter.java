@@ -1,0 +1,135 @@
+package org.symbiont.x86.exec;
+
+import static org.symbiont.x86.Arch.*;
+
+import org.symbiont.x86.Cpu;
+import org.symbiont.x86.Exit;
+import org.symbiont.x86.decode.Decoder;
+import org.symbiont.x86.decode.Insn;
+
+/**
+ * The execution loop: finds the block at RIP, runs its instructions, and handles what happens
+ * at instruction boundaries (interrupts, interrupt shadows, single-step traps, exits, faults,
+ * the instruction budget). Blocks run whole unless the budget, an interrupt shadow, TF or a
+ * re-executed exit needs a single instruction.
+ */
+public final class Interpreter {
+    private Interpreter() {}
+
+    public static Exit run(Cpu c, long budget) {
+        c.budgetEnd = c.retired + budget;
+        while (true) {
+            boolean single = false;
+            boolean trapAfter = false;
+            if (c.replayLength > 0) {
+                // Re-executing the instruction that exited: it runs alone, before anything else.
+                single = true;
+            } else {
+                Exit e = atBoundary(c);
+                if (e != null) return e;
+                if (c.interruptShadow) {
+                    c.interruptShadow = false;
+                    single = true;
+                } else if ((c.rflags & TF) != 0) {
+                    single = true;
+                    trapAfter = true;
+                }
+            }
+            long remaining = c.budgetEnd - c.retired;
+            if (remaining <= 0) return Exit.BUDGET_EXHAUSTED;
+
+            Block b;
+            try {
+                b = c.blocks.find(c);
+            } catch (Fault f) {
+                Exit e = Interrupts.deliverException(c);
+                if (e != null) return e;
+                continue;
+            }
+            int n = b.count;
+            if (single) n = 1;
+            else if (n > remaining) n = (int) remaining;
+
+            Insn[] insns = b.insns;
+            int k = 0;
+            c.currentBlockPage = b.page;
+            c.currentBlockPage2 = b.page2;
+            c.stopBlock = false;
+            try {
+                do {
+                    execute(c, insns[k]);
+                    k++;
+                } while (k < n && !c.stopBlock);
+            } catch (Fault f) {
+                c.retired += k;
+                c.rip = insns[k].rip;
+                c.replayLength = c.replayPosition = 0;
+                Exit e = Interrupts.deliverException(c);
+                if (e != null) return e;
+                continue;
+            } catch (ExitSignal x) {
+                c.retired += k;
+                c.rip = insns[k].rip;
+                return c.takeExit();
+            }
+            c.retired += k;
+            if (k < b.count || !b.endsWithJump) c.rip = insns[k - 1].nextRip;
+            if (c.replayLength > 0) c.replayLength = c.replayPosition = 0;
+            if (trapAfter) {
+                c.dr[6] |= 1L << 14; // DR6.BS
+                Exit e = Interrupts.deliverTrap(c, EXC_DB);
+                if (e != null) return e;
+            }
+        }
+    }
+
+    /** Interrupts and halts at an instruction boundary; returns an exit or null to go on. */
+    private static Exit atBoundary(Cpu c) {
+        if (c.nmiPending && !c.nmiBlocked && !c.interruptShadow) {
+            c.nmiPending = false;
+            c.nmiBlocked = true;
+            c.halted = false;
+            Exit e = Interrupts.deliverExternal(c, EXC_NMI);
+            if (e != null) return e;
+        }
+        if (c.pendingVector >= 0 && (c.rflags & IF) != 0 && !c.interruptShadow) {
+            int v = c.pendingVector;
+            c.pendingVector = -1;
+            c.halted = false;
+            Exit e = Interrupts.deliverExternal(c, v);
+            if (e != null) return e;
+        }
+        if (c.halted) return Exit.HALT;
+        if (c.interruptWindowExiting && (c.rflags & IF) != 0 && !c.interruptShadow && c.pendingVector < 0) {
+            return Exit.INTERRUPT_WINDOW;
+        }
+        return null;
+    }
+
+    /** Runs one decoded instruction. */
+    public static void execute(Cpu c, Insn i) {
+        switch (i.op >>> 8) {
+            case Families.ARITH -> Arith.exec(c, i);
+            case Families.MOVE -> DataMove.exec(c, i);
+            case Families.BRANCH -> ControlTransfer.exec(c, i);
+            case Families.STACK -> StackOps.exec(c, i);
+            case Families.SHIFT -> Shift.exec(c, i);
+            case Families.MULDIV -> MulDiv.exec(c, i);
+            case Families.BITS -> BitOps.exec(c, i);
+            case Families.STRING -> StringOps.exec(c, i);
+            case Families.SYSTEM -> SystemOps.exec(c, i);
+            case Families.FAR -> FarTransfer.exec(c, i);
+            case Families.SSE_FLOAT -> SseFloat.exec(c, i);
+            case Families.SSE_INT -> SseInteger.exec(c, i);
+            case Families.SSE_MOVE -> SseMove.exec(c, i);
+            case Families.FPU -> Fpu.exec(c, i);
+            case Families.IO -> PortIo.exec(c, i);
+            default -> decoderFault(c, i);
+        }
+    }
+
+    private static void decoderFault(Cpu c, Insn i) {
+        if (i.op == Decoder.OP_TOO_LONG) throw c.gp0();
+        throw c.ud();
+    }
+}

@@ -1,0 +1,420 @@
+package org.symbiont.x86.mmu;
+
+import static org.symbiont.x86.Arch.*;
+import static org.symbiont.x86.Cpu.ACCESS_FETCH;
+import static org.symbiont.x86.Cpu.ACCESS_READ;
+import static org.symbiont.x86.Cpu.ACCESS_WRITE;
+import static org.symbiont.x86.Cpu.TLB_INVALID;
+import static org.symbiont.x86.Cpu.TLB_MASK;
+import static org.symbiont.x86.Cpu.TLB_SIZE;
+
+import java.util.Arrays;
+import org.symbiont.x86.Cpu;
+import org.symbiont.x86.Exit;
+import org.symbiont.x86.memory.PhysicalMemory;
+
+/**
+ * Linear-to-physical translation and the slow paths of memory access: the page walk for 32-bit,
+ * PAE and 4-level paging (4K/2M/4M/1G pages; P, R/W, U/S, NX, A, D, G; CR0.WP, EFER.NXE,
+ * CR4.PSE/PAE/PGE/SMEP/SMAP; SDM Vol. 3A, chapter 4), TLB fills, page-crossing and MMIO
+ * accesses, atomic accesses for LOCK, and TLB flushes.
+ */
+public final class Mmu {
+    private final Cpu cpu;
+    private final PhysicalMemory memory;
+    /** Optional second stage (nested or shadow paging); null maps guest-physical to RAM directly. */
+    private SecondStage secondStage;
+
+    // Result of the last walk.
+    private long walkPhysical;
+    private boolean walkWritable, walkUser, walkNoExecute, walkGlobal, walkDirty;
+    private long walkMappingMask;
+
+    /** Per TLB entry: mask selecting the base of the mapping it came from (4K, 2M, 4M or 1G). */
+    private final long[] mappingMask = new long[2 * TLB_SIZE];
+
+    // Walk statistics, for telemetry and the cost model.
+    public long walks, walkReferences, tlbFlushes;
+
+    public Mmu(Cpu cpu) {
+        this.cpu = cpu;
+        this.memory = cpu.memory;
+        flushAll();
+    }
+
+    public void setSecondStage(SecondStage stage) {
+        this.secondStage = stage;
+        flushAll();
+    }
+
+    // =====================================================================================
+    // Slow paths of the Cpu accessors
+    // =====================================================================================
+
+    public long readSlow(int seg, long la, int size, boolean user) {
+        if ((la & 0xFFF) + size > 0x1000) {
+            long v = 0;
+            for (int k = 0; k < size; k++) {
+                v |= readSlow(seg, (la + k) & cpu.linearMask, 1, user) << (8 * k);
+            }
+            return v;
+        }
+        long pa = translate(seg, la, ACCESS_READ, user);
+        long host = memory.hostOffsetForRead(pa);
+        if (host >= 0) return readHost(host, size);
+        return cpu.exitOrReplay(new Exit.MmioRead(pa, size)) & sizeMask(size);
+    }
+
+    public void writeSlow(int seg, long la, int size, long v, boolean user) {
+        if ((la & 0xFFF) + size > 0x1000) {
+            // Both pages must be writable before any byte lands (precise faults).
+            long second = (la + size - 1) & cpu.linearMask;
+            translate(seg, la, ACCESS_WRITE, user);
+            translate(seg, second, ACCESS_WRITE, user);
+            for (int k = 0; k < size; k++) {
+                writeSlow(seg, (la + k) & cpu.linearMask, 1, v >>> (8 * k), user);
+            }
+            return;
+        }
+        long pa = translate(seg, la, ACCESS_WRITE, user);
+        long host = memory.hostOffsetForWrite(pa);
+        if (host >= 0) {
+            noteCodeWrite(host);
+            writeHost(host, size, v);
+        } else if (!memory.isReadOnly(pa)) {
+            cpu.exitOrReplay(new Exit.MmioWrite(pa, size, v & sizeMask(size)));
+        }
+    }
+
+    /** Translates for an access without performing it, raising any fault it would raise. */
+    public void probe(int seg, long la, int size, int access, boolean user) {
+        translate(seg, la, access, user);
+        if ((la & 0xFFF) + size > 0x1000) translate(seg, (la + size - 1) & cpu.linearMask, access, user);
+    }
+
+    public int fetchSlow(long la, boolean user) {
+        long pa = translate(CS, la, ACCESS_FETCH, user);
+        long host = memory.hostOffsetForRead(pa);
+        if (host < 0) {
+            // Executing from MMIO is not supported by the interpreter; the guest sees a machine check.
+            throw cpu.fault(EXC_MC);
+        }
+        return memory.hostRead8(host) & 0xFF;
+    }
+
+    /** Host offset of the page holding code at {@code la}, after a fetch translation. */
+    public long fetchHostOffset(long la, boolean user) {
+        long pa = translate(CS, la, ACCESS_FETCH, user);
+        long host = memory.hostOffsetForRead(pa);
+        if (host < 0) throw cpu.fault(EXC_MC);
+        return host;
+    }
+
+    /**
+     * LOCK-prefixed read-modify-write: compare-and-exchange of {@code size} bytes, atomic against
+     * other vCPU threads for RAM operands. Returns the value found. Operands in MMIO or split
+     * across pages fall back to a read followed by a conditional write.
+     */
+    public long lockedCompareExchange(int seg, long la, int size, long expected, long update, boolean user) {
+        long mask = sizeMask(size);
+        if ((la & 0xFFF) + size <= 0x1000) {
+            long pa = translate(seg, la, ACCESS_WRITE, user);
+            long host = memory.hostOffsetForWrite(pa);
+            if (host >= 0) {
+                long found = memory.compareAndExchange(host, size, expected & mask, update & mask);
+                if (found == (expected & mask)) noteCodeWrite(host);
+                return found;
+            }
+        }
+        probe(seg, la, size, ACCESS_WRITE, user);
+        long found = readSlow(seg, la, size, user);
+        if (found == (expected & mask)) writeSlow(seg, la, size, update, user);
+        return found;
+    }
+
+    private void noteCodeWrite(long host) {
+        if (memory.holdsCode(host)) {
+            long page = host >>> PhysicalMemory.PAGE_SHIFT;
+            memory.codeWritten(page);
+            if (page == cpu.currentBlockPage || page == cpu.currentBlockPage2) cpu.stopBlock = true;
+        }
+    }
+
+    private long readHost(long host, int size) {
+        return switch (size) {
+            case 1 -> memory.hostRead8(host) & 0xFFL;
+            case 2 -> memory.hostRead16(host) & 0xFFFFL;
+            case 4 -> memory.hostRead32(host) & 0xFFFF_FFFFL;
+            default -> memory.hostRead64(host);
+        };
+    }
+
+    private void writeHost(long host, int size, long v) {
+        switch (size) {
+            case 1 -> memory.hostWrite8(host, (byte) v);
+            case 2 -> memory.hostWrite16(host, (short) v);
+            case 4 -> memory.hostWrite32(host, (int) v);
+            default -> memory.hostWrite64(host, v);
+        }
+    }
+
+    private static long sizeMask(int size) {
+        return size == 8 ? -1L : (1L << (size * 8)) - 1;
+    }
+
+    // =====================================================================================
+    // Translation
+    // =====================================================================================
+
+    /**
+     * Translates a linear address for an access, raising #GP/#SS for a non-canonical address and
+     * #PF for a paging violation, and fills the TLB. Returns the physical address.
+     *
+     * @param user whether the access is made at user privilege (CPL 3 and not an implicit
+     *             supervisor access)
+     */
+    public long translate(int seg, long la, int access, boolean user) {
+        if ((cpu.efer & EFER_LMA) != 0 && (la << 16 >> 16) != la) {
+            throw seg == SS ? cpu.fault(EXC_SS, 0) : cpu.fault(EXC_GP, 0);
+        }
+        long pa;
+        boolean paging = (cpu.cr0 & CR0_PG) != 0;
+        if (!paging) {
+            walkWritable = walkUser = walkDirty = true;
+            walkNoExecute = walkGlobal = false;
+            walkMappingMask = Cpu.PAGE_MASK;
+            pa = la & 0xFFFF_FFFFL;
+            if ((cpu.efer & EFER_LMA) != 0) pa = la;
+        } else {
+            walk(la, access, user);
+            if (!allowed(access, user)) throw pageFault(la, access, user, true, false);
+            setAccessedAndDirty(access);
+            pa = walkPhysical;
+        }
+        if (secondStage != null) pa = secondStage.map(cpu, la, pa, access);
+        fill(la, pa, access, user);
+        return pa;
+    }
+
+    private boolean allowed(int access, boolean user) {
+        boolean smep = (cpu.cr4 & CR4_SMEP) != 0, smap = (cpu.cr4 & CR4_SMAP) != 0;
+        boolean wp = (cpu.cr0 & CR0_WP) != 0;
+        switch (access) {
+            case ACCESS_FETCH:
+                if (walkNoExecute) return false;
+                if (user) return walkUser;
+                return !(smep && walkUser);
+            case ACCESS_WRITE:
+                if (user) return walkUser && walkWritable;
+                if (smap && walkUser && ((cpu.rflags & AC) == 0 || cpu.cpl == 3)) return false;
+                return walkWritable || !wp;
+            default:
+                if (user) return walkUser;
+                return !(smap && walkUser && ((cpu.rflags & AC) == 0 || cpu.cpl == 3));
+        }
+    }
+
+    private void fill(long la, long pa, int access, boolean user) {
+        int i = (user ? TLB_SIZE : 0) + ((int) (la >>> 12) & TLB_MASK);
+        long page = la & Cpu.PAGE_MASK;
+        long readHost = memory.hostOffsetForRead(pa);
+        long writeHost = memory.hostOffsetForWrite(pa);
+        boolean smapSlow = !user && walkUser && (cpu.cr4 & CR4_SMAP) != 0;
+        long addend = (readHost & Cpu.PAGE_MASK) - page;
+        cpu.tlbAddend[i] = addend;
+        cpu.tlbHostPage[i] = readHost >= 0 ? readHost >>> PhysicalMemory.PAGE_SHIFT : -1;
+        cpu.tlbGlobal[i] = walkGlobal;
+        mappingMask[i] = walkMappingMask;
+        boolean onlyThisKind = secondStage != null;
+        cpu.tlbRead[i] = readHost >= 0 && !smapSlow && (!onlyThisKind || access == ACCESS_READ)
+                && allowed(ACCESS_READ, user) ? page : TLB_INVALID;
+        cpu.tlbWrite[i] = writeHost >= 0 && !smapSlow && (!onlyThisKind || access == ACCESS_WRITE)
+                && (walkDirty || access == ACCESS_WRITE) && !memory.holdsCode(writeHost)
+                && allowed(ACCESS_WRITE, user) ? page : TLB_INVALID;
+        cpu.tlbFetch[i] = readHost >= 0 && (!onlyThisKind || access == ACCESS_FETCH)
+                && allowed(ACCESS_FETCH, user) ? page : TLB_INVALID;
+    }
+
+    private RuntimeException pageFault(long la, int access, boolean user, boolean present, boolean reserved) {
+        int code = 0;
+        if (present) code |= PF_P;
+        if (access == ACCESS_WRITE) code |= PF_W;
+        if (user) code |= PF_U;
+        if (reserved) code |= PF_RSVD | PF_P;
+        if (access == ACCESS_FETCH && ((cpu.efer & EFER_NXE) != 0 || (cpu.cr4 & CR4_SMEP) != 0)) code |= PF_I;
+        cpu.cr2 = la;
+        return cpu.fault(EXC_PF, code);
+    }
+
+    /** Walks the guest page tables for {@code la}; fills the walk* fields or raises #PF. */
+    private void walk(long la, int access, boolean user) {
+        walks++;
+        visitedCount = 0;
+        boolean nxe = (cpu.efer & EFER_NXE) != 0;
+        long physMask = (1L << cpu.model.physicalAddressBits()) - 1;
+        walkWritable = walkUser = true;
+        walkNoExecute = false;
+        if ((cpu.cr4 & CR4_PAE) == 0) {
+            walk32(la, access, user, physMask);
+            return;
+        }
+        // Reserved bits common to PAE and 4-level entries: physical-address bits above MAXPHYADDR,
+        // and NX when EFER.NXE is clear.
+        long reservedHigh = (~physMask & 0x000F_FFFF_FFFF_F000L) | (nxe ? 0 : 1L << 63);
+        long addrMask = physMask & 0x000F_FFFF_FFFF_F000L;
+        long entry;
+        if ((cpu.efer & EFER_LMA) != 0) {
+            long pml4e = readEntry(la, (cpu.cr3 & addrMask) + ((la >>> 39) & 511) * 8, 8);
+            if ((pml4e & 1) == 0) throw pageFault(la, access, user, false, false);
+            if ((pml4e & reservedHigh) != 0 || (pml4e & 0x80) != 0) throw pageFault(la, access, user, false, true);
+            accumulate(pml4e, nxe);
+            long pdpte = readEntry(la, (pml4e & addrMask) + ((la >>> 30) & 511) * 8, 8);
+            if ((pdpte & 1) == 0) throw pageFault(la, access, user, false, false);
+            if ((pdpte & reservedHigh) != 0) throw pageFault(la, access, user, false, true);
+            if ((pdpte & 0x80) != 0) {
+                if (!cpu.model.gigabytePages() || (pdpte & 0x3FFF_E000L) != 0) throw pageFault(la, access, user, false, true);
+                finish(pdpte, nxe, (pdpte & addrMask & ~0x3FFF_FFFFL) | (la & 0x3FFF_FFFFL), ~0x3FFF_FFFFL);
+                return;
+            }
+            accumulate(pdpte, nxe);
+            entry = pdpte;
+        } else {
+            long pdpte = readEntry(la, (cpu.cr3 & 0xFFFF_FFE0L) + ((la >>> 30) & 3) * 8, 8);
+            visitedCount--; // PAE PDPTEs have no accessed bit
+            if ((pdpte & 1) == 0) throw pageFault(la, access, user, false, false);
+            // PAE PDPTEs have no R/W, U/S or NX bits; those positions are reserved (SDM 4.4.1).
+            if ((pdpte & (reservedHigh | 0x1E6L | (1L << 63))) != 0) throw pageFault(la, access, user, false, true);
+            entry = pdpte;
+        }
+        long pde = readEntry(la, (entry & addrMask) + ((la >>> 21) & 511) * 8, 8);
+        if ((pde & 1) == 0) throw pageFault(la, access, user, false, false);
+        if ((pde & reservedHigh) != 0) throw pageFault(la, access, user, false, true);
+        if ((pde & 0x80) != 0) {
+            if ((pde & 0x1F_E000L) != 0) throw pageFault(la, access, user, false, true);
+            finish(pde, nxe, (pde & addrMask & ~0x1F_FFFFL) | (la & 0x1F_FFFFL), ~0x1F_FFFFL);
+            return;
+        }
+        accumulate(pde, nxe);
+        long pte = readEntry(la, (pde & addrMask) + ((la >>> 12) & 511) * 8, 8);
+        if ((pte & 1) == 0) throw pageFault(la, access, user, false, false);
+        if ((pte & reservedHigh) != 0) throw pageFault(la, access, user, false, true);
+        finish(pte, nxe, (pte & addrMask) | (la & 0xFFF), Cpu.PAGE_MASK);
+    }
+
+    private void walk32(long la, int access, boolean user, long physMask) {
+        long pde = readEntry(la, (cpu.cr3 & 0xFFFF_F000L) + ((la >>> 22) & 0x3FF) * 4, 4);
+        if ((pde & 1) == 0) throw pageFault(la, access, user, false, false);
+        if ((pde & 0x80) != 0 && (cpu.cr4 & CR4_PSE) != 0) {
+            // 4 MiB page; PDE bits 20:13 supply physical-address bits 39:32 (PSE-36).
+            long high = (pde >>> 13 & 0xFF) << 32;
+            if ((pde & (1L << 21)) != 0 || (high & ~physMask) != 0) throw pageFault(la, access, user, false, true);
+            finish(pde, false, high | (pde & 0xFFC0_0000L) | (la & 0x3F_FFFFL), ~0x3F_FFFFL);
+            return;
+        }
+        accumulate(pde, false);
+        long pte = readEntry(la, (pde & 0xFFFF_F000L) + ((la >>> 12) & 0x3FF) * 4, 4);
+        if ((pte & 1) == 0) throw pageFault(la, access, user, false, false);
+        finish(pte, false, (pte & 0xFFFF_F000L) | (la & 0xFFF), Cpu.PAGE_MASK);
+    }
+
+    private void accumulate(long entry, boolean nxe) {
+        walkWritable &= (entry & 2) != 0;
+        walkUser &= (entry & 4) != 0;
+        if (nxe && entry < 0) walkNoExecute = true;
+    }
+
+    private void finish(long entry, boolean nxe, long physical, long mappingMask) {
+        accumulate(entry, nxe);
+        walkPhysical = physical;
+        walkGlobal = (entry & 0x100) != 0 && (cpu.cr4 & CR4_PGE) != 0;
+        walkDirty = (entry & 0x40) != 0;
+        walkMappingMask = mappingMask;
+    }
+
+    // The page-table entry addresses visited, so that A and D can be set once the access is allowed.
+    private final long[] visited = new long[5];
+    private final int[] visitedSize = new int[5];
+    private int visitedCount;
+
+    private long readEntry(long la, long gpa, int size) {
+        walkReferences++;
+        long pa = secondStage != null ? secondStage.map(cpu, la, gpa, ACCESS_READ) : gpa;
+        long host = memory.hostOffsetForRead(pa);
+        long v = host < 0 ? 0 : size == 8 ? memory.hostRead64(host) : memory.hostRead32(host) & 0xFFFF_FFFFL;
+        if (visitedCount < visited.length) {
+            visited[visitedCount] = host;
+            visitedSize[visitedCount] = size;
+            visitedCount++;
+        }
+        return v;
+    }
+
+    /** Sets A in every entry of the walk and D in the last one for writes (SDM 4.8), atomically. */
+    private void setAccessedAndDirty(int access) {
+        for (int k = 0; k < visitedCount; k++) {
+            long host = visited[k];
+            if (host < 0 || memory.hostOffsetForWrite(host) < 0) continue;
+            boolean last = k == visitedCount - 1;
+            long bits = 0x20 | (last && access == ACCESS_WRITE ? 0x40 : 0);
+            setBits(host, visitedSize[k], bits);
+        }
+        if (access == ACCESS_WRITE) walkDirty = true;
+        visitedCount = 0;
+    }
+
+    private void setBits(long host, int size, long bits) {
+        while (true) {
+            long old = size == 8 ? memory.hostRead64(host) : memory.hostRead32(host) & 0xFFFF_FFFFL;
+            if ((old & bits) == bits) return;
+            if (memory.compareAndExchange(host, size, old, old | bits) == old) {
+                if (memory.holdsCode(host)) memory.codeWritten(host >>> PhysicalMemory.PAGE_SHIFT);
+                return;
+            }
+        }
+    }
+
+    // =====================================================================================
+    // Flushes
+    // =====================================================================================
+
+    /** Drops every TLB entry, global ones included (CR4.PGE toggled, CR0.PG/WP or EFER.NXE changed). */
+    public void flushAll() {
+        Arrays.fill(cpu.tlbRead, TLB_INVALID);
+        Arrays.fill(cpu.tlbWrite, TLB_INVALID);
+        Arrays.fill(cpu.tlbFetch, TLB_INVALID);
+        Arrays.fill(cpu.tlbGlobal, false);
+        visitedCount = 0;
+        tlbFlushes++;
+        cpu.blocks.flushJumpCache();
+    }
+
+    /** Drops every non-global entry (a CR3 write with CR4.PGE set). */
+    public void flushNonGlobal() {
+        for (int i = 0; i < cpu.tlbRead.length; i++) {
+            if (!cpu.tlbGlobal[i]) {
+                cpu.tlbRead[i] = cpu.tlbWrite[i] = cpu.tlbFetch[i] = TLB_INVALID;
+            }
+        }
+        visitedCount = 0;
+        tlbFlushes++;
+        cpu.blocks.flushJumpCache();
+    }
+
+    /** INVLPG: drops the entries of the mapping holding {@code la}, global or not. */
+    public void flushPage(long la) {
+        for (int i = 0; i < cpu.tlbRead.length; i++) {
+            long m = mappingMask[i];
+            long tag = tagOf(i);
+            if (tag != TLB_INVALID && (tag & m) == (la & m)) {
+                cpu.tlbRead[i] = cpu.tlbWrite[i] = cpu.tlbFetch[i] = TLB_INVALID;
+            }
+        }
+        cpu.blocks.flushJumpCache();
+    }
+
+    private long tagOf(int i) {
+        if (cpu.tlbRead[i] != TLB_INVALID) return cpu.tlbRead[i];
+        if (cpu.tlbWrite[i] != TLB_INVALID) return cpu.tlbWrite[i];
+        return cpu.tlbFetch[i];
+    }
+}
