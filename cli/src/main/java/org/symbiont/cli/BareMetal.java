@@ -1,0 +1,164 @@
+package org.symbiont.cli;
+
+import static org.symbiont.x86.Arch.*;
+
+import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
+import org.symbiont.x86.Cpu;
+import org.symbiont.x86.CpuModel;
+import org.symbiont.x86.Exit;
+import org.symbiont.x86.exec.Segmentation;
+import org.symbiont.x86.memory.PhysicalMemory;
+
+/**
+ * A Multiboot kernel on the bare CPU core, with just enough of a machine around it for the
+ * CPU-only demo and benchmark: COM1 output (a transmitter that is always ready), the
+ * isa-debug-exit port 0xf4 QEMU uses, CPUID from the CPU model, and nothing else (other ports
+ * read as all ones, unknown MSRs raise #GP, hypercalls return -1).
+ */
+final class BareMetal implements AutoCloseable {
+    private static final long INFO = 0x9000, MMAP = 0x9100, CMDLINE = 0x9800;
+    private static final int COM1 = 0x3F8, DEBUG_EXIT = 0xF4;
+
+    /** How a run ended. */
+    record Result(Integer exitCode, String stopReason, long instructions, long wallNanos, String console) {
+        double mips() {
+            return instructions * 1e3 / wallNanos;
+        }
+    }
+
+    private final PhysicalMemory memory;
+    private final Cpu cpu;
+    private final ByteArrayOutputStream console = new ByteArrayOutputStream();
+    private final boolean echo;
+    private int lineControl;
+
+    /**
+     * @param echo copy the guest's COM1 output to standard output as it arrives
+     */
+    BareMetal(long ramBytes, MultibootImage kernel, String commandLine, boolean echo) {
+        this.echo = echo;
+        this.memory = PhysicalMemory.allocate(ramBytes);
+        this.cpu = new Cpu(0, memory, CpuModel.standard());
+        for (MultibootImage.Segment s : kernel.segments()) {
+            long end = s.address() + s.bytes().length + s.zeroFill();
+            if (s.address() < 0x10_0000 || end > ramBytes) {
+                throw new UserError(String.format(
+                        "kernel segment [%#x, %#x) does not fit in guest RAM [1 MiB, %#x): give the guest more memory",
+                        s.address(), end, ramBytes));
+            }
+            memory.write(s.address(), s.bytes());
+        }
+        writeMultibootInfo(ramBytes, commandLine);
+        enterProtectedMode(kernel.entry());
+    }
+
+    private void writeMultibootInfo(long ramBytes, String commandLine) {
+        byte[] cmd = (commandLine + "\0").getBytes(StandardCharsets.US_ASCII);
+        if (cmd.length > 0x800) throw new UserError("kernel command line longer than 2047 bytes");
+        memory.write(CMDLINE, cmd);
+        // Memory map: conventional memory below the EBDA, and everything from 1 MiB up.
+        long[][] ranges = {{0, 0x9_FC00}, {0x10_0000, ramBytes - 0x10_0000}};
+        for (int k = 0; k < ranges.length; k++) {
+            long e = MMAP + 24L * k;
+            memory.writeU32(e, 20);
+            memory.writeU64(e + 4, ranges[k][0]);
+            memory.writeU64(e + 12, ranges[k][1]);
+            memory.writeU32(e + 20, 1);
+        }
+        memory.writeU32(INFO, 1 | 4 | 0x40);                  // mem_*, cmdline, mmap_* valid
+        memory.writeU32(INFO + 4, 639);                       // mem_lower in KiB
+        memory.writeU32(INFO + 8, (ramBytes - 0x10_0000) >>> 10); // mem_upper in KiB
+        memory.writeU32(INFO + 16, CMDLINE);
+        memory.writeU32(INFO + 44, 24L * ranges.length);
+        memory.writeU32(INFO + 48, MMAP);
+    }
+
+    /** The machine state Multiboot v1 specifies at entry (section 3.2). */
+    private void enterProtectedMode(long entry) {
+        cpu.cr0 = CR0_PE | CR0_ET;
+        Segmentation.loadCache(cpu, CS, 0x08, 0x00CF_9A00_0000_FFFFL);
+        for (int s : new int[] {ES, SS, DS, FS, GS}) Segmentation.loadCache(cpu, s, 0x10, 0x00CF_9200_0000_FFFFL);
+        cpu.setRflags(RFLAGS_FIXED1);
+        cpu.gpr[RAX] = 0x2BAD_B002L;
+        cpu.gpr[RBX] = INFO;
+        cpu.rip = entry;
+        cpu.updateMode();
+        cpu.mmu.flushAll();
+    }
+
+    Result run(long maxInstructions) {
+        long start = System.nanoTime();
+        long first = cpu.retired;
+        while (true) {
+            long left = maxInstructions - (cpu.retired - first);
+            if (left <= 0) return result(null, "instruction limit reached", first, start);
+            Exit e = cpu.run(Math.min(left, 50_000_000));
+            switch (e) {
+                case Exit.PortOut o -> {
+                    if (o.port() == DEBUG_EXIT) {
+                        cpu.completeWrite();
+                        return result((int) o.value(), "isa-debug-exit", first, start);
+                    }
+                    portWrite(o.port(), o.value());
+                    cpu.completeWrite();
+                }
+                case Exit.PortIn in -> cpu.completeRead(portRead(in.port(), in.size()));
+                case Exit.Cpuid q -> {
+                    int[] r = cpu.model.cpuid(q.leaf(), q.subleaf(), cpu.id, (cpu.cr4 & CR4_OSXSAVE) != 0);
+                    cpu.completeCpuid(r[0], r[1], r[2], r[3]);
+                }
+                case Exit.Rdmsr r -> cpu.failMsr();
+                case Exit.Wrmsr w -> cpu.failMsr();
+                case Exit.MmioRead r -> cpu.completeRead(-1L);
+                case Exit.MmioWrite w -> cpu.completeWrite();
+                case Exit.Hypercall h -> {
+                    cpu.gpr[RAX] = -1L;
+                    cpu.completeHypercall();
+                }
+                case Exit.Halt h -> {
+                    if ((cpu.rflags & IF) == 0) return result(null, "halted with interrupts disabled", first, start);
+                    return result(null, "halted waiting for an interrupt no device will raise", first, start);
+                }
+                case Exit.TripleFault t -> {
+                    return result(null, "triple fault: " + t.reason(), first, start);
+                }
+                case Exit.PagingFault p -> throw new IllegalStateException("no second stage is installed: " + p);
+                case Exit.InterruptWindow w -> cpu.setInterruptWindowExiting(false);
+                case Exit.BudgetExhausted b -> { }
+            }
+        }
+    }
+
+    private Result result(Integer exitCode, String reason, long first, long start) {
+        return new Result(exitCode, reason, cpu.retired - first, System.nanoTime() - start,
+                console.toString(StandardCharsets.ISO_8859_1));
+    }
+
+    private void portWrite(int port, long value) {
+        if (port == COM1 + 3) lineControl = (int) value & 0xFF;
+        if (port == COM1 && (lineControl & 0x80) == 0) {
+            console.write((int) value & 0xFF);
+            if (echo) {
+                System.out.write((int) value & 0xFF);
+                if (value == '\n') System.out.flush();
+            }
+        }
+    }
+
+    private long portRead(int port, int size) {
+        if (port == COM1 + 5) return 0x60;           // line status: transmitter empty
+        if (port >= COM1 && port < COM1 + 8) return 0;
+        return size == 1 ? 0xFF : size == 2 ? 0xFFFF : 0xFFFF_FFFFL;
+    }
+
+    long virtualCycles() {
+        return cpu.virtualCycles();
+    }
+
+    @Override
+    public void close() {
+        cpu.detach();
+        memory.close();
+    }
+}

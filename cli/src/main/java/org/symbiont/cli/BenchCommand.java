@@ -1,0 +1,197 @@
+package org.symbiont.cli;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.symbiont.guests.GuestImages;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/**
+ * Guest instructions per second of the CPU core on the cpubench workloads, side by side with the
+ * same machine code run natively and the same guest image under QEMU's TCG.
+ */
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = "Measure the CPU core in guest instructions per second, next to native execution and QEMU TCG.")
+final class BenchCommand implements Callable<Integer> {
+    @Parameters(index = "0", description = "What to benchmark: cpu", defaultValue = "cpu")
+    String target;
+
+    @Option(names = "--runs", description = "Measured runs per workload; the median is reported (default: ${DEFAULT-VALUE}).", defaultValue = "5")
+    int runs;
+
+    @Option(names = "--workloads", split = ",", description = "Workloads, from intloop, sieve, triad (default: all).", defaultValue = "intloop,sieve,triad")
+    List<String> workloads;
+
+    @Option(names = "--no-qemu", description = "Skip the QEMU comparison.")
+    boolean noQemu;
+
+    @Option(names = "--no-native", description = "Skip the native comparison.")
+    boolean noNative;
+
+    @Option(names = "--scale", description = "Multiply workload sizes by this factor (default: ${DEFAULT-VALUE}).", defaultValue = "1")
+    double scale;
+
+    private static final Pattern RESULT = Pattern.compile("RESULT workload=(\\w+) n=(\\d+) rounds=(\\d+) result=(\\d+)");
+    private static final Pattern NATIVE = Pattern.compile("NATIVE workload=(\\w+) result=(\\d+) ns=(\\d+)");
+
+    private record Workload(String name, long n, long rounds) {
+        String guestArgs() {
+            return name + " n=" + n + " rounds=" + rounds;
+        }
+    }
+
+    private record Row(Workload w, long instructions, String result, double[] symbiontMips, double nativeMips, double qemuMips) {}
+
+    @Override
+    public Integer call() throws Exception {
+        if (!target.equals("cpu")) throw new UserError("unknown benchmark '" + target + "': the only one so far is 'cpu'");
+        if (runs < 1 || runs > 100) throw new UserError("--runs must be between 1 and 100, got " + runs);
+        if (scale <= 0 || scale > 100) throw new UserError("--scale must be in (0, 100], got " + scale);
+        List<Workload> list = new ArrayList<>();
+        for (String w : workloads) {
+            list.add(switch (w) {
+                case "intloop" -> new Workload(w, Math.max(1, (long) (50_000_000 * scale)), 1);
+                case "sieve" -> new Workload(w, Math.max(2, Math.min(32L << 20, (long) (10_000_000 * scale))), 1);
+                case "triad" -> new Workload(w, 1 << 20, Math.max(1, (long) (4 * scale)));
+                default -> throw new UserError("unknown workload '" + w + "': use intloop, sieve, triad");
+            });
+        }
+        byte[] image = GuestImages.cpubench();
+        MultibootImage kernel = MultibootImage.parse(image, "cpubench.bin");
+        Path nativeBinary = noNative ? null : GuestImages.cpubenchNative();
+        Path qemu = noQemu ? null : findQemu();
+        Path imageFile = null;
+        if (qemu != null) {
+            imageFile = Files.createTempFile("cpubench", ".bin");
+            Files.write(imageFile, image);
+            imageFile.toFile().deleteOnExit();
+        }
+        System.out.printf(Locale.ROOT, "cpubench: %d measured runs per workload after one warm-up run; medians.%n", runs);
+        if (qemu == null && !noQemu) System.out.println("QEMU comparison skipped: qemu-system-x86_64 not found (Debian package qemu-system-x86)");
+        double qemuStartup = qemu == null ? 0 : qemuStartupSeconds(qemu, imageFile);
+
+        List<Row> rows = new ArrayList<>();
+        for (Workload w : list) {
+            BareMetal.Result warm = runSymbiont(kernel, w);
+            double[] mips = new double[runs];
+            for (int k = 0; k < runs; k++) mips[k] = runSymbiont(kernel, w).mips();
+            Matcher m = RESULT.matcher(warm.console());
+            String result = m.find() ? m.group(4) : "?";
+            double nativeMips = Double.NaN;
+            if (nativeBinary != null) {
+                double[] t = new double[runs];
+                for (int k = 0; k < runs; k++) {
+                    Matcher nm = NATIVE.matcher(exec(List.of(nativeBinary.toString(), w.name(), Long.toString(w.n()), Long.toString(w.rounds()))));
+                    if (!nm.find()) throw new IllegalStateException("native benchmark printed no result");
+                    if (!nm.group(2).equals(result)) {
+                        throw new IllegalStateException("native result " + nm.group(2) + " differs from the guest's " + result + " for " + w.name());
+                    }
+                    t[k] = Long.parseLong(nm.group(3)) / 1e9;
+                }
+                nativeMips = warm.instructions() / median(t) / 1e6;
+            }
+            double qemuMips = Double.NaN;
+            if (qemu != null) {
+                double[] t = new double[runs];
+                for (int k = 0; k < runs; k++) {
+                    long t0 = System.nanoTime();
+                    String out = exec(qemuCommand(qemu, imageFile, w.guestArgs()));
+                    t[k] = (System.nanoTime() - t0) / 1e9;
+                    Matcher qm = RESULT.matcher(out);
+                    if (!qm.find() || !qm.group(4).equals(result)) {
+                        throw new IllegalStateException("QEMU run of " + w.name() + " gave no or a different result: " + out);
+                    }
+                }
+                qemuMips = warm.instructions() / Math.max(1e-3, median(t) - qemuStartup) / 1e6;
+            }
+            rows.add(new Row(w, warm.instructions(), result, mips, nativeMips, qemuMips));
+        }
+        print(rows, qemuStartup);
+        return 0;
+    }
+
+    private BareMetal.Result runSymbiont(MultibootImage kernel, Workload w) {
+        try (BareMetal m = new BareMetal(256L << 20, kernel, "cpubench.bin " + w.guestArgs(), false)) {
+            BareMetal.Result r = m.run(Long.MAX_VALUE);
+            if (r.exitCode() == null || r.exitCode() != 0) {
+                throw new IllegalStateException("cpubench " + w.name() + " failed on Symbiont: " + r.stopReason() + "\n" + r.console());
+            }
+            return r;
+        }
+    }
+
+    private static double median(double[] v) {
+        double[] s = v.clone();
+        Arrays.sort(s);
+        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+    }
+
+    private double qemuStartupSeconds(Path qemu, Path image) throws Exception {
+        double[] t = new double[3];
+        for (int k = 0; k < t.length; k++) {
+            long t0 = System.nanoTime();
+            exec(qemuCommand(qemu, image, "intloop n=1"));
+            t[k] = (System.nanoTime() - t0) / 1e9;
+        }
+        return median(t);
+    }
+
+    private static List<String> qemuCommand(Path qemu, Path image, String append) {
+        return List.of(qemu.toString(), "-accel", "tcg", "-m", "512", "-display", "none", "-serial", "stdio",
+                "-monitor", "none", "-no-reboot", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
+                "-kernel", image.toString(), "-append", append);
+    }
+
+    private static Path findQemu() {
+        for (String dir : System.getenv().getOrDefault("PATH", "/usr/bin").split(":")) {
+            Path p = Path.of(dir, "qemu-system-x86_64");
+            if (Files.isExecutable(p)) return p;
+        }
+        return null;
+    }
+
+    private static String exec(List<String> cmd) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        if (!p.waitFor(600, TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            throw new IllegalStateException(cmd.getFirst() + " did not finish in 10 minutes");
+        }
+        return out;
+    }
+
+    private void print(List<Row> rows, double qemuStartup) {
+        System.out.println();
+        System.out.println("| workload | guest instructions | Symbiont MIPS (median, min-max) | QEMU TCG MIPS | native MIPS | Symbiont / QEMU | Symbiont / native |");
+        System.out.println("|---|---:|---:|---:|---:|---:|---:|");
+        for (Row r : rows) {
+            double[] s = r.symbiontMips().clone();
+            Arrays.sort(s);
+            double med = median(s);
+            System.out.printf(Locale.ROOT, "| %s (%s) | %,d | %.0f (%.0f-%.0f) | %s | %s | %s | %s |%n",
+                    r.w().name(), r.w().guestArgs().substring(r.w().name().length() + 1), r.instructions(), med, s[0], s[s.length - 1],
+                    fmt(r.qemuMips()), fmt(r.nativeMips()), ratio(med, r.qemuMips()), ratio(med, r.nativeMips()));
+        }
+        if (qemuStartup > 0) {
+            System.out.printf(Locale.ROOT, "%nQEMU times exclude its start-up and boot (%.2f s, measured with a 1-iteration run).%n", qemuStartup);
+        }
+    }
+
+    private static String fmt(double v) {
+        return Double.isNaN(v) ? "-" : String.format(Locale.ROOT, "%.0f", v);
+    }
+
+    private static String ratio(double a, double b) {
+        return Double.isNaN(b) ? "-" : String.format(Locale.ROOT, "%.3f", a / b);
+    }
+}
