@@ -4,6 +4,7 @@ import static org.symbiont.x86.Arch.*;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.lang.invoke.VarHandle;
 import org.symbiont.x86.decode.Decoder;
 import org.symbiont.x86.exec.BlockCache;
 import org.symbiont.x86.exec.ExitSignal;
@@ -492,53 +493,90 @@ public final class Cpu implements PhysicalMemory.CodePageListener {
     // Linear-address accessors: the TLB fast path. A tag matches only if the whole access lies in
     // the tagged page, because the tag is compared with the page of the access's last byte and
     // two consecutive pages never share a TLB slot.
+    //
+    // Ordering: an acquire fence after every load and a release fence before every store keep the
+    // JIT from reordering guest accesses, so with x86 hardware underneath (or the barriers these
+    // fences become elsewhere) vCPUs on different threads see x86-TSO: loads in order, stores in
+    // order, a load may pass an earlier store. On x86 the fences emit no instruction.
 
     public int readL8(int seg, long la) {
         int i = tlbBase + ((int) (la >>> 12) & TLB_MASK);
-        if (tlbRead[i] == (la & PAGE_MASK)) return ram.get(ValueLayout.JAVA_BYTE, tlbAddend[i] + la) & 0xFF;
+        if (tlbRead[i] == (la & PAGE_MASK)) {
+            byte v = ram.get(ValueLayout.JAVA_BYTE, tlbAddend[i] + la);
+            VarHandle.acquireFence();
+            return v & 0xFF;
+        }
         return (int) mmu.readSlow(seg, la, 1, tlbBase != 0);
     }
 
     public int readL16(int seg, long la) {
         int i = tlbBase + ((int) (la >>> 12) & TLB_MASK);
-        if (tlbRead[i] == ((la + 1) & PAGE_MASK)) return ram.get(ValueLayout.JAVA_SHORT_UNALIGNED, tlbAddend[i] + la) & 0xFFFF;
+        if (tlbRead[i] == ((la + 1) & PAGE_MASK)) {
+            short v = ram.get(ValueLayout.JAVA_SHORT_UNALIGNED, tlbAddend[i] + la);
+            VarHandle.acquireFence();
+            return v & 0xFFFF;
+        }
         return (int) mmu.readSlow(seg, la, 2, tlbBase != 0);
     }
 
     public int readL32(int seg, long la) {
         int i = tlbBase + ((int) (la >>> 12) & TLB_MASK);
-        if (tlbRead[i] == ((la + 3) & PAGE_MASK)) return ram.get(ValueLayout.JAVA_INT_UNALIGNED, tlbAddend[i] + la);
+        if (tlbRead[i] == ((la + 3) & PAGE_MASK)) {
+            int v = ram.get(ValueLayout.JAVA_INT_UNALIGNED, tlbAddend[i] + la);
+            VarHandle.acquireFence();
+            return v;
+        }
         return (int) mmu.readSlow(seg, la, 4, tlbBase != 0);
     }
 
     public long readL64(int seg, long la) {
         int i = tlbBase + ((int) (la >>> 12) & TLB_MASK);
-        if (tlbRead[i] == ((la + 7) & PAGE_MASK)) return ram.get(ValueLayout.JAVA_LONG_UNALIGNED, tlbAddend[i] + la);
+        if (tlbRead[i] == ((la + 7) & PAGE_MASK)) {
+            long v = ram.get(ValueLayout.JAVA_LONG_UNALIGNED, tlbAddend[i] + la);
+            VarHandle.acquireFence();
+            return v;
+        }
         return mmu.readSlow(seg, la, 8, tlbBase != 0);
     }
 
     public void writeL8(int seg, long la, int v) {
         int i = tlbBase + ((int) (la >>> 12) & TLB_MASK);
-        if (tlbWrite[i] == (la & PAGE_MASK)) ram.set(ValueLayout.JAVA_BYTE, tlbAddend[i] + la, (byte) v);
-        else mmu.writeSlow(seg, la, 1, v, tlbBase != 0);
+        if (tlbWrite[i] == (la & PAGE_MASK)) {
+            VarHandle.releaseFence();
+            ram.set(ValueLayout.JAVA_BYTE, tlbAddend[i] + la, (byte) v);
+        } else {
+            mmu.writeSlow(seg, la, 1, v, tlbBase != 0);
+        }
     }
 
     public void writeL16(int seg, long la, int v) {
         int i = tlbBase + ((int) (la >>> 12) & TLB_MASK);
-        if (tlbWrite[i] == ((la + 1) & PAGE_MASK)) ram.set(ValueLayout.JAVA_SHORT_UNALIGNED, tlbAddend[i] + la, (short) v);
-        else mmu.writeSlow(seg, la, 2, v, tlbBase != 0);
+        if (tlbWrite[i] == ((la + 1) & PAGE_MASK)) {
+            VarHandle.releaseFence();
+            ram.set(ValueLayout.JAVA_SHORT_UNALIGNED, tlbAddend[i] + la, (short) v);
+        } else {
+            mmu.writeSlow(seg, la, 2, v, tlbBase != 0);
+        }
     }
 
     public void writeL32(int seg, long la, int v) {
         int i = tlbBase + ((int) (la >>> 12) & TLB_MASK);
-        if (tlbWrite[i] == ((la + 3) & PAGE_MASK)) ram.set(ValueLayout.JAVA_INT_UNALIGNED, tlbAddend[i] + la, v);
-        else mmu.writeSlow(seg, la, 4, v & 0xFFFF_FFFFL, tlbBase != 0);
+        if (tlbWrite[i] == ((la + 3) & PAGE_MASK)) {
+            VarHandle.releaseFence();
+            ram.set(ValueLayout.JAVA_INT_UNALIGNED, tlbAddend[i] + la, v);
+        } else {
+            mmu.writeSlow(seg, la, 4, v & 0xFFFF_FFFFL, tlbBase != 0);
+        }
     }
 
     public void writeL64(int seg, long la, long v) {
         int i = tlbBase + ((int) (la >>> 12) & TLB_MASK);
-        if (tlbWrite[i] == ((la + 7) & PAGE_MASK)) ram.set(ValueLayout.JAVA_LONG_UNALIGNED, tlbAddend[i] + la, v);
-        else mmu.writeSlow(seg, la, 8, v, tlbBase != 0);
+        if (tlbWrite[i] == ((la + 7) & PAGE_MASK)) {
+            VarHandle.releaseFence();
+            ram.set(ValueLayout.JAVA_LONG_UNALIGNED, tlbAddend[i] + la, v);
+        } else {
+            mmu.writeSlow(seg, la, 8, v, tlbBase != 0);
+        }
     }
 
     /**

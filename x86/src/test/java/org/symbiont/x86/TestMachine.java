@@ -97,6 +97,34 @@ public final class TestMachine implements AutoCloseable {
         c.mmu.flushAll();
     }
 
+    /**
+     * Another vCPU on the same memory, in the same long-mode state as {@link #cpu} (page tables,
+     * descriptor tables), with its own stack below {@code stackTop}.
+     */
+    public Cpu addCpu(int id, long stackTop) {
+        Cpu c = new Cpu(id, memory, cpu.model);
+        c.cr0 = cpu.cr0;
+        c.cr4 = cpu.cr4;
+        c.efer = cpu.efer;
+        c.cr3 = cpu.cr3;
+        c.gdtBase = cpu.gdtBase;
+        c.gdtLimit = cpu.gdtLimit;
+        c.idtBase = cpu.idtBase;
+        c.idtLimit = cpu.idtLimit;
+        for (int s = ES; s <= TR; s++) {
+            c.segSel[s] = cpu.segSel[s];
+            c.segBase[s] = cpu.segBase[s];
+            c.segLimit[s] = cpu.segLimit[s];
+            c.segAttr[s] = cpu.segAttr[s];
+        }
+        c.cpl = 0;
+        c.gpr[RSP] = stackTop;
+        c.setRflags(RFLAGS_FIXED1);
+        c.updateMode();
+        c.mmu.flushAll();
+        return c;
+    }
+
     static long tssLow(long base, long limit) {
         return (limit & 0xFFFF) | ((base & 0xFF_FFFFL) << 16) | (0x89L << 40) | ((limit >>> 16 & 0xF) << 48)
                 | ((base >>> 24 & 0xFF) << 56);

@@ -8,6 +8,7 @@ import static org.symbiont.x86.Cpu.TLB_INVALID;
 import static org.symbiont.x86.Cpu.TLB_MASK;
 import static org.symbiont.x86.Cpu.TLB_SIZE;
 
+import java.lang.invoke.VarHandle;
 import java.util.Arrays;
 import org.symbiont.x86.Cpu;
 import org.symbiont.x86.Exit;
@@ -141,15 +142,18 @@ public final class Mmu {
     }
 
     private long readHost(long host, int size) {
-        return switch (size) {
+        long v = switch (size) {
             case 1 -> memory.hostRead8(host) & 0xFFL;
             case 2 -> memory.hostRead16(host) & 0xFFFFL;
             case 4 -> memory.hostRead32(host) & 0xFFFF_FFFFL;
             default -> memory.hostRead64(host);
         };
+        VarHandle.acquireFence();
+        return v;
     }
 
     private void writeHost(long host, int size, long v) {
+        VarHandle.releaseFence();
         switch (size) {
             case 1 -> memory.hostWrite8(host, (byte) v);
             case 2 -> memory.hostWrite16(host, (short) v);
