@@ -131,7 +131,10 @@ public final class Cpu implements PhysicalMemory.CodePageListener {
     public boolean faultHasErrorCode;
 
     // ---- virtual time ----
-    /** Retired instructions (each iteration of a REP string instruction counts as one). */
+    /**
+     * Retired instructions: each instruction, each iteration of a REP string instruction, and
+     * each delivered exception or interrupt counts as one.
+     */
     public long retired;
     /** {@code retired} value at which the current {@link #run} must stop. */
     public long budgetEnd;
@@ -283,7 +286,10 @@ public final class Cpu implements PhysicalMemory.CodePageListener {
     }
 
     private void pushReplay(long v) {
-        if (replayLength >= replay.length - 1) throw new IllegalStateException("too many exits in one instruction");
+        if (replayLength >= replay.length - 1) {
+            throw new IllegalStateException(String.format("vCPU %d: more than %d exits in one instruction at RIP %#x (last %s)",
+                    id, replay.length - 2, rip, pendingExit));
+        }
         replay[replayLength++] = v;
         pendingExit = null;
     }

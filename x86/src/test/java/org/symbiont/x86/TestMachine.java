@@ -40,7 +40,12 @@ public final class TestMachine implements AutoCloseable {
 
     /** A machine with 64 MiB of RAM set up in 64-bit mode at CPL 0. */
     public static TestMachine longMode() {
-        TestMachine m = new TestMachine(64 << 20);
+        return longMode(64 << 20);
+    }
+
+    /** A machine with {@code memorySize} bytes of RAM (at least 8 MiB) set up in 64-bit mode at CPL 0. */
+    public static TestMachine longMode(long memorySize) {
+        TestMachine m = new TestMachine(memorySize);
         m.setupLongMode();
         return m;
     }

@@ -42,7 +42,7 @@ public final class Interpreter {
             try {
                 b = c.blocks.find(c);
             } catch (Fault f) {
-                Exit e = Interrupts.deliverException(c);
+                Exit e = deliver(c);
                 if (e != null) return e;
                 continue;
             }
@@ -64,7 +64,7 @@ public final class Interpreter {
                 c.retired += k;
                 c.rip = insns[k].rip;
                 c.replayLength = c.replayPosition = 0;
-                Exit e = Interrupts.deliverException(c);
+                Exit e = deliver(c);
                 if (e != null) return e;
                 continue;
             } catch (ExitSignal x) {
@@ -77,10 +77,21 @@ public final class Interpreter {
             if (c.replayLength > 0) c.replayLength = c.replayPosition = 0;
             if (trapAfter) {
                 c.dr[6] |= 1L << 14; // DR6.BS
+                c.retired++;
                 Exit e = Interrupts.deliverTrap(c, EXC_DB);
                 if (e != null) return e;
             }
         }
+    }
+
+    /**
+     * Delivers the fault in flight. Each delivered event counts as one retired unit, so that a
+     * guest stuck in a fault loop (a handler that faults again, forever, as hardware would
+     * allow) still spends its budget and {@code run} returns.
+     */
+    private static Exit deliver(Cpu c) {
+        c.retired++;
+        return Interrupts.deliverException(c);
     }
 
     /** Interrupts and halts at an instruction boundary; returns an exit or null to go on. */
@@ -89,6 +100,7 @@ public final class Interpreter {
             c.nmiPending = false;
             c.nmiBlocked = true;
             c.halted = false;
+            c.retired++;
             Exit e = Interrupts.deliverExternal(c, EXC_NMI);
             if (e != null) return e;
         }
@@ -96,6 +108,7 @@ public final class Interpreter {
             int v = c.pendingVector;
             c.pendingVector = -1;
             c.halted = false;
+            c.retired++;
             Exit e = Interrupts.deliverExternal(c, v);
             if (e != null) return e;
         }

@@ -193,12 +193,9 @@ public final class PhysicalMemory implements AutoCloseable {
         }
     }
 
-    /** Atomic exchange of {@code size} bytes at a host offset (XCHG with memory). */
-    public long exchange(long off, int size, long value) {
-        while (true) {
-            long current = readHostSized(off, size);
-            if (compareAndExchange(off, size, current, value) == current) return current;
-        }
+    /** The lock that serializes locked operations on operands split across pages or 8-byte words. */
+    public Object splitLock() {
+        return splitLock;
     }
 
     private static long sizeMask(int size) {

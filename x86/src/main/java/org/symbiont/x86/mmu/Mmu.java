@@ -113,8 +113,11 @@ public final class Mmu {
 
     /**
      * LOCK-prefixed read-modify-write: compare-and-exchange of {@code size} bytes, atomic against
-     * other vCPU threads for RAM operands. Returns the value found. Operands in MMIO or split
-     * across pages fall back to a read followed by a conditional write.
+     * other vCPU threads for RAM operands. Returns the value found. The caller has just read
+     * {@code expected} from the operand. A RAM operand split across two pages is serialized by
+     * the memory's split lock (split locks are slow on hardware too). An operand in MMIO is
+     * written without a second read: devices see the one read the caller made, then the write,
+     * and the VMM serializes device accesses anyway.
      */
     public long lockedCompareExchange(int seg, long la, int size, long expected, long update, boolean user) {
         long mask = sizeMask(size);
@@ -126,11 +129,21 @@ public final class Mmu {
                 if (found == (expected & mask)) noteCodeWrite(host);
                 return found;
             }
+            writeSlow(seg, la, size, update, user);
+            return expected & mask;
         }
-        probe(seg, la, size, ACCESS_WRITE, user);
-        long found = readSlow(seg, la, size, user);
-        if (found == (expected & mask)) writeSlow(seg, la, size, update, user);
-        return found;
+        long second = (la + size - 1) & cpu.linearMask;
+        boolean ram = memory.hostOffsetForWrite(translate(seg, la, ACCESS_WRITE, user)) >= 0
+                && memory.hostOffsetForWrite(translate(seg, second, ACCESS_WRITE, user)) >= 0;
+        if (!ram) {
+            writeSlow(seg, la, size, update, user);
+            return expected & mask;
+        }
+        synchronized (memory.splitLock()) {
+            long found = readSlow(seg, la, size, user);
+            if (found == (expected & mask)) writeSlow(seg, la, size, update, user);
+            return found;
+        }
     }
 
     private void noteCodeWrite(long host) {
