@@ -51,6 +51,11 @@ final class HostCrossCheck {
         cases.add(new Case(insn, s));
     }
 
+    /** The input state of case {@code k}, in the order of {@link #add}. */
+    long[] input(int k) {
+        return cases.get(k).state();
+    }
+
     /** Random state: register values biased toward edge cases, random status flags. */
     static long[] randomState(SplittableRandom rnd) {
         long[] s = new long[WORDS];
