@@ -5,7 +5,9 @@ import static org.symbiont.x86.Arch.*;
 import static org.symbiont.x86.exec.HostCrossCheck.*;
 
 import java.math.BigInteger;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 import org.symbiont.x86.Asm;
@@ -204,42 +206,67 @@ class MulDivTest {
         }
     }
 
-    /** Runs a division that must raise #DE: vector 0 reported, RIP at the division, registers unchanged. */
-    private static void assertDivideError(String setup, String division) {
-        try (TestMachine m = run(setup + "\nmov r12, rax; mov r13, rdx; lea r15, [rip + 1f]\n1: " + division)) {
-            assertEquals(List.of((long) EXC_DE), m.reports, division);
-            assertEquals(m.reg(R15), m.memory.readU64(m.reg(RSP)), "#DE is a fault: RIP of " + division);
-            // The exception stub overwrites AL with the vector; the rest of RAX and RDX are unchanged.
-            assertEquals(m.reg(R12) >>> 8, m.reg(RAX) >>> 8, division);
-            assertEquals(m.reg(R13), m.reg(RDX), division);
-        }
+    private static final Map<String, byte[]> DIVISION_PROGRAMS = new HashMap<>();
+
+    /**
+     * Runs, on a reused machine, a division that must raise #DE with RAX, RDX, RBX and the dword
+     * at DATA loaded from memory (one assembled program per instruction): vector 0 is reported,
+     * the frame's RIP is the division's, and RAX and RDX are unchanged.
+     */
+    private static void assertDivideError(TestMachine m, String division, long rax, long rdx, long rbx) {
+        byte[] code = DIVISION_PROGRAMS.computeIfAbsent(division, d -> Asm.assemble("""
+                .intel_syntax noprefix
+                mov rdi, 0x200000
+                mov rax, [rdi + 8]; mov rdx, [rdi + 16]; mov rbx, [rdi + 24]
+                mov r12, rax; mov r13, rdx; lea r15, [rip + 1f]
+                1: %s
+                hlt
+                """.formatted(d), 64, TestMachine.CODE));
+        String what = String.format("%s rax=%x rdx=%x rbx=%x", division, rax, rdx, rbx);
+        m.memory.writeU64(DATA, rbx);
+        m.memory.writeU64(DATA + 8, rax);
+        m.memory.writeU64(DATA + 16, rdx);
+        m.memory.writeU64(DATA + 24, rbx);
+        m.load(code);
+        m.cpu.halted = false;
+        m.cpu.gpr[RSP] = TestMachine.STACK_TOP;
+        m.reports.clear();
+        assertEquals(Exit.HALT, m.run(1000));
+        assertEquals(List.of((long) EXC_DE), m.reports, what);
+        assertEquals(m.reg(R15), m.memory.readU64(m.reg(RSP)), "#DE is a fault: RIP of " + what);
+        // The exception stub overwrites AL with the vector; the rest of RAX and RDX are unchanged.
+        assertEquals(m.reg(R12) >>> 8, m.reg(RAX) >>> 8, what);
+        assertEquals(m.reg(R13), m.reg(RDX), what);
     }
 
     @Test
     void divideErrors() {
-        String s = "";
-        assertDivideError(s + "mov eax, 5; xor ebx, ebx", "div bl");
-        assertDivideError(s + "mov eax, 5; xor ebx, ebx", "div bx");
-        assertDivideError(s + "mov eax, 5; xor ebx, ebx", "div ebx");
-        assertDivideError(s + "mov eax, 5; xor ebx, ebx", "div rbx");
-        assertDivideError(s + "mov eax, 5; xor ebx, ebx", "idiv rbx");
-        assertDivideError(s + "mov eax, 5; mov rdi, 0x200000; mov dword ptr [rdi], 0", "idiv dword ptr [rdi]");
+        try (TestMachine m = TestMachine.longMode()) {
+            divideErrors(m);
+        }
+    }
+
+    private static void divideErrors(TestMachine m) {
+        for (String zero : List.of("div bl", "div bx", "div ebx", "div rbx", "idiv bl", "idiv rbx", "idiv dword ptr [rdi]")) {
+            assertDivideError(m, zero, 5, 0, 0);
+        }
+        assertDivideError(m, "div ebx", 5, 0, 0xFFFF_FFFF_0000_0000L); // only EBX counts
         // Quotient overflow.
-        assertDivideError(s + "mov eax, 0x100; mov bl, 1", "div bl");
-        assertDivideError(s + "mov eax, 0; mov edx, 1; mov bx, 1", "div bx");
-        assertDivideError(s + "mov eax, 0; mov edx, 2; mov ebx, 2", "div ebx");
-        assertDivideError(s + "mov rdx, 5; mov rbx, 5", "div rbx");
-        assertDivideError(s + "mov rdx, -1; mov rbx, -1", "div rbx");
+        assertDivideError(m, "div bl", 0x100, 0, 1);
+        assertDivideError(m, "div bx", 0, 1, 1);
+        assertDivideError(m, "div ebx", 0, 2, 2);
+        assertDivideError(m, "div rbx", 0, 5, 5);
+        assertDivideError(m, "div rbx", 0, -1, -1);
         // The most negative dividend divided by -1.
-        assertDivideError(s + "mov eax, 0x8000; mov bl, -1", "idiv bl");
-        assertDivideError(s + "mov eax, 0x8000; mov edx, 0xFFFF; mov bx, -1", "idiv bx");
-        assertDivideError(s + "mov eax, 0x80000000; mov edx, -1; mov ebx, -1", "idiv ebx");
-        assertDivideError(s + "mov rax, 0x8000000000000000; mov rdx, -1; mov rbx, -1", "idiv rbx");
-        // Signed quotients just out of range: 128 / 1 at 8 bits, 2^63 at 64 bits.
-        assertDivideError(s + "mov eax, 128; mov bl, 1", "idiv bl");
-        assertDivideError(s + "mov rax, 0; mov rdx, 1; mov rbx, 2", "idiv rbx");
-        assertDivideError(s + "mov rax, 0; mov rdx, -1; mov rbx, -2", "idiv rbx");
-        assertDivideError(s + "mov rax, 0; mov rdx, 0x4000000000000000; mov rbx, 0x4000000000000000", "idiv rbx");
+        assertDivideError(m, "idiv bl", 0x8000, 0, -1);
+        assertDivideError(m, "idiv bx", 0x8000, 0xFFFF, -1);
+        assertDivideError(m, "idiv ebx", 0x8000_0000L, -1, -1);
+        assertDivideError(m, "idiv rbx", Long.MIN_VALUE, -1, -1);
+        // Signed quotients just out of range: 128 at 8 bits, 2^63 and 2^64 at 64 bits.
+        assertDivideError(m, "idiv bl", 128, 0, 1);
+        assertDivideError(m, "idiv rbx", 0, 1, 2);
+        assertDivideError(m, "idiv rbx", 0, -1, -2);
+        assertDivideError(m, "idiv rbx", 0, 0x4000_0000_0000_0000L, 0x4000_0000_0000_0000L);
     }
 
     // ---- the 128-by-64 division ----
@@ -346,14 +373,16 @@ class MulDivTest {
     @Test
     void randomDivideErrorsMatchBigInteger() {
         SplittableRandom rnd = new SplittableRandom(0xDE);
-        int found = 0;
-        while (found < 24) {
-            int d = rnd.nextInt(DIVS.length);
-            int size = 1 << (d & 3);
-            long rax = interesting(rnd), rdx = interesting(rnd), rbx = rnd.nextInt(4) == 0 ? 0 : interesting(rnd);
-            if (expectedDivision(d >= 4, size, rax, rdx, rbx) != null) continue;
-            found++;
-            assertDivideError(String.format("mov rax, 0x%x; mov rdx, 0x%x; mov rbx, 0x%x", rax, rdx, rbx), DIVS[d]);
+        try (TestMachine m = TestMachine.longMode()) {
+            int found = 0;
+            while (found < 200) {
+                int d = rnd.nextInt(DIVS.length);
+                int size = 1 << (d & 3);
+                long rax = interesting(rnd), rdx = interesting(rnd), rbx = rnd.nextInt(4) == 0 ? 0 : interesting(rnd);
+                if (expectedDivision(d >= 4, size, rax, rdx, rbx) != null) continue;
+                found++;
+                assertDivideError(m, DIVS[d], rax, rdx, rbx);
+            }
         }
     }
 
