@@ -123,6 +123,8 @@ public final class Flags {
             case EFLAGS -> (r & AF) != 0;
             case ADD, ADC, SUB, SBB -> ((a ^ b ^ r) & 0x10) != 0;
             case INC, DEC -> ((a ^ r) & 0x10) != 0;
+            // Undefined after shifts (SDM Vol. 2B, SAL/SAR/SHL/SHR); AMD processors set it.
+            case SHL, SHR, SAR -> true;
             default -> false;
         };
     }
@@ -136,8 +138,10 @@ public final class Flags {
             case SUB, SBB -> ((a ^ b) & (a ^ r) & sign) != 0;
             case INC -> r == sign;
             case DEC -> r == sign - 1;
+            // Defined for a count of 1 only; AMD processors use these formulas for every count,
+            // and SHLD/SHRD (32/64-bit) share them.
             case SHL -> ((r & sign) != 0) != cf(c);
-            case SHR -> (a & sign) != 0;
+            case SHR -> ((r ^ r << 1) & sign) != 0;
             case MUL -> b != 0;
             default -> false; // LOGIC, SAR
         };
