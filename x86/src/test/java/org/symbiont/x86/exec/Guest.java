@@ -64,6 +64,20 @@ final class Guest {
         return m;
     }
 
+    /** Points IDT vector {@code vector} of the 64-bit machine at {@code handler} (DPL 0 interrupt gate). */
+    static void setGate64(TestMachine m, int vector, long handler) {
+        long low = (handler & 0xFFFF) | ((long) TestMachine.CODE64_SEL << 16) | (0x8EL << 40) | ((handler >>> 16 & 0xFFFF) << 48);
+        m.memory.writeU64(TestMachine.IDT + 16L * vector, low);
+        m.memory.writeU64(TestMachine.IDT + 16L * vector + 8, handler >>> 32);
+        m.cpu.idtLimit = Math.max(m.cpu.idtLimit, 16 * (vector + 1) - 1);
+    }
+
+    /** Low quadword of a system descriptor (LDT, TSS) with a 32-bit base and byte-granular limit. */
+    static long systemDescriptor(long base, long limit, int type, boolean present) {
+        return (limit & 0xFFFF) | ((base & 0xFF_FFFFL) << 16) | ((long) type << 40) | (present ? 1L << 47 : 0)
+                | ((limit >>> 16 & 0xF) << 48) | ((base >>> 24 & 0xFF) << 56);
+    }
+
     /** Drops the current 64-bit machine to CPL 3 (user code 0x2B, user data 0x23). */
     static void enterUser(TestMachine m) {
         Cpu c = m.cpu;
