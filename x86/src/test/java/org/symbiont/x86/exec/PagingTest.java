@@ -314,6 +314,64 @@ class PagingTest {
         }
     }
 
+    @Test
+    void invpcidTypes() {
+        // Descriptor at 0x90000: PCID 0, address V + 0x1000. Type 0 drops that page (global or
+        // not); type 3 drops the non-global entries; type 2 drops everything.
+        try (TestMachine m = withTestTables("""
+                mov qword ptr [0x90000], 0
+                mov rax, 0x8000001000
+                mov [0x90008], rax
+                mov rsi, 0x8000000000
+                mov rbx, [rsi]
+                mov rbx, [rax]
+                mov qword ptr [0x32000], 0x402003
+                mov qword ptr [0x32008], 0x402103
+                xor ecx, ecx
+                invpcid rcx, [0x90000]             # type 0: V + 0x1000 only
+                mov r8, [rsi]
+                mov r9, [rax]
+                mov qword ptr [0x32008], 0x401103
+                mov ecx, 3
+                invpcid rcx, [0x90000]             # type 3: the global page survives
+                mov r10, [rax]
+                mov r11, [rsi]
+                mov ecx, 2
+                invpcid rcx, [0x90000]             # type 2: everything
+                mov r12, [rax]
+                mov ecx, 4
+                invpcid rcx, [0x90000]             # invalid type
+                hlt
+                """)) {
+            pte(m, 0, PAGE_A | P | RW);
+            pte(m, 1, PAGE_B | P | RW | G);
+            m.memory.writeU64(PAGE_A, 0xAAAA);
+            m.memory.writeU64(PAGE_B, 0xBBBB);
+            m.memory.writeU64(PAGE_C, 0xCCCC);
+            runToFault(m, EXC_GP);
+            assertEquals(0xAAAA, m.reg(R8), "type 0 left the other page");
+            assertEquals(0xCCCC, m.reg(R9));
+            assertEquals(0xCCCC, m.reg(R10), "global entry kept by type 3");
+            assertEquals(0xCCCC, m.reg(R11));
+            assertEquals(0xBBBB, m.reg(R12));
+        }
+        // A nonzero PCID needs CR4.PCIDE for types 0 and 1; bits 63:12 of the descriptor are reserved.
+        for (long descriptor : new long[] {5, 1L << 12}) {
+            try (TestMachine m = longMode("mov ecx, 1\n invpcid rcx, [0x90000]\n hlt")) {
+                m.memory.writeU64(0x90000, descriptor);
+                runToFault(m, EXC_GP);
+            }
+        }
+        try (TestMachine m = longMode("xor ecx, ecx\n invpcid rcx, [0x90000]\n hlt")) {
+            m.memory.writeU64(0x90008, 0x0000_8000_0000_0000L);   // non-canonical address
+            runToFault(m, EXC_GP);
+        }
+        try (TestMachine m = longMode("xor ecx, ecx\n invpcid rcx, [0x90000]\n hlt")) {
+            enterUser(m);
+            runToFault(m, EXC_GP);
+        }
+    }
+
     // ---- 32-bit paging and PAE paging in 32-bit protected mode ----
 
     @Test
