@@ -372,6 +372,38 @@ class PagingTest {
         }
     }
 
+    @Test
+    void cr3LoadWithPcidAndNoFlushBitStillSwitchesAddressSpaces() {
+        long pml4b = 0x33000, pdptB = 0x34000, pdB = 0x35000, ptB = 0x36000;
+        try (TestMachine m = withTestTables("""
+                mov rax, cr4
+                or eax, 1 << 17
+                mov cr4, rax
+                mov rsi, 0x8000000000
+                mov rbx, [rsi]                        # address space A, PCID 0
+                mov rax, 0x8000000000033001           # address space B, PCID 1, keep its entries
+                mov cr3, rax
+                mov rcx, [rsi]
+                mov rax, 0x8000000000002000           # back to A
+                mov cr3, rax
+                mov rdx, [rsi]
+                hlt
+                """)) {
+            pte(m, 0, PAGE_A | P | RW);
+            m.memory.writeU64(pml4b, m.memory.readU64(TestMachine.PML4));
+            m.memory.writeU64(pml4b + 8, pdptB | P | RW);
+            m.memory.writeU64(pdptB, pdB | P | RW);
+            m.memory.writeU64(pdB, ptB | P | RW);
+            m.memory.writeU64(ptB, PAGE_B | P | RW);
+            m.memory.writeU64(PAGE_A, 0xAAAA);
+            m.memory.writeU64(PAGE_B, 0xBBBB);
+            runToHalt(m);
+            assertEquals(0xAAAA, m.reg(RBX));
+            assertEquals(0xBBBB, m.reg(RCX));
+            assertEquals(0xAAAA, m.reg(RDX));
+        }
+    }
+
     // ---- 32-bit paging and PAE paging in 32-bit protected mode ----
 
     @Test
