@@ -22,7 +22,8 @@ import org.symbiont.x86.decode.OpcodeTable;
  *
  * <p>Not offered (and so not registered): MONITOR/MWAIT. RDPMC is registered but, as no
  * performance counters are modelled (CPUID leaf 0AH reports none), every counter index is
- * invalid and it raises #GP(0).
+ * invalid and it raises #GP(0). VMCALL and VMMCALL exit to the VMM at any CPL, as they cause a
+ * VM exit on hardware; the VMM decides what a call from user mode may do.
  */
 public final class SystemOps {
     private SystemOps() {}
