@@ -204,7 +204,7 @@ public final class Mmu {
             if ((cpu.efer & EFER_LMA) != 0) pa = la;
         } else {
             walk(la, access, user);
-            if (!allowed(access, user)) throw pageFault(la, access, user, true, false);
+            if (!allowed(access, user, seg == SEG_NONE)) throw pageFault(la, access, user, true, false);
             setAccessedAndDirty(access);
             pa = walkPhysical;
         }
@@ -213,7 +213,12 @@ public final class Mmu {
         return pa;
     }
 
-    private boolean allowed(int access, boolean user) {
+    /**
+     * Access rights of the last walk (SDM Vol. 3A, 4.6). {@code implicit}: a supervisor-mode access
+     * to a system structure (descriptor tables, TSS, IDT), which SMAP blocks from user pages
+     * whatever EFLAGS.AC says; any supervisor access made at CPL 3 is implicit too.
+     */
+    private boolean allowed(int access, boolean user, boolean implicit) {
         boolean smep = (cpu.cr4 & CR4_SMEP) != 0, smap = (cpu.cr4 & CR4_SMAP) != 0;
         boolean wp = (cpu.cr0 & CR0_WP) != 0;
         switch (access) {
@@ -223,12 +228,16 @@ public final class Mmu {
                 return !(smep && walkUser);
             case ACCESS_WRITE:
                 if (user) return walkUser && walkWritable;
-                if (smap && walkUser && ((cpu.rflags & AC) == 0 || cpu.cpl == 3)) return false;
+                if (smap && walkUser && smapBlocks(implicit)) return false;
                 return walkWritable || !wp;
             default:
                 if (user) return walkUser;
-                return !(smap && walkUser && ((cpu.rflags & AC) == 0 || cpu.cpl == 3));
+                return !(smap && walkUser && smapBlocks(implicit));
         }
+    }
+
+    private boolean smapBlocks(boolean implicit) {
+        return implicit || (cpu.rflags & AC) == 0 || cpu.cpl == 3;
     }
 
     private void fill(long la, long pa, int access, boolean user) {
@@ -244,12 +253,12 @@ public final class Mmu {
         mappingMask[i] = walkMappingMask;
         boolean onlyThisKind = secondStage != null;
         cpu.tlbRead[i] = readHost >= 0 && !smapSlow && (!onlyThisKind || access == ACCESS_READ)
-                && allowed(ACCESS_READ, user) ? page : TLB_INVALID;
+                && allowed(ACCESS_READ, user, false) ? page : TLB_INVALID;
         cpu.tlbWrite[i] = writeHost >= 0 && !smapSlow && (!onlyThisKind || access == ACCESS_WRITE)
                 && (walkDirty || access == ACCESS_WRITE) && !memory.holdsCode(writeHost)
-                && allowed(ACCESS_WRITE, user) ? page : TLB_INVALID;
+                && allowed(ACCESS_WRITE, user, false) ? page : TLB_INVALID;
         cpu.tlbFetch[i] = readHost >= 0 && (!onlyThisKind || access == ACCESS_FETCH)
-                && allowed(ACCESS_FETCH, user) ? page : TLB_INVALID;
+                && allowed(ACCESS_FETCH, user, false) ? page : TLB_INVALID;
     }
 
     private RuntimeException pageFault(long la, int access, boolean user, boolean present, boolean reserved) {
@@ -258,7 +267,9 @@ public final class Mmu {
         if (access == ACCESS_WRITE) code |= PF_W;
         if (user) code |= PF_U;
         if (reserved) code |= PF_RSVD | PF_P;
-        if (access == ACCESS_FETCH && ((cpu.efer & EFER_NXE) != 0 || (cpu.cr4 & CR4_SMEP) != 0)) code |= PF_I;
+        // I/D is reported when execute-disable exists (PAE or 4-level paging with EFER.NXE) or SMEP is on (SDM 4.7).
+        boolean executeDisable = (cpu.efer & EFER_NXE) != 0 && (cpu.cr4 & CR4_PAE) != 0;
+        if (access == ACCESS_FETCH && (executeDisable || (cpu.cr4 & CR4_SMEP) != 0)) code |= PF_I;
         cpu.cr2 = la;
         return cpu.fault(EXC_PF, code);
     }
@@ -296,11 +307,13 @@ public final class Mmu {
             accumulate(pdpte, nxe);
             entry = pdpte;
         } else {
-            long pdpte = readEntry(la, (cpu.cr3 & 0xFFFF_FFE0L) + ((la >>> 30) & 3) * 8, 8);
-            visitedCount--; // PAE PDPTEs have no accessed bit
+            // PAE paging: the PDPTEs come from the registers loaded with CR3; bits 62:52 of the
+            // other entries are reserved, not ignored as in 4-level paging (SDM 4.4.2).
+            if (!pdptesLoaded) loadPdptes(cpu.cr3);
+            long pdpte = pdptes[(int) (la >>> 30) & 3];
             if ((pdpte & 1) == 0) throw pageFault(la, access, user, false, false);
-            // PAE PDPTEs have no R/W, U/S or NX bits; those positions are reserved (SDM 4.4.1).
-            if ((pdpte & (reservedHigh | 0x1E6L | (1L << 63))) != 0) throw pageFault(la, access, user, false, true);
+            if ((pdpte & pdpteReserved()) != 0) throw pageFault(la, access, user, false, true);
+            reservedHigh |= 0x7FF0_0000_0000_0000L;
             entry = pdpte;
         }
         long pde = readEntry(la, (entry & addrMask) + ((la >>> 21) & 511) * 8, 8);
@@ -391,11 +404,57 @@ public final class Mmu {
     }
 
     // =====================================================================================
+    // PAE page-directory-pointer-table registers (SDM Vol. 3A, 4.4.1)
+    // =====================================================================================
+
+    /** The four PDPTEs PAE paging uses, loaded from the PDPT that CR3 names. */
+    private final long[] pdptes = new long[4];
+    /** False after {@link #flushAll}: the PDPTEs are re-read from CR3 at the next walk. */
+    private boolean pdptesLoaded;
+
+    /** Reserved bits of a present PAE PDPTE: 2:1, 8:5 and 63:MAXPHYADDR (it has no R/W, U/S or XD). */
+    private long pdpteReserved() {
+        return -1L << cpu.model.physicalAddressBits() | 0x1E6L;
+    }
+
+    private long readPdpte(long cr3, int n) {
+        long gpa = (cr3 & 0xFFFF_FFE0L) + n * 8L;
+        long pa = secondStage != null ? secondStage.map(cpu, gpa, gpa, ACCESS_READ) : gpa;
+        long host = memory.hostOffsetForRead(pa);
+        return host < 0 ? 0 : memory.hostRead64(host);
+    }
+
+    /**
+     * Whether the PDPT at {@code cr3} can be loaded: no present entry has a reserved bit set.
+     * MOV to CR0/CR3/CR4 raise #GP(0) when it cannot, before changing anything.
+     */
+    public boolean pdptesValid(long cr3) {
+        long reserved = pdpteReserved();
+        for (int n = 0; n < 4; n++) {
+            long e = readPdpte(cr3, n);
+            if ((e & 1) != 0 && (e & reserved) != 0) return false;
+        }
+        return true;
+    }
+
+    /** Loads the PDPTE registers from the PDPT at {@code cr3}, as MOV to CR3 does under PAE paging. */
+    public void loadPdptes(long cr3) {
+        for (int n = 0; n < 4; n++) pdptes[n] = readPdpte(cr3, n);
+        pdptesLoaded = true;
+    }
+
+    // =====================================================================================
     // Flushes
     // =====================================================================================
 
-    /** Drops every TLB entry, global ones included (CR4.PGE toggled, CR0.PG/WP or EFER.NXE changed). */
+    /**
+     * Drops every TLB entry, global ones included (CR4.PGE toggled, CR0.PG/WP or EFER.NXE changed).
+     * The PAE PDPTE registers are forgotten too and re-read from CR3 at the next walk, so a VMM that
+     * sets CR3 directly and then calls this gets a consistent state; guest MOV to CR reloads them
+     * itself.
+     */
     public void flushAll() {
+        pdptesLoaded = false;
         Arrays.fill(cpu.tlbRead, TLB_INVALID);
         Arrays.fill(cpu.tlbWrite, TLB_INVALID);
         Arrays.fill(cpu.tlbFetch, TLB_INVALID);
