@@ -69,7 +69,10 @@ public final class StackOps {
             }
             case POP_E -> popToMemory(c, i, nearSize(c, size));
             case PUSHF -> pushf(c, i);
-            case POPF -> popf(c, size);
+            case POPF -> {
+                popf(c, size);
+                c.rip = i.nextRip; // F_END: the handler sets RIP
+            }
             case LEAVE -> {
                 // RSP <- RBP, then pop RBP; the stack-pointer width decides how much of RBP moves.
                 long m = stackMask(c);
