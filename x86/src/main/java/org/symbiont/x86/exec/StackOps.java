@@ -96,8 +96,8 @@ public final class StackOps {
      *
      * <p>For precise faults every frame pointer is read, and every slot plus the final stack
      * pointer (the SDM's write check with the final rSP) is checked for writing, before anything
-     * is written. The copies are therefore read before any slot is written; that differs from the
-     * SDM's interleaved order only when rBP points into the slots being pushed, below rSP.
+     * is written. Where the enclosing frame overlaps the slots already pushed, the copy is read
+     * again at its turn, so the result is that of the SDM's interleaved order.
      */
     private static void enter(Cpu c, int size, int allocation, int level) {
         long m = stackMask(c);
@@ -111,7 +111,15 @@ public final class StackOps {
         long finalSp = (sp - (long) pushes * size - allocation) & m;
         probeStackWrite(c, finalSp, size);
         c.write(SS, (sp - size) & m, size, bp);
-        for (int k = 1; k < level; k++) c.write(SS, (sp - (long) (k + 1) * size) & m, size, display[k - 1]);
+        for (int k = 1; k < level; k++) {
+            long from = (bp - (long) k * size) & m;
+            long pushedBytes = (long) k * size;
+            long pushedLow = (sp - pushedBytes) & m;
+            boolean overlaps = Long.compareUnsigned((from - pushedLow) & m, pushedBytes) < 0
+                    || Long.compareUnsigned((pushedLow - from) & m, size) < 0;
+            long value = overlaps ? c.read(SS, from, size) : display[k - 1];
+            c.write(SS, (sp - (long) (k + 1) * size) & m, size, value);
+        }
         if (level > 0) c.write(SS, (sp - (long) pushes * size) & m, size, frame);
         c.writeReg(RBP, size, frame);
         c.gpr[RSP] = (sp & ~m) | finalSp;
