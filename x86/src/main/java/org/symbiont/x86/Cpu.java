@@ -120,8 +120,13 @@ public final class Cpu implements PhysicalMemory.CodePageListener {
     // ---- exits ----
     /** The exit the VMM has not completed yet, or null. */
     public Exit pendingExit;
-    /** What the VMM answered for exits of the current instruction, consumed as it re-executes. */
-    public final long[] replay = new long[16];
+    /**
+     * What the VMM answered for exits of the current instruction, consumed as it re-executes. It
+     * grows on demand: ENTER with 31 nesting levels or an XSAVE area in MMIO needs dozens of
+     * answers; {@link #MAX_EXITS_PER_INSTRUCTION} is far beyond any instruction's needs.
+     */
+    public long[] replay = new long[16];
+    public static final int MAX_EXITS_PER_INSTRUCTION = 4096;
     public int replayLength, replayPosition;
     private Exit exitToReport;
 
@@ -287,8 +292,11 @@ public final class Cpu implements PhysicalMemory.CodePageListener {
 
     private void pushReplay(long v) {
         if (replayLength >= replay.length - 1) {
-            throw new IllegalStateException(String.format("vCPU %d: more than %d exits in one instruction at RIP %#x (last %s)",
-                    id, replay.length - 2, rip, pendingExit));
+            if (replay.length >= MAX_EXITS_PER_INSTRUCTION) {
+                throw new IllegalStateException(String.format("vCPU %d: more than %d exits in one instruction at RIP %#x (last %s)",
+                        id, replay.length - 2, rip, pendingExit));
+            }
+            replay = java.util.Arrays.copyOf(replay, replay.length * 2);
         }
         replay[replayLength++] = v;
         pendingExit = null;

@@ -39,7 +39,7 @@ public final class PhysicalMemory implements AutoCloseable {
     private final byte[] codePage;
     private final int[] codeGeneration;
     private final CopyOnWriteArrayList<CodePageListener> codeListeners = new CopyOnWriteArrayList<>();
-    /** Serializes locked operations that straddle an 8-byte boundary (rare split locks). */
+    /** Serializes locked operations that straddle an 8-byte boundary (rare split locks) and CMPXCHG16B. */
     private final Object splitLock = new Object();
 
     /** Notified when a page starts holding decoded code, so that CPUs drop fast write paths to it. */
@@ -196,6 +196,48 @@ public final class PhysicalMemory implements AutoCloseable {
     /** The lock that serializes locked operations on operands split across pages or 8-byte words. */
     public Object splitLock() {
         return splitLock;
+    }
+
+    /**
+     * CMPXCHG16B on a 16-byte-aligned host offset: if the 16 bytes equal {@code expectedHigh:expectedLow}
+     * they become {@code newHigh:newLow}. Returns whether they were equal; {@code found} receives the
+     * low and high quadwords that were there. Java has no 128-bit compare-and-exchange, so the
+     * operation holds the lock that also serializes split locks: it is atomic against every other
+     * CMPXCHG16B and split-locked operation of this memory, but not against plain stores or 8-byte
+     * locked operations that other vCPU threads make to the same 16 bytes.
+     */
+    public boolean compareAndExchange16(long off, long expectedLow, long expectedHigh, long newLow, long newHigh,
+                                        long[] found) {
+        synchronized (splitLock) {
+            long low = (long) LONG_ALIGNED.getVolatile(ram, off);
+            long high = (long) LONG_ALIGNED.getVolatile(ram, off + 8);
+            found[0] = low;
+            found[1] = high;
+            boolean equal = low == expectedLow && high == expectedHigh;
+            if (equal) {
+                LONG_ALIGNED.setVolatile(ram, off, newLow);
+                LONG_ALIGNED.setVolatile(ram, off + 8, newHigh);
+            }
+            return equal;
+        }
+    }
+
+    /** Copies {@code length} bytes between host offsets as if through a temporary buffer (memmove). */
+    public void hostCopy(long from, long to, long length) {
+        MemorySegment.copy(ram, from, ram, to, length);
+    }
+
+    /** Fills {@code count} consecutive elements of {@code size} bytes (1, 2, 4, 8) at a host offset with {@code value}. */
+    public void hostFill(long off, long count, int size, long value) {
+        long bytes = count * size;
+        if (size == 1) {
+            ram.asSlice(off, bytes).fill((byte) value);
+            return;
+        }
+        writeHostSized(off, size, value);
+        for (long filled = size; filled < bytes; filled *= 2) {
+            MemorySegment.copy(ram, off, ram, off + filled, Math.min(filled, bytes - filled));
+        }
     }
 
     private static long sizeMask(int size) {

@@ -146,6 +146,22 @@ public final class Mmu {
         }
     }
 
+    /**
+     * Host offset of {@code la} for an access the caller makes straight on host memory, staying
+     * inside la's page (bulk string moves, CMPXCHG16B): the translation, permission checks and
+     * accessed/dirty updates of an ordinary access, or -1 when the page is not RAM for this access
+     * (MMIO, or ROM for a write). For a write, decoded code in the page is invalidated first.
+     */
+    public long directHostOffset(int seg, long la, int access, boolean user) {
+        int i = (user ? TLB_SIZE : 0) + ((int) (la >>> 12) & TLB_MASK);
+        long tag = access == ACCESS_WRITE ? cpu.tlbWrite[i] : cpu.tlbRead[i];
+        if (tag == (la & Cpu.PAGE_MASK)) return cpu.tlbAddend[i] + la;
+        long pa = translate(seg, la, access, user);
+        long host = access == ACCESS_WRITE ? memory.hostOffsetForWrite(pa) : memory.hostOffsetForRead(pa);
+        if (host >= 0 && access == ACCESS_WRITE) noteCodeWrite(host);
+        return host;
+    }
+
     private void noteCodeWrite(long host) {
         if (memory.holdsCode(host)) {
             long page = host >>> PhysicalMemory.PAGE_SHIFT;
