@@ -443,10 +443,11 @@ public final class Cpu implements PhysicalMemory.CodePageListener {
     /** Recomputes the derived mode after CR0, EFER, CS, SS or CPL change. */
     public void updateMode() {
         boolean lma = (efer & EFER_LMA) != 0;
-        boolean pe = (cr0 & CR0_PE) != 0;
         int csAttr = segAttr[CS];
         if (lma && (csAttr & (1 << 13)) != 0) codeMode = Decoder.CODE64;
-        else if (pe && (csAttr & (1 << 14)) != 0) codeMode = Decoder.CODE32;
+        // Outside long mode the cached CS.D decides, in real mode too: after CR0.PE is cleared the
+        // processor keeps executing with the old CS attributes until CS is reloaded (SDM Vol. 3A, 10.9.2).
+        else if ((csAttr & (1 << 14)) != 0) codeMode = Decoder.CODE32;
         else codeMode = Decoder.CODE16;
         boolean mode64 = codeMode == Decoder.CODE64;
         linearMask = mode64 ? -1L : 0xFFFF_FFFFL;

@@ -38,6 +38,7 @@ public final class SystemOps {
     private static final int XSAVE = 39, XRSTOR = 40, XSAVEOPT = 41;
     private static final int RDFSBASE = 42, RDGSBASE = 43, WRFSBASE = 44, WRGSBASE = 45;
     private static final int LFENCE = 46, MFENCE = 47, SFENCE = 48, UD2 = 49, UD1 = 50, UD0 = 51;
+    private static final int CLAC = 52, STAC = 53;
 
     /** Size of the XSAVE area for the components offered (x87, SSE): legacy region plus header. */
     static final int XSAVE_AREA_SIZE = FxsaveArea.SIZE + 64;
@@ -106,6 +107,10 @@ public final class SystemOps {
         t.at(MAP_0F, 0x01).reg(2).rm(1).is(op(XSETBV));
         t.at(MAP_0F, 0x01).reg(7).rm(0).is(op(SWAPGS));
         t.at(MAP_0F, 0x01).reg(7).rm(1).is(op(RDTSCP));
+        define(t, CLAC, "clac", 0);
+        define(t, STAC, "stac", 0);
+        t.at(MAP_0F, 0x01).reg(1).rm(2).is(op(CLAC));
+        t.at(MAP_0F, 0x01).reg(1).rm(3).is(op(STAC));
 
         define(t, LAR, "lar Gv,Ew", 0);
         define(t, LSL, "lsl Gv,Ew", 0);
@@ -275,6 +280,13 @@ public final class SystemOps {
                     c.interruptShadow = true;
                 }
                 c.rip = i.nextRip;
+            }
+            case CLAC, STAC -> {
+                // SMAP's override flag (SDM Vol. 2A, CLAC/STAC): #UD above CPL 0. Supervisor TLB
+                // entries for user pages are never cached while CR4.SMAP is set, so no flush.
+                if (c.cpl > 0) throw c.ud();
+                if ((i.op & 0xFF) == STAC) c.rflags |= AC;
+                else c.rflags &= ~AC;
             }
             case SWAPGS -> {
                 if (c.codeMode != Decoder.CODE64) throw c.ud();

@@ -49,6 +49,19 @@ class SystemOpsTest {
     }
 
     @Test
+    void clacAndStacToggleAcAtCpl0Only() {
+        try (TestMachine m = longMode("stac\n pushfq\n pop rbx\n clac\n pushfq\n pop rcx\n hlt")) {
+            runToHalt(m);
+            assertEquals(AC, m.reg(RBX) & AC);
+            assertEquals(0, m.reg(RCX) & AC);
+        }
+        try (TestMachine m = longMode("stac\n hlt")) {
+            enterUser(m);
+            runToFault(m, EXC_UD);
+        }
+    }
+
+    @Test
     void swapgsIsPrivilegedAnd64BitOnly() {
         try (TestMachine m = longMode("swapgs\n hlt")) {
             enterUser(m);
