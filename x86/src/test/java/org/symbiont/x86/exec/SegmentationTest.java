@@ -11,42 +11,6 @@ import org.symbiont.x86.TestMachine;
 
 /** Segment-register loads and segment limit/type checks in protected and 64-bit mode. */
 class SegmentationTest {
-    /** IRETD from ring 0 to flat ring-3 code at the next label, stack at USER_STACK. */
-    static final String RING3_32 = """
-            push 0x23
-            push 0x70000
-            pushfd
-            push 0x1B
-            push offset 9f
-            iretd
-        9:
-        """;
-
-    /** IRETQ from ring 0 to ring-3 64-bit code at the next label, stack at USER_STACK. */
-    static final String RING3_64 = """
-            push 0x23
-            push 0x70000
-            push 2
-            push 0x2B
-            lea rax, [rip + 9f]
-            push rax
-            iretq
-        9:
-        """;
-
-    static TestMachine pm32(String body) {
-        TestMachine m = protected32();
-        m.load(Asm.assemble(".intel_syntax noprefix\n" + body, 32, TestMachine.CODE));
-        return m;
-    }
-
-    static TestMachine lm64(String body) {
-        TestMachine m = TestMachine.longMode();
-        growGdt(m);
-        m.load(Asm.assemble(".intel_syntax noprefix\n" + body, 64, TestMachine.CODE));
-        return m;
-    }
-
     /** Runs to the exception stub; returns {vector, error code} (the code of a vector that pushes one). */
     static long[] fault32(TestMachine m) {
         int vector = runToStub(m, 10_000);

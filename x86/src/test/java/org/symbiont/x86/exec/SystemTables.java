@@ -2,6 +2,7 @@ package org.symbiont.x86.exec;
 
 import static org.symbiont.x86.Arch.*;
 
+import org.symbiont.x86.Asm;
 import org.symbiont.x86.Cpu;
 import org.symbiont.x86.Exit;
 import org.symbiont.x86.TestMachine;
@@ -117,5 +118,43 @@ final class SystemTables {
 
     static long stack64(TestMachine m, int offset) {
         return m.memory.readU64(m.cpu.gpr[RSP] + offset);
+    }
+
+    /** IRETD from ring 0 to flat ring-3 code at the next label, stack at USER_STACK. */
+    static final String RING3_32 = """
+            push 0x23
+            push 0x70000
+            pushfd
+            push 0x1B
+            push offset 9f
+            iretd
+        9:
+        """;
+
+    /** IRETQ from ring 0 to ring-3 64-bit code at the next label, stack at USER_STACK. */
+    static final String RING3_64 = """
+            push 0x23
+            push 0x70000
+            push 2
+            push 0x2B
+            lea rax, [rip + 9f]
+            push rax
+            iretq
+        9:
+        """;
+
+    /** A {@link #protected32()} machine running the given Intel-syntax 32-bit program at {@link TestMachine#CODE}. */
+    static TestMachine pm32(String body) {
+        TestMachine m = protected32();
+        m.load(Asm.assemble(".intel_syntax noprefix\n" + body, 32, TestMachine.CODE));
+        return m;
+    }
+
+    /** A long-mode machine (GDT widened) running the given Intel-syntax 64-bit program. */
+    static TestMachine lm64(String body) {
+        TestMachine m = TestMachine.longMode();
+        growGdt(m);
+        m.load(Asm.assemble(".intel_syntax noprefix\n" + body, 64, TestMachine.CODE));
+        return m;
     }
 }
