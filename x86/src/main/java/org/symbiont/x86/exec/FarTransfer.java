@@ -33,9 +33,8 @@ public final class FarTransfer {
     private static final int RETF = 11, RETF_IMM = 12, IRET = 13, INT = 14, INT3 = 15, INTO = 16, INT1 = 17;
     private static final int SYSCALL = 18, SYSRET = 19, SYSENTER = 20, SYSEXIT = 21;
 
-    // System-descriptor types that can be the target of a far JMP/CALL.
-    private static final int TSS16_AVAILABLE = 0x1, CALL_GATE16 = 0x4, TASK_GATE = 0x5, TSS32_AVAILABLE = 0x9;
-    private static final int CALL_GATE32 = 0xC;
+    // Call-gate types (in IA-32e mode type 0xC is the 64-bit call gate and type 4 is invalid).
+    private static final int CALL_GATE16 = 0x4, CALL_GATE32 = 0xC;
 
     // Fixed access rights SYSCALL/SYSRET/SYSENTER/SYSEXIT load (execute/read code or read/write
     // data, accessed, present, 4 KiB granularity).
@@ -302,11 +301,7 @@ public final class FarTransfer {
         int gateSize;
         if (type == CALL_GATE32) gateSize = lma ? 8 : 4;
         else if (type == CALL_GATE16 && !lma) gateSize = 2;
-        else if (!lma && (type == TASK_GATE || type == TSS16_AVAILABLE || type == TSS32_AVAILABLE)) {
-            throw gpSelector(c, gateSelector); // task switch: not modelled
-        } else {
-            throw gpSelector(c, gateSelector);
-        }
+        else throw gpSelector(c, gateSelector); // TSS and task gates (task switches are not modelled), LDT, invalid
         int gateDpl = dpl(gateAr);
         if (gateDpl < c.cpl || (gateSelector & 3) > gateDpl) throw gpSelector(c, gateSelector);
         if ((gateAr & AR_P) == 0) throw c.fault(EXC_NP, gateSelector & 0xFFFC);

@@ -95,6 +95,60 @@ class FarTransferTest {
         assertEquals(KERNEL_STACK, m.reg(RSP));
     }
 
+    /** Code segment 0x48 is 32-bit code based at {@link TestMachine#CODE}, so that 16-bit offsets reach the program. */
+    private static final String ENTER_SEGMENT_AT_CODE = """
+            start:
+            .att_syntax
+                ljmp $0x48, $(1f - start)
+            .intel_syntax noprefix
+            1:
+            """;
+
+    private static TestMachine inSegmentAtCode(String body) {
+        TestMachine m = pm32(ENTER_SEGMENT_AT_CODE + body);
+        setGdt(m, 0x48, segment(TestMachine.CODE, 0xFFFFF, 0x9A, 0xC));
+        return m;
+    }
+
+    @Test
+    void sixteenBitOperandSizeFarTransfersAndRetfImmediate() {
+        TestMachine m = inSegmentAtCode("""
+                push 0x99
+                .byte 0x66, 0x9a
+                .word fn - start, 0x48
+                mov edi, esp
+                mov word ptr [0x5000], offset 2f - start
+                mov word ptr [0x5002], 0x48
+                .byte 0x66, 0xff, 0x2d
+                .long 0x5000
+                hlt
+            2:  mov ecx, cs
+                hlt
+            fn: mov ebx, [esp]
+                .byte 0x66, 0xca, 0x04, 0x00
+            """);
+        assertEquals(-1, runToStub(m, 100));
+        assertEquals(0x48, m.reg(RBX) >>> 16, "16-bit CS slot above the 16-bit IP");
+        assertEquals(KERNEL_STACK, m.reg(RDI), "RETF 4 popped 2 + 2 bytes and released 4");
+        assertEquals(0x48, m.reg(RCX) & 0xFFFF, "JMP m16:16");
+    }
+
+    @Test
+    void sixteenBitCallGate() {
+        TestMachine m = inSegmentAtCode("""
+                call 0x40:0
+                mov edx, esp
+                hlt
+            .org 0x800
+                mov ebx, [esp]
+                .byte 0x66, 0xcb
+            """);
+        setGdt(m, 0x40, gate(0x800, 0x48, 0x84, 0));
+        assertEquals(-1, runToStub(m, 100));
+        assertEquals(0x48, m.reg(RBX) >>> 16, "16-bit gate pushed CS:IP as words");
+        assertEquals(KERNEL_STACK, m.reg(RDX));
+    }
+
     @Test
     void directFarTransferChecks() {
         record Case(String code, int vector, long error) {}
