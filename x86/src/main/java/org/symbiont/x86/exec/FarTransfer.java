@@ -322,7 +322,7 @@ public final class FarTransfer {
         boolean conforming = (ar & TYPE_CONFORMING) != 0;
         int dpl = dpl(ar);
         // CALL may enter more privileged code; JMP only code at the current privilege.
-        if (call || conforming ? dpl > c.cpl : dpl != c.cpl) throw gpSelector(c, selector);
+        if ((call || conforming) ? dpl > c.cpl : dpl != c.cpl) throw gpSelector(c, selector);
         if (lma && ((ar & AR_L) == 0 || (ar & AR_DB) != 0)) throw gpSelector(c, selector);
         if ((ar & AR_P) == 0) throw c.fault(EXC_NP, selector & 0xFFFC);
 

@@ -125,7 +125,7 @@ public final class Interrupts {
     }
 
     /** The EXT bit of error codes raised while delivering an event of this kind (SDM Vol. 3A, 6.13). */
-    static int ext(int kind) {
+    private static int ext(int kind) {
         return kind == KIND_SOFTWARE || kind == KIND_SOFT_EXCEPTION ? 0 : 1;
     }
 
