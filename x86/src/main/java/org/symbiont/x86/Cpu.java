@@ -604,14 +604,20 @@ public final class Cpu implements PhysicalMemory.CodePageListener {
         if (tlbWrite[i] != ((la + size - 1) & PAGE_MASK)) mmu.probe(seg, la, size, ACCESS_WRITE, tlbBase != 0);
     }
 
-    // Implicit supervisor-level accesses (descriptor tables, TSS, IDT): always supervisor privilege.
+    // Implicit supervisor-level accesses (descriptor tables, TSS, IDT, the stack of an interrupt
+    // handler): always supervisor privilege. In IA-32e mode they use 64-bit linear addresses even
+    // from compatibility mode (the GDTR, IDTR and TR bases and the RSPn/IST stacks are 64-bit).
 
     public long readSys(long la, int size) {
-        return mmu.readSlow(SEG_NONE, la & linearMask, size, false);
+        return mmu.readSlow(SEG_NONE, systemLinear(la), size, false);
     }
 
     public void writeSys(long la, int size, long v) {
-        mmu.writeSlow(SEG_NONE, la & linearMask, size, v, false);
+        mmu.writeSlow(SEG_NONE, systemLinear(la), size, v, false);
+    }
+
+    private long systemLinear(long la) {
+        return (efer & EFER_LMA) != 0 ? la : la & 0xFFFF_FFFFL;
     }
 
     /** Atomic read-modify-write support for LOCK: see {@link Mmu#lockedCompareExchange}. */

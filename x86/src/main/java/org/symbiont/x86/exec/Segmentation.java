@@ -70,7 +70,7 @@ public final class Segmentation {
         }
         long last = ea + size - 1;
         long limit = c.segLimit[seg];
-        if ((ar & AR_S) != 0 && (type & (TYPE_CODE | TYPE_EXPAND_DOWN)) == TYPE_EXPAND_DOWN) {
+        if (isExpandDown(ar)) {
             long upper = (ar & AR_DB) != 0 ? 0xFFFF_FFFFL : 0xFFFF;
             if (ea <= limit || last > upper) throw c.fault(vector, 0);
         } else if (last > limit) {
@@ -82,22 +82,40 @@ public final class Segmentation {
 
     /**
      * Reads the 8-byte descriptor a selector names from the GDT or LDT, or raises
-     * {@code #GP(selector)} (or the given vector) when it lies beyond the table limit.
+     * {@code vector} with the selector as error code when it lies beyond the table limit (or the
+     * LDT is unusable).
      */
     public static long readDescriptor(Cpu c, int selector, int vector) {
+        return readDescriptor(c, selector, vector, 0);
+    }
+
+    /** As {@link #readDescriptor(Cpu, int, int)}, with {@code ext} (0 or 1) or'ed into the error code. */
+    public static long readDescriptor(Cpu c, int selector, int vector, int ext) {
+        checkInTable(c, selector, 7, vector, ext);
+        return c.readSys(descriptorAddress(c, selector), 8);
+    }
+
+    /**
+     * The upper eight bytes of a 16-byte system descriptor (64-bit call gates, TSS and LDT
+     * descriptors in IA-32e mode); the whole descriptor must lie within the table limit.
+     */
+    public static long readDescriptorHigh(Cpu c, int selector, int vector) {
+        checkInTable(c, selector, 15, vector, 0);
+        return c.readSys(descriptorAddress(c, selector) + 8, 8);
+    }
+
+    private static void checkInTable(Cpu c, int selector, int lastByte, int vector, int ext) {
         int index = selector & ~7;
-        long base;
         long limit;
         if ((selector & 4) != 0) {
-            if ((c.segAttr[LDTR] & AR_UNUSABLE) != 0 || (c.segSel[LDTR] & ~3) == 0) throw c.fault(vector, selector & 0xFFFC);
-            base = c.segBase[LDTR];
+            if ((c.segAttr[LDTR] & AR_UNUSABLE) != 0 || (c.segSel[LDTR] & ~3) == 0) {
+                throw c.fault(vector, (selector & 0xFFFC) | ext);
+            }
             limit = c.segLimit[LDTR];
         } else {
-            base = c.gdtBase;
             limit = c.gdtLimit;
         }
-        if (index + 7 > limit) throw c.fault(vector, selector & 0xFFFC);
-        return c.readSys(base + index, 8);
+        if (index + lastByte > limit) throw c.fault(vector, (selector & 0xFFFC) | ext);
     }
 
     /** Address of a descriptor in its table (for setting the accessed bit, or 16-byte system descriptors). */
@@ -123,9 +141,14 @@ public final class Segmentation {
         return (ar >>> AR_DPL_SHIFT) & 3;
     }
 
-    /** Sets the accessed bit of a code/data descriptor in memory, as the processor does on a load. */
-    public static void markAccessed(Cpu c, int selector, long d) {
+    /**
+     * Sets the accessed bit of a code/data descriptor in memory, as the processor does on a load;
+     * returns the descriptor as now stored. Callers do this before changing any register, since
+     * the write can fault (a read-only GDT page).
+     */
+    public static long markAccessed(Cpu c, int selector, long d) {
         if ((d & (1L << 40)) == 0) c.writeSys(descriptorAddress(c, selector) + 5, 1, ((d >>> 40) & 0xFF) | 1);
+        return d | (1L << 40);
     }
 
     /** Fills a segment cache from a descriptor. */
@@ -133,7 +156,20 @@ public final class Segmentation {
         c.segSel[seg] = selector & 0xFFFF;
         c.segBase[seg] = descriptorBase(d);
         c.segLimit[seg] = descriptorLimit(d);
-        c.segAttr[seg] = descriptorAttr(d) | 1; // the cache holds the descriptor as accessed
+        int ar = descriptorAttr(d);
+        // A code or data segment is cached as accessed; in system descriptors bit 0 is part of the type.
+        c.segAttr[seg] = (ar & AR_S) != 0 ? ar | TYPE_ACCESSED : ar;
+    }
+
+    /**
+     * Loads a segment cache with fixed flat values (base 0, 4 GiB limit), as SYSCALL, SYSRET,
+     * SYSENTER and SYSEXIT do without reading the descriptor tables.
+     */
+    public static void loadFlat(Cpu c, int seg, int selector, int attr) {
+        c.segSel[seg] = selector & 0xFFFF;
+        c.segBase[seg] = 0;
+        c.segLimit[seg] = 0xFFFF_FFFFL;
+        c.segAttr[seg] = attr;
     }
 
     /** Loads a null selector: the segment becomes unusable (64-bit mode allows it for SS at CPL < 3). */
@@ -188,11 +224,55 @@ public final class Segmentation {
         else refreshEffectiveSegments(c);
     }
 
-    /** Loads CS from a code descriptor already checked by the caller, at the given privilege. */
+    /**
+     * Loads CS from a code descriptor the caller has checked (and marked accessed, before
+     * changing any other state), at the given privilege; CS.RPL becomes the new CPL.
+     */
     public static void loadCodeSegment(Cpu c, int selector, long d, int newCpl) {
-        markAccessed(c, selector, d);
         loadCache(c, CS, (selector & ~3) | newCpl, d);
         c.cpl = newCpl;
         c.updateMode();
+    }
+
+    /**
+     * After a far return or IRET to an outer privilege level, ES, DS, FS and GS that the new
+     * CPL may not use become null (SDM Vol. 2A, RET and IRET): data and non-conforming code
+     * segments whose DPL is below the new CPL. The selector is cleared and the segment marked
+     * unusable; the base stays, so a 64-bit FS/GS base set through the MSRs survives.
+     */
+    public static void nullInaccessibleDataSegments(Cpu c) {
+        for (int s = ES; s <= GS; s++) {
+            if (s == CS || s == SS) continue;
+            int ar = c.segAttr[s];
+            boolean nullSelector = (c.segSel[s] & ~3) == 0;
+            boolean conformingCode = (ar & (TYPE_CODE | TYPE_CONFORMING)) == (TYPE_CODE | TYPE_CONFORMING);
+            if (nullSelector || (ar & AR_UNUSABLE) != 0) {
+                c.segSel[s] = 0;
+            } else if (dpl(ar) < c.cpl && !conformingCode) {
+                c.segSel[s] = 0;
+                c.segAttr[s] = ar | AR_UNUSABLE;
+            }
+        }
+        refreshEffectiveSegments(c);
+    }
+
+    /** Whether a data segment of these access rights grows down. */
+    public static boolean isExpandDown(int ar) {
+        return (ar & AR_S) != 0 && (ar & (TYPE_CODE | TYPE_EXPAND_DOWN)) == TYPE_EXPAND_DOWN;
+    }
+
+    /**
+     * Whether the bytes at offsets {@code sp - bytes .. sp - 1} (reduced by {@code spMask}) lie
+     * within a stack segment of this limit and these access rights, for pushes onto a stack that
+     * is not yet loaded in SS (SDM Vol. 3A, 5.3).
+     */
+    public static boolean roomBelow(long sp, long bytes, long spMask, long limit, int ar) {
+        long low = (sp - bytes) & spMask, high = (sp - 1) & spMask;
+        if (low > high) return !isExpandDown(ar) && limit >= spMask; // wraps: the whole range is used
+        if (isExpandDown(ar)) {
+            long upper = (ar & AR_DB) != 0 ? 0xFFFF_FFFFL : 0xFFFF;
+            return low > limit && high <= upper;
+        }
+        return high <= limit;
     }
 }
