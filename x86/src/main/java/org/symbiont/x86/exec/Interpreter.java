@@ -21,6 +21,7 @@ public final class Interpreter {
         while (true) {
             boolean single = false;
             boolean trapAfter = false;
+            boolean shadowed = false;
             if (c.replayLength > 0) {
                 // Re-executing the instruction that exited: it runs alone, before anything else.
                 single = true;
@@ -28,15 +29,18 @@ public final class Interpreter {
                 Exit e = atBoundary(c);
                 if (e != null) return e;
                 if (c.interruptShadow) {
-                    c.interruptShadow = false;
                     single = true;
-                } else if ((c.rflags & TF) != 0) {
+                    shadowed = true;
+                }
+                if ((c.rflags & TF) != 0) {
                     single = true;
                     trapAfter = true;
                 }
             }
             long remaining = c.budgetEnd - c.retired;
             if (remaining <= 0) return Exit.BUDGET_EXHAUSTED;
+            // The shadow covers exactly the next instruction, whichever run() executes it.
+            if (shadowed) c.interruptShadow = false;
 
             Block b;
             try {
@@ -75,7 +79,9 @@ public final class Interpreter {
             c.retired += k;
             if (k < b.count || !b.endsWithJump) c.rip = insns[k - 1].nextRip;
             if (c.replayLength > 0) c.replayLength = c.replayPosition = 0;
-            if (trapAfter) {
+            // MOV SS and POP SS also hold back a single-step trap until after the next
+            // instruction (SDM Vol. 3A, 6.8.3); the shadow they set makes that happen.
+            if (trapAfter && !c.interruptShadow) {
                 c.dr[6] |= 1L << 14; // DR6.BS
                 c.retired++;
                 Exit e = Interrupts.deliverTrap(c, EXC_DB);

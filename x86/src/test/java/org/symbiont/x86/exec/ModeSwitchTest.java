@@ -6,7 +6,6 @@ import static org.symbiont.x86.exec.SystemTables.*;
 
 import java.util.ArrayList;
 import java.util.List;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.symbiont.x86.Asm;
 import org.symbiont.x86.Cpu;
@@ -243,7 +242,6 @@ class ModeSwitchTest {
     }
 
     @Test
-    @Disabled("needs SystemOps from sys-ops")
     void realToProtectedToLongModeWithSystemInstructions() {
         TestMachine m = realModeMachine(REAL_SYSTEM_OPS + switchProgram(0, "0"), 0, 0, 0x7C00);
         List<Long> reports = new ArrayList<>();
@@ -252,7 +250,6 @@ class ModeSwitchTest {
     }
 
     @Test
-    @Disabled("needs SystemOps from sys-ops")
     void apStartupTrampolineWithSystemInstructions() {
         TestMachine m = realModeMachine(REAL_SYSTEM_OPS + switchProgram(0x9_0000, "cs"), 0x9_0000, 0x9000, 0);
         List<Long> reports = new ArrayList<>();
