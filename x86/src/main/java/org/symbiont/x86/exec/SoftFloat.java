@@ -375,8 +375,9 @@ final class SoftFloat {
         // The exponent field absorbs a carry out of the significand (m == 2^p).
         long bits = e > bias ? inf : ((long) (Math.max(e, emin) + bias - 1) << (p - 1)) + m;
         if (bits >= inf) {
+            // Unmasked: no result is delivered; PE still tells whether rounding to p bits was inexact.
             if ((mx & (OE << MASK_SHIFT)) == 0) {
-                c.mxcsr |= OE;
+                c.mxcsr |= inexact ? OE | PE : OE;
                 return signBits | inf;
             }
             c.mxcsr |= OE | PE;
@@ -385,7 +386,9 @@ final class SoftFloat {
         }
         if (tiny) {
             if ((mx & (UE << MASK_SHIFT)) == 0) {
-                c.mxcsr |= UE;
+                int precision = n - p;
+                boolean inexactUnbounded = precision >= 64 || (precision > 0 && (sig & ((1L << precision) - 1)) != 0);
+                c.mxcsr |= inexactUnbounded ? UE | PE : UE;
                 return signBits | bits;
             }
             if ((mx & FTZ) != 0) {
@@ -455,12 +458,13 @@ final class SoftFloat {
 
     /**
      * MIN/MAX: the second operand if either is a NaN (IE for QNaN too) or both are zeros;
-     * denormals under DAZ compare and return as zeros (SDM Vol. 2, MINPS/MAXPS).
+     * denormals under DAZ compare and return as zeros, also when returned beside a NaN (SDM
+     * Vol. 2, MINPS/MAXPS; DAZ as the host applies it).
      */
     private static long minMax(Cpu c, int fmt, long a, long b, boolean max) {
         if (isNaN(fmt, a) || isNaN(fmt, b)) {
             c.mxcsr |= IE;
-            return b;
+            return daz(c, fmt, b);
         }
         a = denormalOperand(c, fmt, a);
         b = denormalOperand(c, fmt, b);
