@@ -117,14 +117,16 @@ public final class SseInteger {
         int d = 2 * i.reg;
         long[] x = c.xmm;
         if (idx >= SHIFT_IMM && idx < PSRLDQ) {
-            int k = idx - SHIFT_IMM;
+            // Groups 12-14: ModRM.reg selects the shift, ModRM.rm is the register shifted.
+            int k = idx - SHIFT_IMM, r = 2 * i.rm;
             long count = i.imm & 0xFF;
-            x[d + 0] = shift(x[d], SHIFT_KIND[k], SHIFT_BITS[k], count);
-            x[d + 1] = shift(x[d + 1], SHIFT_KIND[k], SHIFT_BITS[k], count);
+            x[r] = shift(x[r], SHIFT_KIND[k], SHIFT_BITS[k], count);
+            x[r + 1] = shift(x[r + 1], SHIFT_KIND[k], SHIFT_BITS[k], count);
             return;
         }
         switch (idx) {
             case PSRLDQ, PSLLDQ -> {
+                d = 2 * i.rm;
                 int n = (int) (i.imm & 0xFF);
                 long lo = x[d], hi = x[d + 1];
                 if (n > 15) {
