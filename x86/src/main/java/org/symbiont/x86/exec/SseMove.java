@@ -276,20 +276,29 @@ public final class SseMove {
     /**
      * MASKMOVDQU: stores the bytes of the first operand whose mask byte (second operand) has its
      * top bit set, at DS:rDI (segment override allowed). Only the selected bytes are accessed;
-     * all of them are checked before any is written.
+     * all of them are checked before any is written. Each run of selected bytes is written in
+     * pieces of 8, 4, 2 and 1 bytes, so that no mask needs more than eight accesses (an MMIO
+     * destination exits once per access).
      */
     private static void maskMove(Cpu c, Insn i) {
         long dataLo = c.xmm[2 * i.reg], dataHi = c.xmm[2 * i.reg + 1];
-        long mask = byteSigns(c.xmm[2 * i.rm]) | byteSigns(c.xmm[2 * i.rm + 1]) << 8;
+        int mask = (int) (byteSigns(c.xmm[2 * i.rm]) | byteSigns(c.xmm[2 * i.rm + 1]) << 8);
         if (mask == 0) return;
-        int first = Long.numberOfTrailingZeros(mask), last = 63 - Long.numberOfLeadingZeros(mask);
+        int first = Integer.numberOfTrailingZeros(mask), last = 31 - Integer.numberOfLeadingZeros(mask);
         long ea = c.gpr[RDI] & i.eaMask;
         long la = c.linear(i.seg, ea + first, last - first + 1, Cpu.ACCESS_WRITE);
         c.probeWrite(i.seg, la, last - first + 1);
-        for (int k = first; k <= last; k++) {
-            if ((mask >>> k & 1) == 0) continue;
-            long b = (k < 8 ? dataLo >>> (8 * k) : dataHi >>> (8 * (k - 8))) & 0xFF;
-            c.writeL8(i.seg, (la + k - first) & c.linearMask, (int) b);
+        int k = first;
+        while (k <= last) {
+            if ((mask >>> k & 1) == 0) {
+                k++;
+                continue;
+            }
+            int run = Integer.numberOfTrailingZeros(~(mask >>> k));
+            int size = Integer.highestOneBit(Math.min(run, 8));
+            long v = k == 0 ? dataLo : k < 8 ? dataLo >>> (8 * k) | dataHi << (64 - 8 * k) : dataHi >>> (8 * (k - 8));
+            c.writeL(i.seg, (la + k - first) & c.linearMask, size, v);
+            k += size;
         }
     }
 }

@@ -248,6 +248,20 @@ class SseMoveTest {
     }
 
     @Test
+    void maskedStoreRunsAcrossTheQuadwordBoundary() {
+        try (TestMachine m = run("mov rdi, 0x200100\nmaskmovdqu xmm0, xmm1", mm -> {
+            mm.cpu.xmm[0] = 0x0807_0605_0403_0201L;
+            mm.cpu.xmm[1] = 0x100F_0E0D_0C0B_0A09L;
+            mm.cpu.xmm[2] = 0x8080_8000_0000_0000L; // bytes 5-7
+            mm.cpu.xmm[3] = 0x0000_0080_8080_8080L; // bytes 8-12
+            for (int k = 0; k < 16; k++) mm.memory.writeU8(DATA + 0x100 + k, 0xEE);
+        })) {
+            assertEquals(0x0807_06EE_EEEE_EEEEL, m.memory.readU64(DATA + 0x100));
+            assertEquals(0xEEEE_EE0D_0C0B_0A09L, m.memory.readU64(DATA + 0x108));
+        }
+    }
+
+    @Test
     void movntiIgnoresTheSseStateChecksButRegisterFormsAreUndefined() {
         try (TestMachine m = run("mov rax, 0x200000\nmov ebx, 7\nmovnti [rax], ebx", mm -> mm.cpu.cr0 |= CR0_TS | CR0_EM)) {
             assertTrue(m.reports.isEmpty());
