@@ -319,7 +319,10 @@ public final class Fpu {
 
     /**
      * FXRSTOR m512: the inverse of {@link #fxsave}. A MXCSR image with bits outside MXCSR_MASK
-     * raises #GP(0) before anything changes; the whole area is checked for readability first.
+     * raises #GP(0) before anything changes; the whole area is checked for readability first, so
+     * no read can fault once state starts changing. (An MMIO source may still exit part-way; the
+     * instruction then re-executes from the start, which is harmless because it writes only state
+     * it never reads.)
      */
     static void fxrstor(Cpu c, Insn i) {
         long la = Operands.linear(c, i, 512, Cpu.ACCESS_READ);
