@@ -12,6 +12,11 @@ public final class Insn {
 
     /** Which handler runs: family in bits 8..15, index within the family in bits 0..7. */
     public int op;
+    /**
+     * For the most frequent operations and operand forms, a dense index the interpreter
+     * dispatches on directly (see {@code Interpreter.execute}); 0 for all others.
+     */
+    public int hot;
     /** Operand size in bytes: 1, 2, 4 or 8. */
     public int opSize;
     /** Address size in bytes: 2, 4 or 8. */

@@ -98,6 +98,7 @@ public final class BlockCache {
                     && in.hasPrefix(Insn.P_REP | Insn.P_REPNE);
             if (repString && count > 0) break;
             in.indexInBlock = count;
+            in.hot = Interpreter.hotIndex(in);
             buf[count++] = in;
             if ((flags & OpcodeTable.F_END) != 0 || (in.op >>> 8) == 0) {
                 endsWithJump = (flags & OpcodeTable.F_END) != 0;

@@ -57,23 +57,10 @@ public final class ControlTransfer {
 
     static void exec(Cpu c, Insn i) {
         switch (i.op & 0xFF) {
-            case JCC -> {
-                if (Flags.cond(c, i.opcode & 0xF)) jump(c, i.imm);
-                else c.rip = i.nextRip;
-            }
+            case JCC -> jcc(c, i);
             case JMP_REL -> jump(c, i.imm);
-            case CALL_REL -> {
-                check(c, i.imm);
-                StackOps.push(c, i.opSize, i.nextRip);
-                c.rip = i.imm;
-            }
-            case RET, RET_IMM -> {
-                int size = i.opSize;
-                long target = StackOps.peek(c, size, 0);
-                check(c, target);
-                StackOps.adjust(c, size + ((i.op & 0xFF) == RET_IMM ? i.imm : 0));
-                c.rip = target;
-            }
+            case CALL_REL -> callRel(c, i);
+            case RET, RET_IMM -> ret(c, i);
             case JMP_E -> {
                 int size = StackOps.nearSize(c, i.opSize);
                 jump(c, Operands.readRm(c, i, size));
@@ -104,7 +91,38 @@ public final class ControlTransfer {
         }
     }
 
-    private static void jump(Cpu c, long target) {
+    /** The hot-dispatch index for this instruction's operation, or 0. */
+    static int hot(Insn i) {
+        return switch (i.op & 0xFF) {
+            case JCC -> Interpreter.H_JCC;
+            case JMP_REL -> Interpreter.H_JMP_REL;
+            case CALL_REL -> Interpreter.H_CALL_REL;
+            case RET, RET_IMM -> Interpreter.H_RET;
+            default -> 0;
+        };
+    }
+
+    static void jcc(Cpu c, Insn i) {
+        if (Flags.cond(c, i.opcode & 0xF)) jump(c, i.imm);
+        else c.rip = i.nextRip;
+    }
+
+    static void callRel(Cpu c, Insn i) {
+        check(c, i.imm);
+        StackOps.push(c, i.opSize, i.nextRip);
+        c.rip = i.imm;
+    }
+
+    /** RET and RET Iw. */
+    static void ret(Cpu c, Insn i) {
+        int size = i.opSize;
+        long target = StackOps.peek(c, size, 0);
+        check(c, target);
+        StackOps.adjust(c, size + ((i.op & 0xFF) == RET_IMM ? i.imm : 0));
+        c.rip = target;
+    }
+
+    static void jump(Cpu c, long target) {
         check(c, target);
         c.rip = target;
     }

@@ -141,21 +141,20 @@ public final class DataMove {
         int size = i.opSize;
         switch (i.op & 0xFF) {
             case MOV_E_G, MOV_E_G + 1 -> {
-                long v = c.readReg(i.reg, size);
-                if (i.rm >= 0) c.writeReg(i.rm, size, v);
-                else c.write(i.seg, Operands.ea(c, i), size, v);
+                if (i.rm >= 0) movRegToReg(c, i);
+                else movStore(c, i);
             }
             case MOV_G_E, MOV_G_E + 1 -> {
-                long v = i.rm >= 0 ? c.readReg(i.rm, size) : c.read(i.seg, Operands.ea(c, i), size);
-                c.writeReg(i.reg, size, v);
+                if (i.rm >= 0) movRegFromReg(c, i);
+                else movLoad(c, i);
             }
             case MOV_E_I, MOV_E_I + 1 -> Operands.writeRm(c, i, size, i.imm);
-            case MOV_R_I, MOV_R_I + 1 -> c.writeReg(i.reg, size, i.imm);
-            case LEA -> c.writeReg(i.reg, size, Operands.ea(c, i));
-            case MOVZX_B -> c.writeReg(i.reg, size, Operands.readRm(c, i, 1));
-            case MOVZX_W -> c.writeReg(i.reg, size, Operands.readRm(c, i, 2));
-            case MOVSX_B -> c.writeReg(i.reg, size, Operands.signExtend(Operands.readRm(c, i, 1), 1));
-            case MOVSX_W -> c.writeReg(i.reg, size, Operands.signExtend(Operands.readRm(c, i, 2), 2));
+            case MOV_R_I, MOV_R_I + 1 -> movImmToReg(c, i);
+            case LEA -> lea(c, i);
+            case MOVZX_B -> movzx8(c, i);
+            case MOVZX_W -> movzx16(c, i);
+            case MOVSX_B -> movsx8(c, i);
+            case MOVSX_W -> movsx16(c, i);
             case MOVSXD_ARPL -> {
                 if (c.codeMode == Decoder.CODE64) {
                     int src = Math.min(size, 4);
@@ -174,14 +173,8 @@ public final class DataMove {
                 }
             }
             case NOP -> { }
-            case CMOV -> {
-                // The source is read (and may fault) even when the condition is false; a 32-bit
-                // destination is zero-extended either way (SDM Vol. 2A, CMOVcc).
-                long v = Operands.readRm(c, i, size);
-                if (Flags.cond(c, i.opcode & 0xF)) c.writeReg(i.reg, size, v);
-                else if (size == 4) c.writeReg(i.reg, 4, c.gpr[i.reg]);
-            }
-            case SETCC -> Operands.writeRm(c, i, 1, Flags.cond(c, i.opcode & 0xF) ? 1 : 0);
+            case CMOV -> cmov(c, i);
+            case SETCC -> setcc(c, i);
             case CBW -> {
                 int half = size / 2;
                 c.writeReg(RAX, size, Operands.signExtend(c.readReg(RAX, half), half));
@@ -440,6 +433,82 @@ public final class DataMove {
         int sum = al + product;
         c.writeReg(RAX, 2, sum & 0xFF);
         Flags.set(c, Flags.ADD, 1, al, product, sum);
+    }
+
+    // ---- the frequent operations, also dispatched directly by Interpreter.execute ----
+
+    /** The hot-dispatch index for this instruction's operation and form, or 0. */
+    static int hot(Insn i) {
+        return switch (i.op & 0xFF) {
+            case MOV_E_G, MOV_E_G + 1 -> i.rm >= 0 ? Interpreter.H_MOV_REG_TO_REG : Interpreter.H_MOV_STORE;
+            case MOV_G_E, MOV_G_E + 1 -> i.rm >= 0 ? Interpreter.H_MOV_REG_FROM_REG : Interpreter.H_MOV_LOAD;
+            case MOV_R_I, MOV_R_I + 1 -> Interpreter.H_MOV_IMM_TO_REG;
+            case LEA -> Interpreter.H_LEA;
+            case MOVZX_B -> Interpreter.H_MOVZX8;
+            case MOVZX_W -> Interpreter.H_MOVZX16;
+            case MOVSX_B -> Interpreter.H_MOVSX8;
+            case MOVSX_W -> Interpreter.H_MOVSX16;
+            case CMOV -> Interpreter.H_CMOV;
+            case SETCC -> Interpreter.H_SETCC;
+            default -> 0;
+        };
+    }
+
+    /** MOV Ev, Gv with a register destination. */
+    static void movRegToReg(Cpu c, Insn i) {
+        c.writeReg(i.rm, i.opSize, c.readReg(i.reg, i.opSize));
+    }
+
+    /** MOV Gv, Ev with a register source. */
+    static void movRegFromReg(Cpu c, Insn i) {
+        c.writeReg(i.reg, i.opSize, c.readReg(i.rm, i.opSize));
+    }
+
+    static void movStore(Cpu c, Insn i) {
+        c.write(i.seg, Operands.ea(c, i), i.opSize, c.readReg(i.reg, i.opSize));
+    }
+
+    static void movLoad(Cpu c, Insn i) {
+        c.writeReg(i.reg, i.opSize, c.read(i.seg, Operands.ea(c, i), i.opSize));
+    }
+
+    static void movImmToReg(Cpu c, Insn i) {
+        c.writeReg(i.reg, i.opSize, i.imm);
+    }
+
+    static void lea(Cpu c, Insn i) {
+        c.writeReg(i.reg, i.opSize, Operands.ea(c, i));
+    }
+
+    static void movzx8(Cpu c, Insn i) {
+        c.writeReg(i.reg, i.opSize, Operands.readRm(c, i, 1));
+    }
+
+    static void movzx16(Cpu c, Insn i) {
+        c.writeReg(i.reg, i.opSize, Operands.readRm(c, i, 2));
+    }
+
+    static void movsx8(Cpu c, Insn i) {
+        c.writeReg(i.reg, i.opSize, Operands.signExtend(Operands.readRm(c, i, 1), 1));
+    }
+
+    static void movsx16(Cpu c, Insn i) {
+        c.writeReg(i.reg, i.opSize, Operands.signExtend(Operands.readRm(c, i, 2), 2));
+    }
+
+    /**
+     * CMOVcc: the source is read (and may fault) even when the condition is false; a 32-bit
+     * destination is zero-extended either way (SDM Vol. 2A, CMOVcc).
+     */
+    static void cmov(Cpu c, Insn i) {
+        int size = i.opSize;
+        long v = Operands.readRm(c, i, size);
+        if (Flags.cond(c, i.opcode & 0xF)) c.writeReg(i.reg, size, v);
+        else if (size == 4) c.writeReg(i.reg, 4, c.gpr[i.reg]);
+    }
+
+    static void setcc(Cpu c, Insn i) {
+        Operands.writeRm(c, i, 1, Flags.cond(c, i.opcode & 0xF) ? 1 : 0);
     }
 
     /** XCHG with a memory operand is always locked (SDM Vol. 2D, XCHG). */

@@ -147,42 +147,53 @@ public final class Flags {
         };
     }
 
-    /** Evaluates condition code {@code cc} (0..15). */
+    /**
+     * Evaluates condition code {@code cc} (0..15). After CMP/SUB and after logic operations
+     * (TEST, AND...) the common conditions come straight from the recorded operands; this method
+     * and those two paths are small enough for the JIT to inline into every branch.
+     */
     public static boolean cond(Cpu c, int cc) {
         int kind = c.ccOp >>> 2;
-        if (kind == SUB) {
-            long a = c.ccA, b = c.ccB;
-            int sh = 64 - bits(c);
-            switch (cc) {
-                case CC_B: return Long.compareUnsigned(a, b) < 0;
-                case CC_AE: return Long.compareUnsigned(a, b) >= 0;
-                case CC_E: return a == b;
-                case CC_NE: return a != b;
-                case CC_BE: return Long.compareUnsigned(a, b) <= 0;
-                case CC_A: return Long.compareUnsigned(a, b) > 0;
-                case CC_L: return (a << sh) < (b << sh);
-                case CC_GE: return (a << sh) >= (b << sh);
-                case CC_LE: return (a << sh) <= (b << sh);
-                case CC_G: return (a << sh) > (b << sh);
-                default: break;
-            }
-        } else if (kind == LOGIC) {
-            long r = c.ccR;
-            boolean s = (r & signBit(c)) != 0;
-            switch (cc) {
-                case CC_O, CC_B: return false;
-                case CC_NO, CC_AE: return true;
-                case CC_E: return r == 0;
-                case CC_NE: return r != 0;
-                case CC_BE: return r == 0;
-                case CC_A: return r != 0;
-                case CC_S, CC_L: return s;
-                case CC_NS, CC_GE: return !s;
-                case CC_LE: return r == 0 || s;
-                case CC_G: return r != 0 && !s;
-                default: break;
-            }
-        }
+        if (kind == SUB) return condAfterSub(c, cc);
+        if (kind == LOGIC) return condAfterLogic(c, cc);
+        return condFromFlags(c, cc);
+    }
+
+    private static boolean condAfterSub(Cpu c, int cc) {
+        long a = c.ccA, b = c.ccB;
+        int sh = 64 - (8 << (c.ccOp & 3));
+        return switch (cc) {
+            case CC_B -> Long.compareUnsigned(a, b) < 0;
+            case CC_AE -> Long.compareUnsigned(a, b) >= 0;
+            case CC_E -> a == b;
+            case CC_NE -> a != b;
+            case CC_BE -> Long.compareUnsigned(a, b) <= 0;
+            case CC_A -> Long.compareUnsigned(a, b) > 0;
+            case CC_L -> (a << sh) < (b << sh);
+            case CC_GE -> (a << sh) >= (b << sh);
+            case CC_LE -> (a << sh) <= (b << sh);
+            case CC_G -> (a << sh) > (b << sh);
+            default -> condFromFlags(c, cc);
+        };
+    }
+
+    private static boolean condAfterLogic(Cpu c, int cc) {
+        long r = c.ccR;
+        boolean s = (r & signBit(c)) != 0;
+        return switch (cc) {
+            case CC_O, CC_B -> false;
+            case CC_NO, CC_AE -> true;
+            case CC_E, CC_BE -> r == 0;
+            case CC_NE, CC_A -> r != 0;
+            case CC_S, CC_L -> s;
+            case CC_NS, CC_GE -> !s;
+            case CC_LE -> r == 0 || s;
+            case CC_G -> r != 0 && !s;
+            default -> condFromFlags(c, cc);
+        };
+    }
+
+    private static boolean condFromFlags(Cpu c, int cc) {
         boolean v = switch (cc >>> 1) {
             case 0 -> of(c);
             case 1 -> cf(c);

@@ -125,8 +125,55 @@ public final class Interpreter {
         return null;
     }
 
+    // Hot-dispatch indexes (Insn.hot): the operations that dominate compiled code, run through
+    // small handlers the JIT inlines here instead of through the family switches.
+    static final int H_ARITH = 1, H_SHIFT = 2;
+    static final int H_MOV_REG_TO_REG = 3, H_MOV_REG_FROM_REG = 4, H_MOV_LOAD = 5, H_MOV_STORE = 6;
+    static final int H_MOV_IMM_TO_REG = 7, H_LEA = 8, H_MOVZX8 = 9, H_MOVZX16 = 10, H_MOVSX8 = 11;
+    static final int H_MOVSX16 = 12, H_CMOV = 13, H_SETCC = 14;
+    static final int H_JCC = 15, H_JMP_REL = 16, H_CALL_REL = 17, H_RET = 18;
+    static final int H_PUSH_REG = 19, H_POP_REG = 20;
+
+    /** The hot-dispatch index of a decoded instruction (0: dispatch by family). */
+    static int hotIndex(Insn i) {
+        return switch (i.op >>> 8) {
+            case Families.ARITH -> H_ARITH;
+            case Families.SHIFT -> H_SHIFT;
+            case Families.MOVE -> DataMove.hot(i);
+            case Families.BRANCH -> ControlTransfer.hot(i);
+            case Families.STACK -> StackOps.hot(i);
+            default -> 0;
+        };
+    }
+
     /** Runs one decoded instruction. */
     public static void execute(Cpu c, Insn i) {
+        switch (i.hot) {
+            case H_ARITH -> Arith.exec(c, i);
+            case H_SHIFT -> Shift.exec(c, i);
+            case H_MOV_REG_TO_REG -> DataMove.movRegToReg(c, i);
+            case H_MOV_REG_FROM_REG -> DataMove.movRegFromReg(c, i);
+            case H_MOV_LOAD -> DataMove.movLoad(c, i);
+            case H_MOV_STORE -> DataMove.movStore(c, i);
+            case H_MOV_IMM_TO_REG -> DataMove.movImmToReg(c, i);
+            case H_LEA -> DataMove.lea(c, i);
+            case H_MOVZX8 -> DataMove.movzx8(c, i);
+            case H_MOVZX16 -> DataMove.movzx16(c, i);
+            case H_MOVSX8 -> DataMove.movsx8(c, i);
+            case H_MOVSX16 -> DataMove.movsx16(c, i);
+            case H_CMOV -> DataMove.cmov(c, i);
+            case H_SETCC -> DataMove.setcc(c, i);
+            case H_JCC -> ControlTransfer.jcc(c, i);
+            case H_JMP_REL -> ControlTransfer.jump(c, i.imm);
+            case H_CALL_REL -> ControlTransfer.callRel(c, i);
+            case H_RET -> ControlTransfer.ret(c, i);
+            case H_PUSH_REG -> StackOps.pushReg(c, i);
+            case H_POP_REG -> StackOps.popReg(c, i);
+            default -> executeFamily(c, i);
+        }
+    }
+
+    private static void executeFamily(Cpu c, Insn i) {
         switch (i.op >>> 8) {
             case Families.ARITH -> Arith.exec(c, i);
             case Families.MOVE -> DataMove.exec(c, i);

@@ -56,12 +56,8 @@ public final class StackOps {
     static void exec(Cpu c, Insn i) {
         int size = i.opSize;
         switch (i.op & 0xFF) {
-            case PUSH_R -> push(c, size, c.readReg(i.reg, size));
-            case POP_R -> {
-                long v = peek(c, size, 0);
-                adjust(c, size);
-                c.writeReg(i.reg, size, v);
-            }
+            case PUSH_R -> pushReg(c, i);
+            case POP_R -> popReg(c, i);
             case PUSH_I -> push(c, size, i.imm);
             case PUSH_E -> {
                 int s = nearSize(c, size);
@@ -154,6 +150,27 @@ public final class StackOps {
         c.writeReg(RDX, size, dx);
         c.writeReg(RCX, size, cx);
         c.writeReg(RAX, size, ax);
+    }
+
+    /** The hot-dispatch index for this instruction's operation, or 0. */
+    static int hot(Insn i) {
+        return switch (i.op & 0xFF) {
+            case PUSH_R -> Interpreter.H_PUSH_REG;
+            case POP_R -> Interpreter.H_POP_REG;
+            default -> 0;
+        };
+    }
+
+    static void pushReg(Cpu c, Insn i) {
+        push(c, i.opSize, c.readReg(i.reg, i.opSize));
+    }
+
+    /** POP r: the value is written after RSP moves, so POP RSP loads the popped value. */
+    static void popReg(Cpu c, Insn i) {
+        int size = i.opSize;
+        long v = peek(c, size, 0);
+        adjust(c, size);
+        c.writeReg(i.reg, size, v);
     }
 
     /**
