@@ -145,7 +145,8 @@ public final class Fpu {
     }
 
     /** ES and B follow the unmasked exception flags after the control or status word changes. */
-    private static void updateSummary(Cpu c) {
+    /** Recomputes FSW.ES and FSW.B from the pending, unmasked exception flags. */
+    static void updateSummary(Cpu c) {
         c.fpuStatus = pending(c) ? c.fpuStatus | SW_ES | SW_BUSY : c.fpuStatus & ~(SW_ES | SW_BUSY);
     }
 
@@ -280,74 +281,20 @@ public final class Fpu {
     // ---- FXSAVE/FXRSTOR: the 512-byte legacy region (SDM Vol. 2A, FXSAVE, tables 3-53 and 3-56) ----
 
     /**
-     * FXSAVE m512: x87 environment and registers, MXCSR and MXCSR_MASK, XMM0-7 (XMM0-15 in 64-bit
-     * mode). REX.W selects 64-bit FIP/FDP in place of offset and selector. Bytes 464-511 (and
-     * the reserved area after the saved XMM registers) are left untouched; the reserved bytes of
-     * each ST slot are written as zero.
+     * FXSAVE m512 (SDM Vol. 2A, FXSAVE): 16-byte alignment, the whole area checked writable before
+     * any byte is stored, then the legacy region; REX.W selects the 64-bit FIP/FDP layout.
      */
     static void fxsave(Cpu c, Insn i) {
-        long la = Operands.linear(c, i, 512, Cpu.ACCESS_WRITE);
+        long la = Operands.linear(c, i, FxsaveArea.SIZE, Cpu.ACCESS_WRITE);
         if ((la & 15) != 0) throw c.gp0();
-        boolean mode64 = c.codeMode == Decoder.CODE64;
-        int xmmCount = mode64 ? 16 : 8;
-        c.probeWrite(i.seg, la, 160 + 16 * xmmCount);
-        int abridged = 0;
-        for (int r = 0; r < 8; r++) if ((c.fpuTagWord >>> (2 * r) & 3) != 3) abridged |= 1 << r;
-        c.writeL16(i.seg, la, c.fpuControl);
-        c.writeL16(i.seg, at(c, la, 2), c.fpuStatus);
-        c.writeL16(i.seg, at(c, la, 4), abridged);
-        c.writeL16(i.seg, at(c, la, 6), c.fpuLastOpcode & 0x7FF);
-        if (i.hasPrefix(Insn.P_REXW)) {
-            c.writeL64(i.seg, at(c, la, 8), c.fpuLastIp);
-            c.writeL64(i.seg, at(c, la, 16), c.fpuLastDp);
-        } else {
-            c.writeL64(i.seg, at(c, la, 8), c.fpuLastIp & 0xFFFF_FFFFL);  // FCS = 0
-            c.writeL64(i.seg, at(c, la, 16), c.fpuLastDp & 0xFFFF_FFFFL); // FDS = 0
-        }
-        c.writeL32(i.seg, at(c, la, 24), c.mxcsr);
-        c.writeL32(i.seg, at(c, la, 28), Sse.MXCSR_MASK);
-        for (int r = 0; r < 8; r++) {
-            storeRegister(c, i, at(c, la, 32 + 16 * r), r);
-            c.writeL16(i.seg, at(c, la, 32 + 16 * r + 10), 0);
-            c.writeL32(i.seg, at(c, la, 32 + 16 * r + 12), 0);
-        }
-        for (int x = 0; x < xmmCount; x++) {
-            c.writeL64(i.seg, at(c, la, 160 + 16 * x), c.xmm[2 * x]);
-            c.writeL64(i.seg, at(c, la, 168 + 16 * x), c.xmm[2 * x + 1]);
-        }
+        c.probeWrite(i.seg, la, 160 + 16 * FxsaveArea.xmmCount(c));
+        FxsaveArea.save(c, i.seg, la, i.hasPrefix(Insn.P_REXW));
     }
 
-    /**
-     * FXRSTOR m512: the inverse of {@link #fxsave}. A MXCSR image with bits outside MXCSR_MASK
-     * raises #GP(0) before anything changes; the whole area is checked for readability first, so
-     * no read can fault once state starts changing. (An MMIO source may still exit part-way; the
-     * instruction then re-executes from the start, which is harmless because it writes only state
-     * it never reads.)
-     */
+    /** FXRSTOR m512: the inverse of {@link #fxsave}; reserved MXCSR bits in the image raise #GP(0). */
     static void fxrstor(Cpu c, Insn i) {
-        long la = Operands.linear(c, i, 512, Cpu.ACCESS_READ);
+        long la = Operands.linear(c, i, FxsaveArea.SIZE, Cpu.ACCESS_READ);
         if ((la & 15) != 0) throw c.gp0();
-        boolean mode64 = c.codeMode == Decoder.CODE64;
-        int xmmCount = mode64 ? 16 : 8;
-        int mxcsr = c.readL32(i.seg, at(c, la, 24));
-        if ((mxcsr & ~Sse.MXCSR_MASK) != 0) throw c.gp0();
-        probeRead(c, i, la, 160 + 16 * xmmCount);
-        c.fpuControl = c.readL16(i.seg, la);
-        c.fpuStatus = c.readL16(i.seg, at(c, la, 2));
-        int abridged = c.readL8(i.seg, at(c, la, 4));
-        int tags = 0;
-        for (int r = 0; r < 8; r++) if ((abridged >>> r & 1) == 0) tags |= 3 << (2 * r);
-        c.fpuTagWord = tags;
-        c.fpuLastOpcode = c.readL16(i.seg, at(c, la, 6)) & 0x7FF;
-        long ip = c.readL64(i.seg, at(c, la, 8)), dp = c.readL64(i.seg, at(c, la, 16));
-        c.fpuLastIp = i.hasPrefix(Insn.P_REXW) ? ip : ip & 0xFFFF_FFFFL;
-        c.fpuLastDp = i.hasPrefix(Insn.P_REXW) ? dp : dp & 0xFFFF_FFFFL;
-        c.mxcsr = mxcsr;
-        for (int r = 0; r < 8; r++) loadRegister(c, i, at(c, la, 32 + 16 * r), r);
-        for (int x = 0; x < xmmCount; x++) {
-            c.xmm[2 * x] = c.readL64(i.seg, at(c, la, 160 + 16 * x));
-            c.xmm[2 * x + 1] = c.readL64(i.seg, at(c, la, 168 + 16 * x));
-        }
-        updateSummary(c);
+        FxsaveArea.restore(c, i.seg, la, i.hasPrefix(Insn.P_REXW));
     }
 }

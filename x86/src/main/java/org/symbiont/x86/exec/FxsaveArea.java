@@ -30,9 +30,6 @@ public final class FxsaveArea {
     private FxsaveArea() {}
 
     public static final int SIZE = 512;
-    /** The MXCSR bits this processor supports (DAZ included): MXCSR_MASK in the image. */
-    public static final int MXCSR_MASK = 0xFFFF;
-
     private static final int OFF_MXCSR = 24, OFF_ST = 32, OFF_XMM = 160;
 
     /** XMM registers a save/restore covers: 16 in 64-bit mode, 8 otherwise. */
@@ -78,7 +75,7 @@ public final class FxsaveArea {
     /** MXCSR and MXCSR_MASK (bytes 24..31). */
     public static void saveMxcsr(Cpu c, int seg, long la) {
         c.writeL32(seg, (la + OFF_MXCSR) & c.linearMask, c.mxcsr);
-        c.writeL32(seg, (la + OFF_MXCSR + 4) & c.linearMask, MXCSR_MASK);
+        c.writeL32(seg, (la + OFF_MXCSR + 4) & c.linearMask, Sse.MXCSR_MASK);
     }
 
     /** The XMM registers (XSAVE state component 1 without MXCSR). */
@@ -109,10 +106,10 @@ public final class FxsaveArea {
         return image;
     }
 
-    /** MXCSR from an image, raising #GP(0) if it sets bits outside {@link #MXCSR_MASK}. */
+    /** MXCSR from an image, raising #GP(0) if it sets bits outside {@link Sse#MXCSR_MASK}. */
     public static int checkedMxcsr(Cpu c, long[] image) {
         int mxcsr = (int) image[OFF_MXCSR / 8];
-        if ((mxcsr & ~MXCSR_MASK) != 0) throw c.gp0();
+        if ((mxcsr & ~Sse.MXCSR_MASK) != 0) throw c.gp0();
         return mxcsr;
     }
 
@@ -134,6 +131,7 @@ public final class FxsaveArea {
             regs[b + 9] = (byte) (high >>> 8);
         }
         c.fpuTagWord = fullTags(c, (int) (w0 >>> 32) & 0xFF);
+        Fpu.updateSummary(c);
     }
 
     /** Loads the XMM registers from an image. */

@@ -69,7 +69,7 @@ public final class Mmu {
     public void writeSlow(int seg, long la, int size, long v, boolean user) {
         if ((la & 0xFFF) + size > 0x1000) {
             // Both pages must be writable before any byte lands (precise faults).
-            long second = (la + size - 1) & cpu.linearMask;
+            long second = nextPage(la);
             translate(seg, la, ACCESS_WRITE, user);
             translate(seg, second, ACCESS_WRITE, user);
             for (int k = 0; k < size; k++) {
@@ -90,7 +90,7 @@ public final class Mmu {
     /** Translates for an access without performing it, raising any fault it would raise. */
     public void probe(int seg, long la, int size, int access, boolean user) {
         translate(seg, la, access, user);
-        if ((la & 0xFFF) + size > 0x1000) translate(seg, (la + size - 1) & cpu.linearMask, access, user);
+        if ((la & 0xFFF) + size > 0x1000) translate(seg, nextPage(la), access, user);
     }
 
     public int fetchSlow(long la, boolean user) {
@@ -132,7 +132,7 @@ public final class Mmu {
             writeSlow(seg, la, size, update, user);
             return expected & mask;
         }
-        long second = (la + size - 1) & cpu.linearMask;
+        long second = nextPage(la);
         boolean ram = memory.hostOffsetForWrite(translate(seg, la, ACCESS_WRITE, user)) >= 0
                 && memory.hostOffsetForWrite(translate(seg, second, ACCESS_WRITE, user)) >= 0;
         if (!ram) {
@@ -160,6 +160,14 @@ public final class Mmu {
         long host = access == ACCESS_WRITE ? memory.hostOffsetForWrite(pa) : memory.hostOffsetForRead(pa);
         if (host >= 0 && access == ACCESS_WRITE) noteCodeWrite(host);
         return host;
+    }
+
+    /**
+     * The first byte of the page after {@code la}: where the second part of a page-crossing
+     * access starts, and the CR2 a fault there reports (as hardware does).
+     */
+    private long nextPage(long la) {
+        return ((la | 0xFFF) + 1) & cpu.linearMask;
     }
 
     private void noteCodeWrite(long host) {

@@ -85,7 +85,7 @@ class SseMoveTest {
             mm.cpu.xmm[1] = -1L;
         })) {
             assertEquals(List.of((long) EXC_PF), m.reports);
-            assertEquals(page, m.cpu.cr2 & ~0xFFFL); // hardware reports the first byte of the faulting page
+            assertEquals(page, m.cpu.cr2, "CR2 is the first byte of the faulting page, as on hardware");
             assertEquals(0x1234, m.memory.readU64(page - 8));
         }
     }

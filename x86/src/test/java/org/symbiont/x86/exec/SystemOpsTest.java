@@ -157,7 +157,7 @@ class SystemOpsTest {
             assertEquals(0, m.memory.readU16(a + 12), "FCS");
             assertEquals(0x0065_4321L, m.memory.readU32(a + 16));
             assertEquals(0x1FC0, m.memory.readU32(a + 24));
-            assertEquals(FxsaveArea.MXCSR_MASK, m.memory.readU32(a + 28));
+            assertEquals(Sse.MXCSR_MASK, m.memory.readU32(a + 28));
             assertEquals(0x8000_0000_0000_0000L, m.memory.readU64(a + 32));
             assertEquals(0x3FFF, m.memory.readU16(a + 40));
             assertEquals(c.xmm[0], m.memory.readU64(a + 160));
