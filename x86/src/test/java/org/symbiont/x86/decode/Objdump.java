@@ -24,8 +24,9 @@ final class Objdump {
             return bytes.length;
         }
 
+        /** objdump knows no instruction here, or the code ends within one (".byte"). */
         boolean bad() {
-            return text.contains("(bad)");
+            return text.contains("(bad)") || text.startsWith(".byte");
         }
 
         /**
@@ -34,10 +35,7 @@ final class Objdump {
          * own and decodes the instruction after them on the next line.
          */
         boolean prefixesOnly(int mode) {
-            for (byte b : bytes) {
-                if (!isPrefixByte(b & 0xFF, mode)) return false;
-            }
-            return PREFIX_NAMES.matcher(text.trim()).matches();
+            return Objdump.prefixesOnly(this, -1, mode);
         }
 
         String hex() {
@@ -52,7 +50,7 @@ final class Objdump {
 
     private static final Pattern PREFIX_NAMES = Pattern.compile(
             "((data16|data32|addr16|addr32|rex(\\.[WRXB]+)?|lock|rep|repz|repnz|repe|repne|[cdefgs]s|bnd|notrack"
-                    + "|xacquire|xrelease)\\s*)+");
+                    + "|xacquire|xrelease|fwait)\\s*)+");
     private static final Pattern LINE = Pattern.compile("^\\s*([0-9a-f]+):\\t([0-9a-f]{2}(?: [0-9a-f]{2})*)\\s*(?:\\t(.*))?$");
 
     private static Boolean available;
@@ -72,6 +70,17 @@ final class Objdump {
             if (!available) System.out.println("SKIPPED: GNU objdump not found; decoder lengths are not compared with it");
         }
         return available;
+    }
+
+    /**
+     * Whether {@code line}'s bytes are prefixes, except the byte at address {@code exempt} (an
+     * FWAIT objdump scans as a prefix; -1 for none), and its text names only prefixes.
+     */
+    static boolean prefixesOnly(Line line, long exempt, int mode) {
+        for (int i = 0; i < line.bytes.length; i++) {
+            if (line.address + i != exempt && !isPrefixByte(line.bytes[i] & 0xFF, mode)) return false;
+        }
+        return PREFIX_NAMES.matcher(line.text.trim()).matches();
     }
 
     static boolean isPrefixByte(int b, int mode) {
