@@ -121,6 +121,8 @@ public final class Decoder {
             else if (opsizePrefix) { pfx = OpcodeTable.PFX_66; opsizePrefix = false; }
         } else if (pmode == OpcodeTable.PMODE_F3) {
             if ((prefixes & Insn.P_REP) != 0) pfx = OpcodeTable.PFX_F3;
+        } else if (pmode == OpcodeTable.PMODE_REP) {
+            if (lastRep != 0) pfx = lastRep;
         }
 
         // ModRM, SIB, displacement.

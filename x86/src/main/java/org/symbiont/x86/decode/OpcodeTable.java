@@ -16,8 +16,13 @@ public final class OpcodeTable {
     static final int PMODE_LEGACY = 0;
     /** SSE style: the last of F2/F3, else 66, selects the instruction; 66 then sets no size. */
     static final int PMODE_MANDATORY = 1;
-    /** F3 selects a sibling (TZCNT/LZCNT/POPCNT); 66 stays the operand-size override. */
+    /** F3 selects a sibling (TZCNT/LZCNT/POPCNT); F2 is ignored; 66 stays the operand-size override. */
     static final int PMODE_F3 = 2;
+    /**
+     * The last of F2/F3 selects the instruction, no REP prefix selects another, and 66 stays the
+     * operand-size override (MOVBE and CRC32 at 0F 38 F0/F1: F3 there is #UD, 66 F2 is CRC32 of a word).
+     */
+    static final int PMODE_REP = 3;
 
     // Operation flags.
     /** Byte operands: 8-bit registers, operand size 1. */
@@ -110,6 +115,16 @@ public final class OpcodeTable {
         public Entry mandatory(int p) { this.pfx = p; setMode(PMODE_MANDATORY); return this; }
         /** The F3-selected sibling of a legacy opcode (TZCNT for BSF, ...). */
         public Entry f3Select(boolean withF3) { this.pfx = withF3 ? PFX_F3 : PFX_NONE; setMode(PMODE_F3); return this; }
+        /**
+         * Selected by its REP prefix (PFX_NONE, PFX_F2 or PFX_F3) while 66 stays the operand-size
+         * override: MOVBE (none) and CRC32 (F2) at 0F 38 F0/F1.
+         */
+        public Entry repSelect(int p) {
+            if (p == PFX_66) throw new IllegalArgumentException("66 is the operand-size override here, it selects nothing");
+            this.pfx = p;
+            setMode(PMODE_REP);
+            return this;
+        }
 
         private void setMode(int mode) {
             int cur = prefixMode[map << 8 | opcode];

@@ -26,7 +26,7 @@ class DecoderTest {
     private static final int GRP3_B = 0x105, GRP3_V = 0x106, LES = 0x107, BOUND = 0x108;
     private static final int SSE_NONE = 0x109, SSE_66 = 0x10A, SSE_F3 = 0x10B, SSE_F2 = 0x10C, SSE_ONLY_NONE = 0x10D;
     private static final int POPCNT = 0x10E, BSF = 0x10F, TZCNT = 0x110, PSHUFB = 0x111, PALIGNR = 0x112;
-    private static final int VMCALL = 0x113, SGDT = 0x114, PUSH_ES = 0x115;
+    private static final int VMCALL = 0x113, SGDT = 0x114, PUSH_ES = 0x115, MOVBE = 0x116, CRC32_B = 0x117;
 
     private static final OpcodeTable TABLE = privateTable();
 
@@ -73,6 +73,10 @@ class DecoderTest {
         t.at(MAP_0F, 0x01).reg(0).rm(1).is(VMCALL);
         t.define(SGDT, "sgdt", 0);
         t.at(MAP_0F, 0x01).reg(0).mem().is(SGDT);
+        t.define(MOVBE, "movbe", 0);
+        t.at(MAP_0F38, 0xF0).repSelect(OpcodeTable.PFX_NONE).is(MOVBE);
+        t.define(CRC32_B, "crc32 Gd,Eb", OpcodeTable.F_BYTE_RM);
+        t.at(MAP_0F38, 0xF0).repSelect(OpcodeTable.PFX_F2).is(CRC32_B);
         t.define(PUSH_ES, "push es", 0);
         t.at(MAP_1, 0x06).is(PUSH_ES);
         return t;
@@ -298,6 +302,24 @@ class DecoderTest {
         assertEquals(BSF, decode(TABLE, CODE64, 0, 0x0F, 0xBC, 0xC1).op);
         assertEquals(TZCNT, decode(TABLE, CODE64, 0, 0xF3, 0x0F, 0xBC, 0xC1).op);
         assertEquals(BSF, decode(TABLE, CODE64, 0, 0xF2, 0x0F, 0xBC, 0xC1).op, "F2 does not select TZCNT");
+    }
+
+    @Test
+    void repPrefixSelectsWhile66StaysOperandSize() {
+        // checked on the host: F3 0F 38 F0 is #UD, 66 0F 38 F1 is MOVBE of a word, 66 F2 0F 38 F1 CRC32 of a word
+        Insn i = decode(TABLE, CODE64, 0, 0x0F, 0x38, 0xF0, 0x00);
+        assertEquals(MOVBE, i.op);
+        assertEquals(4, i.opSize);
+        i = decode(TABLE, CODE64, 0, 0x66, 0x0F, 0x38, 0xF0, 0x00);
+        assertEquals(MOVBE, i.op);
+        assertEquals(2, i.opSize);
+        assertEquals(Decoder.OP_UD, decode(TABLE, CODE64, 0, 0xF3, 0x0F, 0x38, 0xF0, 0x00).op);
+        i = decode(TABLE, CODE64, 0, 0x66, 0xF2, 0x0F, 0x38, 0xF0, 0xC4);
+        assertEquals(CRC32_B, i.op);
+        assertEquals(2, i.opSize);
+        assertEquals(AH, i.rm, "the byte source of CRC32 without REX");
+        assertEquals(CRC32_B, decode(TABLE, CODE64, 0, 0xF3, 0xF2, 0x0F, 0x38, 0xF0, 0xC0).op, "the last of F2/F3");
+        assertEquals(Decoder.OP_UD, decode(TABLE, CODE64, 0, 0xF2, 0xF3, 0x0F, 0x38, 0xF0, 0xC0).op, "the last of F2/F3");
     }
 
     @Test
