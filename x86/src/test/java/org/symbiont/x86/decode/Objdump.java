@@ -38,6 +38,14 @@ final class Objdump {
             return Objdump.prefixesOnly(this, -1, mode);
         }
 
+        /** The mnemonic: the first word of the text that is not a prefix name. */
+        String mnemonic() {
+            for (String w : text.split("\\s+")) {
+                if (!w.isEmpty() && !PREFIX_NAME.matcher(w).matches()) return w;
+            }
+            return text;
+        }
+
         String hex() {
             return Objdump.hex(bytes, 0, bytes.length);
         }
@@ -48,23 +56,33 @@ final class Objdump {
         }
     }
 
-    private static final Pattern PREFIX_NAMES = Pattern.compile(
-            "((data16|data32|addr16|addr32|rex(\\.[WRXB]+)?|lock|rep|repz|repnz|repe|repne|[cdefgs]s|bnd|notrack"
-                    + "|xacquire|xrelease|fwait)\\s*)+");
+    /** The names objdump prints for prefixes (and for an FWAIT it scanned as one). */
+    private static final Pattern PREFIX_NAME = Pattern.compile(
+            "data16|data32|addr16|addr32|rex(\\.[WRXB]+)?|lock|rep|repz|repnz|repe|repne|[cdefgs]s|bnd|notrack"
+                    + "|xacquire|xrelease|fwait");
+    private static final Pattern PREFIX_NAMES = Pattern.compile("((" + PREFIX_NAME.pattern() + ")\\s*)+");
     private static final Pattern LINE = Pattern.compile("^\\s*([0-9a-f]+):\\t([0-9a-f]{2}(?: [0-9a-f]{2})*)\\s*(?:\\t(.*))?$");
 
     private static Boolean available;
 
+    /** Whether a GNU objdump that knows the x86 machines is installed (one that disassembles a NOP). */
     static synchronized boolean available() {
         if (available == null) {
+            available = false;
             try {
-                Process p = new ProcessBuilder("objdump", "--version").redirectErrorStream(true).start();
-                p.getInputStream().readAllBytes();
-                available = p.waitFor(30, TimeUnit.SECONDS) && p.exitValue() == 0;
-            } catch (IOException e) {
-                available = false;
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
+                Path dir = Files.createTempDirectory("symbiont-objdump-probe");
+                Path nop = dir.resolve("nop.bin");
+                try {
+                    Files.write(nop, new byte[] {(byte) 0x90});
+                    for (int mode : new int[] {Decoder.CODE64, Decoder.CODE32, Decoder.CODE16}) {
+                        available = disassemble(nop, mode, 0).stream().anyMatch(l -> l.text().equals("nop"));
+                        if (!available) break;
+                    }
+                } finally {
+                    Files.deleteIfExists(nop);
+                    Files.deleteIfExists(dir);
+                }
+            } catch (IOException | IllegalStateException e) {
                 available = false;
             }
             if (!available) System.out.println("SKIPPED: GNU objdump not found; decoder lengths are not compared with it");
