@@ -121,6 +121,8 @@ public final class Decoder {
             else if (opsizePrefix) { pfx = OpcodeTable.PFX_66; opsizePrefix = false; }
         } else if (pmode == OpcodeTable.PMODE_F3) {
             if ((prefixes & Insn.P_REP) != 0) pfx = OpcodeTable.PFX_F3;
+        } else if (pmode == OpcodeTable.PMODE_REP) {
+            if (lastRep != 0) pfx = lastRep;
         }
 
         // ModRM, SIB, displacement.
@@ -237,6 +239,7 @@ public final class Decoder {
         }
 
         boolean byteRegs = (flags & OpcodeTable.F_BYTE) != 0 && rex == 0;
+        boolean byteRm = (flags & (OpcodeTable.F_BYTE | OpcodeTable.F_BYTE_RM)) != 0 && rex == 0;
         out.op = op;
         out.opSize = opSize;
         out.addrSize = addrSize;
@@ -253,7 +256,7 @@ public final class Decoder {
         } else if ((flags & OpcodeTable.F_ACC) != 0) {
             out.rm = 0;
         } else if ((shape & MODRM) != 0 && mod == 3) {
-            out.rm = byteRegs && rm >= 4 && rm < 8 ? rm + 12 : rm;
+            out.rm = byteRm && rm >= 4 && rm < 8 ? rm + 12 : rm;
         } else if ((shape & MODRM) != 0) {
             out.rm = -1;
         } else {

@@ -116,7 +116,7 @@ public final class OpcodeShape {
         set(MAP_1, 0xC4, 0xC5, MODRM | I64);                          // LES, LDS (VEX in 64-bit mode)
         set(MAP_1, 0xC6, MODRM | IMM_B);                              // MOV Eb, Ib
         set(MAP_1, 0xC7, MODRM | IMM_Z);                              // MOV Ev, Iz
-        set(MAP_1, 0xC8, IMM_W_B);                                    // ENTER
+        set(MAP_1, 0xC8, IMM_W_B | D64);                              // ENTER (d64: SDM Vol. 2A, 2.2.1.7)
         set(MAP_1, 0xC9, D64);                                        // LEAVE
         set(MAP_1, 0xCA, IMM_W); set(MAP_1, 0xCB, 0);                 // RETF Iw, RETF
         set(MAP_1, 0xCC, 0); set(MAP_1, 0xCD, IMM_B);                 // INT3, INT Ib

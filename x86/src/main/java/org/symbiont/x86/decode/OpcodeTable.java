@@ -1,8 +1,5 @@
 package org.symbiont.x86.decode;
 
-import java.util.HashMap;
-import java.util.Map;
-
 /**
  * What each opcode means: maps (opcode map, opcode byte, mandatory prefix, ModRM.reg, register
  * or memory form, and for a few opcodes ModRM.rm) to an operation number. Each instruction family
@@ -19,8 +16,13 @@ public final class OpcodeTable {
     static final int PMODE_LEGACY = 0;
     /** SSE style: the last of F2/F3, else 66, selects the instruction; 66 then sets no size. */
     static final int PMODE_MANDATORY = 1;
-    /** F3 selects a sibling (TZCNT/LZCNT/POPCNT); 66 stays the operand-size override. */
+    /** F3 selects a sibling (TZCNT/LZCNT/POPCNT); F2 is ignored; 66 stays the operand-size override. */
     static final int PMODE_F3 = 2;
+    /**
+     * The last of F2/F3 selects the instruction, no REP prefix selects another, and 66 stays the
+     * operand-size override (MOVBE and CRC32 at 0F 38 F0/F1: F3 there is #UD, 66 F2 is CRC32 of a word).
+     */
+    static final int PMODE_REP = 3;
 
     // Operation flags.
     /** Byte operands: 8-bit registers, operand size 1. */
@@ -37,12 +39,18 @@ public final class OpcodeTable {
     public static final int F_FORCE64 = 1 << 5;
     /** Relative branch: the decoder turns the displacement into the target RIP, stored in {@code imm}. */
     public static final int F_REL_BRANCH = 1 << 6;
+    /**
+     * The r/m operand is a byte (Eb) while the operation size is not (MOVZX/MOVSX Gv,Eb, CRC32
+     * Gd,Eb): without REX its register numbers 4..7 are AH..BH (16..19), as with {@link #F_BYTE}.
+     */
+    public static final int F_BYTE_RM = 1 << 7;
 
     private static final int RM_TABLE = -2;
 
     private final int[] ops = new int[1 << 16];
     private final byte[] prefixMode = new byte[4 * 256];
-    private final Map<Integer, Integer> byRm = new HashMap<>();
+    /** For entries marked {@link #RM_TABLE}: the operation for each ModRM.rm (0 when none). */
+    private final int[][] byRm = new int[1 << 16][];
     private final int[] opFlags = new int[1 << 16];
     private final String[] opNames = new String[1 << 16];
 
@@ -75,12 +83,9 @@ public final class OpcodeTable {
     }
 
     int lookup(int map, int opcode, int pfx, int reg, boolean isReg, int rm) {
-        int v = ops[index(map, opcode, pfx, reg, isReg)];
-        if (v == RM_TABLE) {
-            Integer byRmOp = this.byRm.get(index(map, opcode, pfx, reg, isReg) << 3 | rm);
-            return byRmOp == null ? 0 : byRmOp;
-        }
-        return v;
+        int idx = index(map, opcode, pfx, reg, isReg);
+        int v = ops[idx];
+        return v == RM_TABLE ? byRm[idx][rm] : v;
     }
 
     int prefixMode(int map, int opcode) {
@@ -110,6 +115,16 @@ public final class OpcodeTable {
         public Entry mandatory(int p) { this.pfx = p; setMode(PMODE_MANDATORY); return this; }
         /** The F3-selected sibling of a legacy opcode (TZCNT for BSF, ...). */
         public Entry f3Select(boolean withF3) { this.pfx = withF3 ? PFX_F3 : PFX_NONE; setMode(PMODE_F3); return this; }
+        /**
+         * Selected by its REP prefix (PFX_NONE, PFX_F2 or PFX_F3) while 66 stays the operand-size
+         * override: MOVBE (none) and CRC32 (F2) at 0F 38 F0/F1.
+         */
+        public Entry repSelect(int p) {
+            if (p == PFX_66) throw new IllegalArgumentException("66 is the operand-size override here, it selects nothing");
+            this.pfx = p;
+            setMode(PMODE_REP);
+            return this;
+        }
 
         private void setMode(int mode) {
             int cur = prefixMode[map << 8 | opcode];
@@ -145,8 +160,9 @@ public final class OpcodeTable {
                         if (rm >= 0) {
                             if (ops[idx] != 0 && ops[idx] != RM_TABLE) conflict(idx, op);
                             ops[idx] = RM_TABLE;
-                            Integer old = byRm.put(idx << 3 | rm, op);
-                            if (old != null) conflict(idx, op);
+                            if (byRm[idx] == null) byRm[idx] = new int[8];
+                            if (byRm[idx][rm] != 0) conflict(idx, op);
+                            byRm[idx][rm] = op;
                         } else {
                             if (ops[idx] != 0) conflict(idx, op);
                             ops[idx] = op;

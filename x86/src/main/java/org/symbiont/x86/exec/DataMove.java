@@ -58,9 +58,9 @@ public final class DataMove {
         }
         t.define(op(LEA), "lea Gv,M", 0);
         t.at(MAP_1, 0x8D).mem().is(op(LEA));
-        t.define(op(MOVZX_B), "movzx Gv,Eb", 0);
+        t.define(op(MOVZX_B), "movzx Gv,Eb", F_BYTE_RM);
         t.define(op(MOVZX_W), "movzx Gv,Ew", 0);
-        t.define(op(MOVSX_B), "movsx Gv,Eb", 0);
+        t.define(op(MOVSX_B), "movsx Gv,Eb", F_BYTE_RM);
         t.define(op(MOVSX_W), "movsx Gv,Ew", 0);
         t.at(MAP_0F, 0xB6).is(op(MOVZX_B));
         t.at(MAP_0F, 0xB7).is(op(MOVZX_W));
@@ -75,7 +75,7 @@ public final class DataMove {
         t.at(MAP_1, 0x87).is(op(XCHG_E_G + 1));
         for (int r = 0; r < 8; r++) t.at(MAP_1, 0x90 + r).is(op(XCHG_ACC));
         t.define(op(NOP), "nop Ev", 0);
-        t.at(MAP_0F, 0x0D).is(op(NOP));              // PREFETCH/PREFETCHW
+        t.at(MAP_0F, 0x0D).mem().is(op(NOP));        // PREFETCH/PREFETCHW: memory only, the register form is #UD
         for (int o = 0x18; o <= 0x1F; o++) t.at(MAP_0F, o).is(op(NOP)); // PREFETCHh, hint NOPs, ENDBR
         t.define(op(CMOV), "cmovcc Gv,Ev", 0);
         t.define(op(SETCC), "setcc Eb", F_BYTE);
