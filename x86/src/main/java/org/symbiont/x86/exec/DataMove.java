@@ -114,14 +114,12 @@ public final class DataMove {
         t.at(MAP_1, 0x9E).is(op(SAHF));
         t.define(op(XLAT), "xlat", 0);
         t.at(MAP_1, 0xD7).is(op(XLAT));
-        // MOVBE has no mandatory prefix; 66 is its operand-size override. F2 0F 38 F0/F1 is CRC32
-        // (not advertised, so #UD) and F3 is undefined.
+        // MOVBE is selected by the absence of F2/F3 (F2 0F 38 F0/F1 is CRC32, not advertised, so
+        // #UD; F3 is undefined); 66 stays its operand-size override.
         t.define(op(MOVBE_LOAD), "movbe Gv,Mv", 0);
         t.define(op(MOVBE_STORE), "movbe Mv,Gv", 0);
-        for (int pfx : new int[] {PFX_NONE, PFX_66}) {
-            t.at(MAP_0F38, 0xF0).mandatory(pfx).mem().is(op(MOVBE_LOAD));
-            t.at(MAP_0F38, 0xF1).mandatory(pfx).mem().is(op(MOVBE_STORE));
-        }
+        t.at(MAP_0F38, 0xF0).repSelect(PFX_NONE).mem().is(op(MOVBE_LOAD));
+        t.at(MAP_0F38, 0xF1).repSelect(PFX_NONE).mem().is(op(MOVBE_STORE));
         // The decimal adjustments; the opcode shapes make them #UD in 64-bit mode.
         t.define(op(DAA), "daa", 0);
         t.define(op(DAS), "das", 0);
@@ -204,11 +202,11 @@ public final class DataMove {
                 c.writeReg(RAX, 1, c.read8(i.seg, ea));
             }
             case MOVBE_LOAD -> {
-                int s = movbeSize(c, i);
+                int s = i.opSize;
                 c.writeReg(i.reg, s, reverseBytes(c.read(i.seg, Operands.ea(c, i), s), s));
             }
             case MOVBE_STORE -> {
-                int s = movbeSize(c, i);
+                int s = i.opSize;
                 c.write(i.seg, Operands.ea(c, i), s, reverseBytes(c.readReg(i.reg, s), s));
             }
             case DAA -> daa(c);
@@ -329,17 +327,7 @@ public final class DataMove {
         Flags.setStatus(c, zf ? f | ZF : f & ~ZF);
     }
 
-    /**
-     * MOVBE's operand size. Its 66 prefix is decoded as the mandatory-prefix class, which leaves
-     * the decoded size alone, so the size is derived here: REX.W 8, else 2 when 66 toggles the
-     * mode's default to 16 bits, else 4.
-     */
-    private static int movbeSize(Cpu c, Insn i) {
-        if ((i.prefixes & Insn.P_REXW) != 0) return 8;
-        boolean opsize = (i.prefixes & Insn.P_OPSIZE) != 0;
-        return (c.codeMode == Decoder.CODE16) != opsize ? 2 : 4;
-    }
-
+    /** The low {@code size} bytes of {@code v} in reverse order (MOVBE). */
     private static long reverseBytes(long v, int size) {
         return switch (size) {
             case 2 -> Short.reverseBytes((short) v) & 0xFFFFL;

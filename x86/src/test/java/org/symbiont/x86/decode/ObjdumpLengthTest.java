@@ -359,10 +359,26 @@ class ObjdumpLengthTest {
      *       16-bit addressing), whereas FWAIT is an instruction of its own and its prefixes
      *       have no effect on it or on the next one (SDM Vol. 2A, WAIT/FWAIT). FWAIT is shown
      *       without its prefixes.
+     *   <li>binutils rejects a few encodings that the processor executes, ignoring a prefix or
+     *       ModRM bits (each checked on the host, an AMD Zen 4, by executing it): 66/F2/F3/REX on
+     *       INVD and WBINVD (0F 08/09: #GP at CPL 3, not #UD, so the encoding is valid), F2 on
+     *       BSF/BSR (0F BC/BD), and REX or ModRM.rm other than 0 on LFENCE/MFENCE/SFENCE (0F AE
+     *       /5-/7 with mod 3). Those are shown without the ignored prefix, with rm 0; the decoder
+     *       must decode that form to the same operation.
      * </ul>
      */
     private static byte[] objdumpForm(OpcodeTable table, int mode, byte[] cand, int len, Insn insn,
                                       Report report, int caseIndex) {
+        byte[] canonical = withoutIgnoredBits(mode, cand, len, insn);
+        if (canonical != null) {
+            Insn again = new Insn();
+            Decoder.decode(table, mode, rip -> rip < canonical.length ? canonical[(int) rip] & 0xFF : 0x90, 0, again);
+            if (again.op == insn.op && again.length == canonical.length) return canonical;
+            report.failure(String.format("%s case %d: %s -> %s, length %d; without the ignored bits %s: %s, length %d",
+                    Objdump.modeName(mode), caseIndex, Objdump.hex(cand, 0, len), table.name(insn.op), len,
+                    Objdump.hex(canonical, 0, canonical.length), table.name(again.op), again.length));
+            return null;
+        }
         if (insn.opcode == 0x9B && len > 1) {
             Insn bare = new Insn();
             Decoder.decode(table, mode, rip -> 0x9B, 0, bare);
@@ -398,6 +414,35 @@ class ObjdumpLengthTest {
                 Objdump.hex(bytes, 0, bytes.length), table.name(again.op), again.length,
                 difference == null ? "" : " (" + difference + ")"));
         return null;
+    }
+
+    /**
+     * The canonical form of an instruction whose ignored prefixes or ModRM bits objdump rejects
+     * (see {@link #objdumpForm}), or null when none apply.
+     */
+    private static byte[] withoutIgnoredBits(int mode, byte[] cand, int len, Insn insn) {
+        int opcode = insn.opcode;
+        boolean cacheControl = opcode == 0x108 || opcode == 0x109;
+        boolean bitScanWithF2 = (opcode == 0x1BC || opcode == 0x1BD) && insn.hasPrefix(Insn.P_REPNE);
+        boolean fence = opcode == 0x1AE && (insn.modrm >>> 6) == 3 && (insn.modrm >>> 3 & 7) >= 5;
+        if (!cacheControl && !bitScanWithF2 && !(fence && ((insn.modrm & 7) != 0 || insn.hasPrefix(Insn.P_REX)))) {
+            return null;
+        }
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        int i = 0;
+        for (; i < len && Objdump.isPrefixByte(cand[i] & 0xFF, mode); i++) {
+            int b = cand[i] & 0xFF;
+            boolean rex = mode == Decoder.CODE64 && (b & 0xF0) == 0x40;
+            boolean drop = cacheControl ? (b == 0x66 || b == 0xF2 || b == 0xF3 || rex)
+                    : bitScanWithF2 ? b == 0xF2
+                    : rex;
+            if (!drop) out.write(b);
+        }
+        int opcodeAt = out.size();
+        out.write(cand, i, len - i);
+        byte[] bytes = out.toByteArray();
+        if (fence) bytes[opcodeAt + 2] = (byte) (insn.modrm & 0xF8);
+        return bytes;
     }
 
     private static Map<Long, Integer> indexByAddress(List<Objdump.Line> lines) {
