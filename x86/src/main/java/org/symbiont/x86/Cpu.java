@@ -28,7 +28,7 @@ import org.symbiont.x86.mmu.Mmu;
 public final class Cpu implements PhysicalMemory.CodePageListener {
 
     // ---- software TLB ----
-    public static final int TLB_BITS = 9;
+    public static final int TLB_BITS = 10;
     public static final int TLB_SIZE = 1 << TLB_BITS;
     public static final int TLB_MASK = TLB_SIZE - 1;
     /** Never equal to a page-aligned address, so an invalid entry always misses. */
@@ -47,6 +47,18 @@ public final class Cpu implements PhysicalMemory.CodePageListener {
     public final boolean[] tlbGlobal = new boolean[2 * TLB_SIZE];
     /** 0 at CPL 0-2, TLB_SIZE at CPL 3. */
     public int tlbBase;
+
+    /**
+     * The TLB slot of a linear address: the page number plus the page number shifted by the
+     * table size, so that pages a power-of-two stride apart (arrays 8 MiB apart, a copy's source
+     * and destination) do not all fall in one slot. Two consecutive pages never share a slot
+     * (their slots differ by 1, or by 2 across a carry), which the single-compare hit test of
+     * the accessors relies on.
+     */
+    public static int tlbIndex(long la) {
+        long page = la >>> 12;
+        return (int) (page + (page >>> TLB_BITS)) & TLB_MASK;
+    }
 
     public final PhysicalMemory memory;
     private final MemorySegment ram;
@@ -507,7 +519,7 @@ public final class Cpu implements PhysicalMemory.CodePageListener {
 
     // Linear-address accessors: the TLB fast path. A tag matches only if the whole access lies in
     // the tagged page, because the tag is compared with the page of the access's last byte and
-    // two consecutive pages never share a TLB slot.
+    // two consecutive pages never share a TLB slot (see tlbIndex).
     //
     // Ordering: an acquire fence after every load and a release fence before every store keep the
     // JIT from reordering guest accesses, so with x86 hardware underneath (or the barriers these
@@ -515,7 +527,7 @@ public final class Cpu implements PhysicalMemory.CodePageListener {
     // order, a load may pass an earlier store. On x86 the fences emit no instruction.
 
     public int readL8(int seg, long la) {
-        int i = tlbBase + ((int) (la >>> 12) & TLB_MASK);
+        int i = tlbBase + tlbIndex(la);
         if (tlbRead[i] == (la & PAGE_MASK)) {
             byte v = ram.get(ValueLayout.JAVA_BYTE, tlbAddend[i] + la);
             VarHandle.acquireFence();
@@ -525,7 +537,7 @@ public final class Cpu implements PhysicalMemory.CodePageListener {
     }
 
     public int readL16(int seg, long la) {
-        int i = tlbBase + ((int) (la >>> 12) & TLB_MASK);
+        int i = tlbBase + tlbIndex(la);
         if (tlbRead[i] == ((la + 1) & PAGE_MASK)) {
             short v = ram.get(ValueLayout.JAVA_SHORT_UNALIGNED, tlbAddend[i] + la);
             VarHandle.acquireFence();
@@ -535,7 +547,7 @@ public final class Cpu implements PhysicalMemory.CodePageListener {
     }
 
     public int readL32(int seg, long la) {
-        int i = tlbBase + ((int) (la >>> 12) & TLB_MASK);
+        int i = tlbBase + tlbIndex(la);
         if (tlbRead[i] == ((la + 3) & PAGE_MASK)) {
             int v = ram.get(ValueLayout.JAVA_INT_UNALIGNED, tlbAddend[i] + la);
             VarHandle.acquireFence();
@@ -545,7 +557,7 @@ public final class Cpu implements PhysicalMemory.CodePageListener {
     }
 
     public long readL64(int seg, long la) {
-        int i = tlbBase + ((int) (la >>> 12) & TLB_MASK);
+        int i = tlbBase + tlbIndex(la);
         if (tlbRead[i] == ((la + 7) & PAGE_MASK)) {
             long v = ram.get(ValueLayout.JAVA_LONG_UNALIGNED, tlbAddend[i] + la);
             VarHandle.acquireFence();
@@ -555,7 +567,7 @@ public final class Cpu implements PhysicalMemory.CodePageListener {
     }
 
     public void writeL8(int seg, long la, int v) {
-        int i = tlbBase + ((int) (la >>> 12) & TLB_MASK);
+        int i = tlbBase + tlbIndex(la);
         if (tlbWrite[i] == (la & PAGE_MASK)) {
             VarHandle.releaseFence();
             ram.set(ValueLayout.JAVA_BYTE, tlbAddend[i] + la, (byte) v);
@@ -565,7 +577,7 @@ public final class Cpu implements PhysicalMemory.CodePageListener {
     }
 
     public void writeL16(int seg, long la, int v) {
-        int i = tlbBase + ((int) (la >>> 12) & TLB_MASK);
+        int i = tlbBase + tlbIndex(la);
         if (tlbWrite[i] == ((la + 1) & PAGE_MASK)) {
             VarHandle.releaseFence();
             ram.set(ValueLayout.JAVA_SHORT_UNALIGNED, tlbAddend[i] + la, (short) v);
@@ -575,7 +587,7 @@ public final class Cpu implements PhysicalMemory.CodePageListener {
     }
 
     public void writeL32(int seg, long la, int v) {
-        int i = tlbBase + ((int) (la >>> 12) & TLB_MASK);
+        int i = tlbBase + tlbIndex(la);
         if (tlbWrite[i] == ((la + 3) & PAGE_MASK)) {
             VarHandle.releaseFence();
             ram.set(ValueLayout.JAVA_INT_UNALIGNED, tlbAddend[i] + la, v);
@@ -585,7 +597,7 @@ public final class Cpu implements PhysicalMemory.CodePageListener {
     }
 
     public void writeL64(int seg, long la, long v) {
-        int i = tlbBase + ((int) (la >>> 12) & TLB_MASK);
+        int i = tlbBase + tlbIndex(la);
         if (tlbWrite[i] == ((la + 7) & PAGE_MASK)) {
             VarHandle.releaseFence();
             ram.set(ValueLayout.JAVA_LONG_UNALIGNED, tlbAddend[i] + la, v);
@@ -600,7 +612,7 @@ public final class Cpu implements PhysicalMemory.CodePageListener {
      * first, so that a fault leaves no partial effect.
      */
     public void probeWrite(int seg, long la, int size) {
-        int i = tlbBase + ((int) (la >>> 12) & TLB_MASK);
+        int i = tlbBase + tlbIndex(la);
         if (tlbWrite[i] != ((la + size - 1) & PAGE_MASK)) mmu.probe(seg, la, size, ACCESS_WRITE, tlbBase != 0);
     }
 
@@ -627,7 +639,7 @@ public final class Cpu implements PhysicalMemory.CodePageListener {
 
     /** Reads code bytes for the decoder (fetch permission). */
     public int fetchByte(long la) {
-        int i = tlbBase + ((int) (la >>> 12) & TLB_MASK);
+        int i = tlbBase + tlbIndex(la);
         if (tlbFetch[i] == (la & PAGE_MASK)) return ram.get(ValueLayout.JAVA_BYTE, tlbAddend[i] + la) & 0xFF;
         return mmu.fetchSlow(la, tlbBase != 0);
     }

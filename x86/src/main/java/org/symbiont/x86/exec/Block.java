@@ -21,9 +21,15 @@ public final class Block {
     final int count;
     /** The last instruction sets RIP itself (control transfer); otherwise RIP falls through. */
     final boolean endsWithJump;
+    /**
+     * The block ends with a near relative branch (Jcc, JMP, LOOPcc, JrCXZ) whose target is the
+     * block's own start: a loop the interpreter may re-run without looking the block up again,
+     * since such a branch changes neither interrupt state, mode nor mappings.
+     */
+    final boolean loopsToItself;
 
     Block(long rip, long linear, int modeKey, long hostStart, long page, int generation, long page2, int generation2,
-          Insn[] insns, int count, boolean endsWithJump) {
+          Insn[] insns, int count, boolean endsWithJump, boolean loopsToItself) {
         this.rip = rip;
         this.linear = linear;
         this.modeKey = modeKey;
@@ -35,5 +41,6 @@ public final class Block {
         this.insns = insns;
         this.count = count;
         this.endsWithJump = endsWithJump;
+        this.loopsToItself = loopsToItself;
     }
 }

@@ -23,14 +23,18 @@ public final class BlockCache {
     private final Block[] physical = new Block[1 << PHYS_BITS];
 
     public long decodedBlocks, decodedInstructions;
+    /** Changes whenever the jump cache is flushed, i.e. whenever linear-to-physical mappings may have changed. */
+    int epoch;
 
     public void flushJumpCache() {
         Arrays.fill(jump, null);
+        epoch++;
     }
 
     public void flushAll() {
         Arrays.fill(jump, null);
         Arrays.fill(physical, null);
+        epoch++;
     }
 
     private static int jumpIndex(long linear) {
@@ -120,8 +124,10 @@ public final class BlockCache {
         if (page2 >= 0) mem.markCode(page2);
         decodedBlocks++;
         decodedInstructions += count;
+        boolean loopsToItself = last.imm == rip && ControlTransfer.isNearRelative(last);
         return new Block(rip, linear, c.modeKey, host, page, mem.codeGeneration(page), page2,
-                page2 >= 0 ? mem.codeGeneration(page2) : 0, Arrays.copyOf(buf, count), count, endsWithJump);
+                page2 >= 0 ? mem.codeGeneration(page2) : 0, Arrays.copyOf(buf, count), count, endsWithJump,
+                loopsToItself);
     }
 
     /** Reads code bytes for the decoder through the fetch TLB, enforcing the CS limit. */

@@ -91,6 +91,15 @@ public final class ControlTransfer {
         }
     }
 
+    /** Near relative branches: their target is {@code imm} and they touch no system state. */
+    static boolean isNearRelative(Insn i) {
+        if ((i.op >>> 8) != Families.BRANCH) return false;
+        return switch (i.op & 0xFF) {
+            case JCC, JMP_REL, LOOP, LOOPE, LOOPNE, JRCXZ -> true;
+            default -> false;
+        };
+    }
+
     /** The hot-dispatch index for this instruction's operation, or 0. */
     static int hot(Insn i) {
         return switch (i.op & 0xFF) {

@@ -146,7 +146,7 @@ public final class DataMove {
                 if (i.rm >= 0) movRegFromReg(c, i);
                 else movLoad(c, i);
             }
-            case MOV_E_I, MOV_E_I + 1 -> Operands.writeRm(c, i, size, i.imm);
+            case MOV_E_I, MOV_E_I + 1 -> movImm(c, i);
             case MOV_R_I, MOV_R_I + 1 -> movImmToReg(c, i);
             case LEA -> lea(c, i);
             case MOVZX_B -> movzx8(c, i);
@@ -431,6 +431,7 @@ public final class DataMove {
             case MOV_E_G, MOV_E_G + 1 -> i.rm >= 0 ? Interpreter.H_MOV_REG_TO_REG : Interpreter.H_MOV_STORE;
             case MOV_G_E, MOV_G_E + 1 -> i.rm >= 0 ? Interpreter.H_MOV_REG_FROM_REG : Interpreter.H_MOV_LOAD;
             case MOV_R_I, MOV_R_I + 1 -> Interpreter.H_MOV_IMM_TO_REG;
+            case MOV_E_I, MOV_E_I + 1 -> Interpreter.H_MOV_IMM;
             case LEA -> Interpreter.H_LEA;
             case MOVZX_B -> Interpreter.H_MOVZX8;
             case MOVZX_W -> Interpreter.H_MOVZX16;
@@ -462,6 +463,11 @@ public final class DataMove {
 
     static void movImmToReg(Cpu c, Insn i) {
         c.writeReg(i.reg, i.opSize, i.imm);
+    }
+
+    /** MOV Ev, Iz (C6/C7 /0). */
+    static void movImm(Cpu c, Insn i) {
+        Operands.writeRm(c, i, i.opSize, i.imm);
     }
 
     static void lea(Cpu c, Insn i) {

@@ -155,6 +155,9 @@ public final class Flags {
     public static boolean cond(Cpu c, int cc) {
         int kind = c.ccOp >>> 2;
         if (kind == SUB) return condAfterSub(c, cc);
+        // ZF and SF come from the result after every operation but an explicit flags image
+        // (JNZ after DEC or ADD); after MUL they are undefined, so the result serves as well.
+        if (kind != EFLAGS && (cc & ~1) == CC_E) return (c.ccR == 0) != ((cc & 1) != 0);
         if (kind == LOGIC) return condAfterLogic(c, cc);
         return condFromFlags(c, cc);
     }

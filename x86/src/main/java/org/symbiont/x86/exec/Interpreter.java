@@ -59,11 +59,22 @@ public final class Interpreter {
             c.currentBlockPage = b.page;
             c.currentBlockPage2 = b.page2;
             c.stopBlock = false;
+            int epoch = c.blocks.epoch;
             try {
-                do {
-                    execute(c, insns[k]);
-                    k++;
-                } while (k < n && !c.stopBlock);
+                while (true) {
+                    do {
+                        execute(c, insns[k]);
+                        k++;
+                    } while (k < n && !c.stopBlock);
+                    // A block that branched back to its own start runs again at once while the
+                    // budget allows a whole pass and nothing invalidated it (see Block.loopsToItself).
+                    if (!b.loopsToItself || single || c.stopBlock || k != b.count || c.rip != b.rip
+                            || c.blocks.epoch != epoch || c.budgetEnd - c.retired - k < b.count) {
+                        break;
+                    }
+                    c.retired += k;
+                    k = 0;
+                }
             } catch (Fault f) {
                 c.retired += k;
                 c.rip = insns[k].rip;
@@ -132,7 +143,7 @@ public final class Interpreter {
     static final int H_MOV_IMM_TO_REG = 7, H_LEA = 8, H_MOVZX8 = 9, H_MOVZX16 = 10, H_MOVSX8 = 11;
     static final int H_MOVSX16 = 12, H_CMOV = 13, H_SETCC = 14;
     static final int H_JCC = 15, H_JMP_REL = 16, H_CALL_REL = 17, H_RET = 18;
-    static final int H_PUSH_REG = 19, H_POP_REG = 20;
+    static final int H_PUSH_REG = 19, H_POP_REG = 20, H_MOV_IMM = 21;
 
     /** The hot-dispatch index of a decoded instruction (0: dispatch by family). */
     static int hotIndex(Insn i) {
@@ -169,6 +180,7 @@ public final class Interpreter {
             case H_RET -> ControlTransfer.ret(c, i);
             case H_PUSH_REG -> StackOps.pushReg(c, i);
             case H_POP_REG -> StackOps.popReg(c, i);
+            case H_MOV_IMM -> DataMove.movImm(c, i);
             default -> executeFamily(c, i);
         }
     }

@@ -5,7 +5,6 @@ import static org.symbiont.x86.Cpu.ACCESS_FETCH;
 import static org.symbiont.x86.Cpu.ACCESS_READ;
 import static org.symbiont.x86.Cpu.ACCESS_WRITE;
 import static org.symbiont.x86.Cpu.TLB_INVALID;
-import static org.symbiont.x86.Cpu.TLB_MASK;
 import static org.symbiont.x86.Cpu.TLB_SIZE;
 
 import java.lang.invoke.VarHandle;
@@ -153,7 +152,7 @@ public final class Mmu {
      * (MMIO, or ROM for a write). For a write, decoded code in the page is invalidated first.
      */
     public long directHostOffset(int seg, long la, int access, boolean user) {
-        int i = (user ? TLB_SIZE : 0) + ((int) (la >>> 12) & TLB_MASK);
+        int i = (user ? TLB_SIZE : 0) + Cpu.tlbIndex(la);
         long tag = access == ACCESS_WRITE ? cpu.tlbWrite[i] : cpu.tlbRead[i];
         if (tag == (la & Cpu.PAGE_MASK)) return cpu.tlbAddend[i] + la;
         long pa = translate(seg, la, access, user);
@@ -265,7 +264,7 @@ public final class Mmu {
     }
 
     private void fill(long la, long pa, int access, boolean user) {
-        int i = (user ? TLB_SIZE : 0) + ((int) (la >>> 12) & TLB_MASK);
+        int i = (user ? TLB_SIZE : 0) + Cpu.tlbIndex(la);
         long page = la & Cpu.PAGE_MASK;
         long readHost = memory.hostOffsetForRead(pa);
         long writeHost = memory.hostOffsetForWrite(pa);
