@@ -35,17 +35,21 @@ public final class Cpu implements PhysicalMemory.CodePageListener {
     public static final long TLB_INVALID = 1;
     public static final long PAGE_MASK = ~0xFFFL;
 
-    /** Tags per access kind, for supervisor entries [0, TLB_SIZE) and user entries [TLB_SIZE, 2*TLB_SIZE). */
-    public final long[] tlbRead = new long[2 * TLB_SIZE];
-    public final long[] tlbWrite = new long[2 * TLB_SIZE];
-    public final long[] tlbFetch = new long[2 * TLB_SIZE];
+    /**
+     * Tags per access kind, for supervisor entries [0, TLB_SIZE) and user entries [TLB_SIZE,
+     * 2*TLB_SIZE). A third set, [2*TLB_SIZE, 3*TLB_SIZE), is never filled: while alignment checking
+     * is on, the accessors index it, miss, and the slow path checks alignment.
+     */
+    public final long[] tlbRead = new long[3 * TLB_SIZE];
+    public final long[] tlbWrite = new long[3 * TLB_SIZE];
+    public final long[] tlbFetch = new long[3 * TLB_SIZE];
     /** Host offset minus linear page address. */
-    public final long[] tlbAddend = new long[2 * TLB_SIZE];
+    public final long[] tlbAddend = new long[3 * TLB_SIZE];
     /** Host page number of the entry, for dropping write access when the page starts holding code. */
-    public final long[] tlbHostPage = new long[2 * TLB_SIZE];
+    public final long[] tlbHostPage = new long[3 * TLB_SIZE];
     /** Entries made from global mappings survive CR3 writes. */
-    public final boolean[] tlbGlobal = new boolean[2 * TLB_SIZE];
-    /** 0 at CPL 0-2, TLB_SIZE at CPL 3. */
+    public final boolean[] tlbGlobal = new boolean[3 * TLB_SIZE];
+    /** The TLB set the accessors use: 0 at CPL 0-2, TLB_SIZE at CPL 3, 2*TLB_SIZE when checking alignment. */
     public int tlbBase;
 
     /**
@@ -437,6 +441,19 @@ public final class Cpu implements PhysicalMemory.CodePageListener {
     public void setRflags(long value) {
         rflags = (value & ~STATUS_FLAGS & 0x3F_7FD5L) | RFLAGS_FIXED1;
         Flags.setStatus(this, value & STATUS_FLAGS);
+        selectTlbSet();
+    }
+
+    /**
+     * Alignment checking (SDM Vol. 3A, 6.15, #AC): data accesses at CPL 3 with CR0.AM and
+     * RFLAGS.AC set must be aligned to their size.
+     */
+    public boolean alignmentChecking() {
+        return cpl == 3 && (cr0 & CR0_AM) != 0 && (rflags & AC) != 0;
+    }
+
+    private void selectTlbSet() {
+        tlbBase = cpl != 3 ? 0 : alignmentChecking() ? 2 * TLB_SIZE : TLB_SIZE;
     }
 
     public long virtualCycles() {
@@ -464,7 +481,7 @@ public final class Cpu implements PhysicalMemory.CodePageListener {
         boolean mode64 = codeMode == Decoder.CODE64;
         linearMask = mode64 ? -1L : 0xFFFF_FFFFL;
         stackSize = mode64 ? 8 : (segAttr[SS] & (1 << 14)) != 0 ? 4 : 2;
-        tlbBase = cpl == 3 ? TLB_SIZE : 0;
+        selectTlbSet();
         modeKey = codeMode | (cpl == 3 ? 4 : 0);
         Segmentation.refreshEffectiveSegments(this);
     }

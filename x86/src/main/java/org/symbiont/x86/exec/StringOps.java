@@ -184,9 +184,11 @@ public final class StringOps {
      * lie inside one page of the destination (and of the source) and the pages are RAM, copying
      * or filling through host memory, and commits rSI/rDI/rCX. Returns how many it performed; 0
      * means the next element takes the per-element path (it crosses a page or the address-size
-     * wrap, a segment needs limit checks, or a page is MMIO or ROM), which also raises any fault.
+     * wrap, a segment needs limit checks, a page is MMIO or ROM, or alignment checking is on), which
+     * also raises any fault.
      */
     private static long bulk(Cpu c, Insn i, boolean movs, int size, long count, long max) {
+        if (c.alignmentChecking()) return 0; // each element must be checked for #AC
         int srcSeg = i.seg;
         int checked = c.segCheckMask >>> ES | (movs ? c.segCheckMask >>> srcSeg : 0);
         if ((checked & 1) != 0) return 0;

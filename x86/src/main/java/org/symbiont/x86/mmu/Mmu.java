@@ -31,7 +31,7 @@ public final class Mmu {
     private long walkMappingMask;
 
     /** Per TLB entry: mask selecting the base of the mapping it came from (4K, 2M, 4M or 1G). */
-    private final long[] mappingMask = new long[2 * TLB_SIZE];
+    private final long[] mappingMask = new long[3 * TLB_SIZE];
 
     // Walk statistics, for telemetry and the cost model.
     public long walks, walkReferences, tlbFlushes;
@@ -52,6 +52,7 @@ public final class Mmu {
     // =====================================================================================
 
     public long readSlow(int seg, long la, int size, boolean user) {
+        checkAlignment(la, size, user);
         if ((la & 0xFFF) + size > 0x1000) {
             long v = 0;
             for (int k = 0; k < size; k++) {
@@ -66,6 +67,7 @@ public final class Mmu {
     }
 
     public void writeSlow(int seg, long la, int size, long v, boolean user) {
+        checkAlignment(la, size, user);
         if ((la & 0xFFF) + size > 0x1000) {
             // Both pages must be writable before any byte lands (precise faults).
             long second = nextPage(la);
@@ -119,6 +121,7 @@ public final class Mmu {
      * and the VMM serializes device accesses anyway.
      */
     public long lockedCompareExchange(int seg, long la, int size, long expected, long update, boolean user) {
+        checkAlignment(la, size, user);
         long mask = sizeMask(size);
         if ((la & 0xFFF) + size <= 0x1000) {
             long pa = translate(seg, la, ACCESS_WRITE, user);
@@ -159,6 +162,11 @@ public final class Mmu {
         long host = access == ACCESS_WRITE ? memory.hostOffsetForWrite(pa) : memory.hostOffsetForRead(pa);
         if (host >= 0 && access == ACCESS_WRITE) noteCodeWrite(host);
         return host;
+    }
+
+    /** #AC(0) for a misaligned user data access while alignment checking is on. */
+    private void checkAlignment(long la, int size, boolean user) {
+        if (user && (la & (size - 1)) != 0 && cpu.alignmentChecking()) throw cpu.fault(EXC_AC, 0);
     }
 
     /**
