@@ -20,6 +20,8 @@ public final class CpuModel {
     static final int XSAVE = 1 << 26, OSXSAVE = 1 << 27;
     // CPUID.7.0:EBX
     static final int FSGSBASE = 1, SMEP = 1 << 7, ERMS = 1 << 9, INVPCID = 1 << 10, SMAP = 1 << 20, CLFLUSHOPT = 1 << 23;
+    /** The x87 FCS and FDS are not kept (FXSAVE/FNSTENV store them as 0). */
+    static final int FCS_FDS_DEPRECATED = 1 << 13;
     // CPUID.80000001:EDX / ECX
     static final int SYSCALL = 1 << 11, NX = 1 << 20, PAGE1GB = 1 << 26, RDTSCP = 1 << 27, LM = 1 << 29;
     static final int LAHF64 = 1, ABM = 1 << 5;
@@ -78,7 +80,9 @@ public final class CpuModel {
                 FPU | DE | PSE | TSC | MSR | PAE | MCE | CX8 | APIC | SEP | MTRR | PGE | MCA | CMOV | PAT | PSE36
                         | CLFSH | FXSR | SSE | SSE2
             };
-            case 7 -> subleaf == 0 ? new int[] {0, FSGSBASE | SMEP | ERMS | INVPCID | SMAP | CLFLUSHOPT, 0, 0} : new int[4];
+            case 7 -> subleaf == 0
+                    ? new int[] {0, FSGSBASE | SMEP | ERMS | INVPCID | FCS_FDS_DEPRECATED | SMAP | CLFLUSHOPT, 0, 0}
+                    : new int[4];
             case 0xD -> switch (subleaf) {
                 // XSAVE components: x87 and SSE only; the legacy region plus header is 576 bytes.
                 case 0 -> new int[] {3, 576, 576, 0};
