@@ -17,70 +17,9 @@ import org.symbiont.x86.decode.Decoder;
  * Mode switches as firmware and kernels perform them: real mode to protected mode to long mode
  * in one program (from 0000:7C00 and as an AP-startup trampoline at 9000:0000), and transfers
  * between 64-bit and compatibility mode.
- *
- * <p>The switch programs exist in two builds. The full build uses LGDT, MOV CRn, RDMSR and
- * WRMSR. The stub build replaces each of those with an OUT to a port in 0xF0..0xF7, and the test
- * performs the effect on the CPU while the OUT waits in its exit; everything else (the far
- * jumps into 32- and 64-bit code, segment loads, paging) runs as in the full build.
+
  */
 class ModeSwitchTest {
-    /** Macros for the system instructions, as the real instructions. */
-    private static final String REAL_SYSTEM_OPS = """
-            .macro LGDT_AT label
-                lgdt [\\label]
-            .endm
-            .macro READ_CR0
-                mov eax, cr0
-            .endm
-            .macro WRITE_CR0
-                mov cr0, eax
-            .endm
-            .macro WRITE_CR3
-                mov cr3, eax
-            .endm
-            .macro READ_CR4
-                mov eax, cr4
-            .endm
-            .macro WRITE_CR4
-                mov cr4, eax
-            .endm
-            .macro READ_MSR
-                rdmsr
-            .endm
-            .macro WRITE_MSR
-                wrmsr
-            .endm
-            """;
-
-    /** The same macros as port stubs serviced by {@link #runWithStubs}. */
-    private static final String STUB_SYSTEM_OPS = """
-            .macro LGDT_AT label
-                mov esi, offset \\label
-                out 0xF0, al
-            .endm
-            .macro READ_CR0
-                out 0xF1, al
-            .endm
-            .macro WRITE_CR0
-                out 0xF2, al
-            .endm
-            .macro WRITE_CR3
-                out 0xF3, al
-            .endm
-            .macro READ_CR4
-                out 0xF4, al
-            .endm
-            .macro WRITE_CR4
-                out 0xF5, al
-            .endm
-            .macro READ_MSR
-                out 0xF6, al
-            .endm
-            .macro WRITE_MSR
-                out 0xF7, al
-            .endm
-            """;
-
     /**
      * Real mode to long mode. {@code base} is the linear address of offset 0 of the code
      * segment the program starts in (the program is linked at its offset in that segment).
@@ -93,10 +32,10 @@ class ModeSwitchTest {
                 mov ds, ax
                 mov ss, ax
                 mov sp, 0xF000
-                LGDT_AT gdtr
-                READ_CR0
+                lgdt [gdtr]
+                mov eax, cr0
                 or eax, 1
-                WRITE_CR0
+                mov cr0, eax
             .att_syntax
                 ljmpl $0x08, $(pm32 + %1$d)
             .intel_syntax noprefix
@@ -115,18 +54,18 @@ class ModeSwitchTest {
                 mov dword ptr [0x21004], 0
                 mov dword ptr [0x22000], 0x83
                 mov dword ptr [0x22004], 0
-                READ_CR4
+                mov eax, cr4
                 or eax, 0x20
-                WRITE_CR4
+                mov cr4, eax
                 mov eax, 0x20000
-                WRITE_CR3
+                mov cr3, eax
                 mov ecx, 0xC0000080
-                READ_MSR
+                rdmsr
                 or eax, 0x100
-                WRITE_MSR
-                READ_CR0
+                wrmsr
+                mov eax, cr0
                 or eax, 0x80000000
-                WRITE_CR0
+                mov cr0, eax
             .att_syntax
                 ljmp $0x18, $(lm64 + %1$d)
             .intel_syntax noprefix
@@ -154,56 +93,16 @@ class ModeSwitchTest {
             """.formatted(base, startSegment);
     }
 
-    /** Runs, servicing the stub ports and recording port 0x80, until another exit. */
-    private static Exit runWithStubs(TestMachine m, List<Long> reports) {
+    /** Runs, recording what the program reports on port 0x80, until another exit. */
+    private static Exit runRecording(TestMachine m, List<Long> reports) {
         Cpu c = m.cpu;
         for (int exits = 0; exits < 100; exits++) {
             Exit e = c.run(100_000);
-            if (!(e instanceof Exit.PortOut o)) return e;
-            int port = o.port();
-            if (port == 0x80) reports.add(o.value());
-            else if (port >= 0xF0 && port <= 0xF7) applyStub(m, port);
-            else return e;
+            if (!(e instanceof Exit.PortOut o) || o.port() != 0x80) return e;
+            reports.add(o.value());
             c.completeWrite();
         }
         throw new AssertionError("too many exits");
-    }
-
-    private static void applyStub(TestMachine m, int port) {
-        Cpu c = m.cpu;
-        long eax = c.gpr[RAX] & 0xFFFF_FFFFL;
-        switch (port) {
-            case 0xF0 -> {
-                long at = c.segBase[DS] + (c.gpr[RSI] & 0xFFFF_FFFFL);
-                c.gdtLimit = m.memory.readU16(at);
-                c.gdtBase = m.memory.readU32(at + 2);
-            }
-            case 0xF1 -> c.gpr[RAX] = c.cr0 & 0xFFFF_FFFFL;
-            case 0xF2 -> {
-                c.cr0 = eax;
-                if ((c.cr0 & CR0_PG) != 0 && (c.efer & EFER_LME) != 0 && (c.cr4 & CR4_PAE) != 0) c.efer |= EFER_LMA;
-                c.updateMode();
-                c.mmu.flushAll();
-            }
-            case 0xF3 -> {
-                c.cr3 = eax;
-                c.mmu.flushAll();
-            }
-            case 0xF4 -> c.gpr[RAX] = c.cr4 & 0xFFFF_FFFFL;
-            case 0xF5 -> {
-                c.cr4 = eax;
-                c.mmu.flushAll();
-            }
-            case 0xF6 -> {
-                assertEquals(MSR_EFER, (int) c.gpr[RCX]);
-                c.gpr[RAX] = c.efer & 0xFFFF_FFFFL;
-                c.gpr[RDX] = c.efer >>> 32;
-            }
-            default -> {
-                assertEquals(MSR_EFER, (int) c.gpr[RCX]);
-                c.efer = (eax | c.gpr[RDX] << 32) & ~EFER_LMA | (c.efer & EFER_LMA);
-            }
-        }
     }
 
     private static TestMachine realModeMachine(String program, long base, int segment, long origin) {
@@ -227,33 +126,17 @@ class ModeSwitchTest {
 
     @Test
     void realToProtectedToLongMode() {
-        TestMachine m = realModeMachine(STUB_SYSTEM_OPS + switchProgram(0, "0"), 0, 0, 0x7C00);
+        TestMachine m = realModeMachine(switchProgram(0, "0"), 0, 0, 0x7C00);
         List<Long> reports = new ArrayList<>();
-        assertEquals(Exit.HALT, runWithStubs(m, reports));
+        assertEquals(Exit.HALT, runRecording(m, reports));
         assertInLongMode(m, reports);
     }
 
     @Test
     void apStartupTrampolineAt9000() {
-        TestMachine m = realModeMachine(STUB_SYSTEM_OPS + switchProgram(0x9_0000, "cs"), 0x9_0000, 0x9000, 0);
+        TestMachine m = realModeMachine(switchProgram(0x9_0000, "cs"), 0x9_0000, 0x9000, 0);
         List<Long> reports = new ArrayList<>();
-        assertEquals(Exit.HALT, runWithStubs(m, reports));
-        assertInLongMode(m, reports);
-    }
-
-    @Test
-    void realToProtectedToLongModeWithSystemInstructions() {
-        TestMachine m = realModeMachine(REAL_SYSTEM_OPS + switchProgram(0, "0"), 0, 0, 0x7C00);
-        List<Long> reports = new ArrayList<>();
-        assertEquals(Exit.HALT, runWithStubs(m, reports));
-        assertInLongMode(m, reports);
-    }
-
-    @Test
-    void apStartupTrampolineWithSystemInstructions() {
-        TestMachine m = realModeMachine(REAL_SYSTEM_OPS + switchProgram(0x9_0000, "cs"), 0x9_0000, 0x9000, 0);
-        List<Long> reports = new ArrayList<>();
-        assertEquals(Exit.HALT, runWithStubs(m, reports));
+        assertEquals(Exit.HALT, runRecording(m, reports));
         assertInLongMode(m, reports);
     }
 
