@@ -20,7 +20,8 @@
  *
  * A fault inside the sequence arrives as a signal on an alternate stack; the handler records the
  * signal, si_code, si_addr and the interrupted context (GPRs, RIP, RFLAGS, MXCSR, XMM from the
- * ucontext) and siglongjmps back. A sequence still running after two seconds is a timeout.
+ * ucontext) and siglongjmps back. A sequence still running after one second of CPU time is a
+ * timeout (a virtual timer, so a loaded machine does not turn slow cases into timeouts).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -87,15 +88,15 @@ static void on_fault(int sig, siginfo_t *si, void *ucv) {
     ucontext_t *uc = ucv;
     uint64_t rip = uc->uc_mcontext.gregs[REG_RIP];
     if (!in_case) {
-        if (sig == SIGALRM) return;
+        if (sig == SIGVTALRM) return;
         static const char msg[] = "difftest harness: fault outside a test sequence\n";
         (void) !write(2, msg, sizeof msg - 1);
         _exit(70);
     }
     in_case = 0;
     got_signal = sig;
-    got_code = sig == SIGALRM ? 0 : si->si_code;
-    got_addr = sig == SIGALRM ? 0 : (uint64_t) (uintptr_t) si->si_addr;
+    got_code = sig == SIGVTALRM ? 0 : si->si_code;
+    got_addr = sig == SIGVTALRM ? 0 : (uint64_t) (uintptr_t) si->si_addr;
     for (int r = 0; r < 16; r++) CTRL64(CT_OUT_GPR + 8 * r) = uc->uc_mcontext.gregs[greg_index[r]];
     CTRL64(CT_OUT_RFLAGS) = uc->uc_mcontext.gregs[REG_EFL];
     CTRL64(CT_ENTRY) = rip; /* reused as "where it stopped" */
@@ -173,10 +174,10 @@ static void run_case(const struct test_case *c) {
     memcpy(code, c->code, code_len);
     CTRL64(CT_ENTRY) = (uint64_t) (uintptr_t) code;
 
-    struct itimerval arm = {{0, 0}, {2, 0}}, disarm = {{0, 0}, {0, 0}};
+    struct itimerval arm = {{0, 0}, {1, 0}}, disarm = {{0, 0}, {0, 0}};
     uint8_t kind;
     got_signal = 0;
-    if (setitimer(ITIMER_REAL, &arm, NULL) != 0) die("setitimer");
+    if (setitimer(ITIMER_VIRTUAL, &arm, NULL) != 0) die("setitimer");
     if (sigsetjmp(resume, 0) == 0) {
         in_case = 1;
         dt_enter();
@@ -184,11 +185,11 @@ static void run_case(const struct test_case *c) {
         kind = 0;
         CTRL64(CT_ENTRY) = DT_CODE_END;
     } else {
-        kind = got_signal == SIGALRM ? 2 : 1;
+        kind = got_signal == SIGVTALRM ? 2 : 1;
         uint32_t host_mxcsr = 0x1F80;
         __asm__ volatile("ldmxcsr %0\n\tcld" : : "m"(host_mxcsr));
     }
-    if (setitimer(ITIMER_REAL, &disarm, NULL) != 0) die("setitimer");
+    if (setitimer(ITIMER_VIRTUAL, &disarm, NULL) != 0) die("setitimer");
 
     uint16_t diffs = 0;
     for (int q = 0; q < QWORDS; q++) diffs += data[q] != initial[q];
@@ -245,7 +246,7 @@ int main(void) {
     sa.sa_sigaction = on_fault;
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
     sigemptyset(&sa.sa_mask);
-    int sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGALRM};
+    int sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGVTALRM};
     for (unsigned k = 0; k < sizeof sigs / sizeof sigs[0]; k++) {
         if (sigaction(sigs[k], &sa, NULL) != 0) die("sigaction");
     }

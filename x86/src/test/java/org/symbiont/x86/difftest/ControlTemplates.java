@@ -181,12 +181,13 @@ final class ControlTemplates {
             case 1 -> 8 * r.nextInt(8);
             default -> r.nextInt(0x80);
         };
-        if ((level & 31) > 1 || r.nextBoolean()) {
-            // Levels above 1 copy frame pointers from below RBP: RBP must point into the data region.
+        boolean word = r.nextInt(8) == 0;
+        if ((level & 31) > 1 || word || r.nextBoolean()) {
+            // Levels above 1 copy frame pointers from below RBP, so RBP must point into the data
+            // region; a 16-bit ENTER replaces only BP, and LEAVE then uses all of RBP.
             if (r.nextBoolean()) g.emit(Instruction.op(0x89).size(8).reg(RSP).rm(RBP));
             else g.emit(Instruction.op(0x8D).size(8).reg(RBP).rm(Mem.base(RSP, 8L * r.nextInt(1, 16))));
         }
-        boolean word = r.nextInt(8) == 0;
         g.emit(Instruction.op(0xC8).size(word ? 2 : 4).imm(frame, 2).imm(level, 1));
         if (r.nextBoolean()) {
             g.body(r.nextInt(2), 0);

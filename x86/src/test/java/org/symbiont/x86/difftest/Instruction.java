@@ -139,6 +139,11 @@ final class Instruction {
         return this;
     }
 
+    /** The 3-bit register field: AH..BH (16..19) encode as 4..7. */
+    private static int field(int r) {
+        return (r >= 16 ? r - 12 : r) & 7;
+    }
+
     private static boolean isHighByte(int r, boolean gpr8) {
         return gpr8 && r >= 16;
     }
@@ -181,12 +186,12 @@ final class Instruction {
             }
             default -> { }
         }
-        code.byte1(opcodeReg >= 0 ? opcode | (opcodeReg & 7) : opcode);
+        code.byte1(opcodeReg >= 0 ? opcode | field(opcodeReg) : opcode);
         int dispAt = -1;
         if (mem != null) {
             dispAt = modrmMemory(code);
         } else if (rmReg >= 0) {
-            code.byte1(0xC0 | (regField & 7) << 3 | (rmReg & 7));
+            code.byte1(0xC0 | field(regField) << 3 | field(rmReg));
         }
         code.bytes(imm, immSize);
         code.bytes(imm2, imm2Size);
@@ -208,7 +213,7 @@ final class Instruction {
 
     /** Writes ModRM, SIB and displacement; returns where a RIP-relative disp32 sits. */
     private int modrmMemory(Code code) {
-        int reg = (regField & 7) << 3;
+        int reg = field(regField) << 3;
         Mem m = mem;
         if (m.base == Mem.RIP) {
             code.byte1(reg | 5);

@@ -260,7 +260,8 @@ final class IntegerTemplates {
         SplittableRandom r = g.rnd;
         int size = g.size(1, 2, 4, 8);
         boolean legacy = legacyBytes(g, size);
-        int kind = shift ? 4 + r.nextInt(4) : r.nextInt(4);
+        // /6 is an undocumented alias of SHL (/4) that processors execute as SHL: tested, rarely.
+        int kind = shift ? (r.nextInt(16) == 0 ? 6 : new int[] {4, 5, 7}[r.nextInt(3)]) : r.nextInt(4);
         int read = !shift && kind >= 2 ? CF : 0;
         if (read != 0 && g.inBody) return false;
         Operand d = rmWrite(g, size, legacy);
@@ -336,9 +337,9 @@ final class IntegerTemplates {
         boolean divide = form >= 3 && form != 6;
         boolean signed = r.nextBoolean();
         if (divide) {
-            switch (r.nextInt(3)) {
+            switch (r.nextInt(6)) {
                 case 0 -> { } // whatever RDX:RAX holds: mostly #DE for wide operands
-                case 1 -> {
+                case 1, 2, 3 -> {
                     if (signed) {
                         // CBW / CWD / CDQ / CQO
                         g.emit(size == 1 ? Instruction.op(0x98).size(2) : Instruction.op(0x99).size(size));

@@ -34,6 +34,21 @@ final class TestCase {
         this.singleStep = singleStep;
     }
 
+    /**
+     * A hand-written case: {@code code} with the given register values (RSP defaults to a stack
+     * inside the data region), flags 0x202, default MXCSR, zero XMM registers, the data image of
+     * {@code dataSeed} without patches.
+     */
+    static TestCase handWritten(byte[] code, long dataSeed, long... registers) {
+        TestCase c = new TestCase(0, Family.MOV, new int[0], new long[0], code, List.of(), 0, false);
+        System.arraycopy(registers, 0, c.gpr, 0, registers.length);
+        if (registers.length <= Generator.RSP) c.gpr[Generator.RSP] = Layout.DATA + 0xC00;
+        c.rflags = 0x202;
+        c.mxcsr = 0x1F80;
+        c.dataSeed = dataSeed;
+        return c;
+    }
+
     long codeAddress() {
         return Layout.CODE_END - code.length;
     }
