@@ -87,10 +87,12 @@ final class ControlTemplates {
         g.emit(Instruction.op(0xB8).size(8).opcodeReg(RCX).imm(count, 8));
         Code.Label top = new Code.Label();
         g.bind(top);
+        int first = g.stepCount();
         g.body(1 + r.nextInt(2), 1 << RCX);
         Instruction i = Instruction.op(0xE0 + kind).target(top, 1);
         if (ecx) i.prefix(0x67);
         g.emit(i, read, 0, 0);
+        g.joinLoop(first);
         return true;
     }
 
@@ -131,6 +133,7 @@ final class ControlTemplates {
         g.bind(subroutine);
         g.body(r.nextInt(3), 0);
         if (arguments > 0 || r.nextInt(6) == 0) g.emit(Instruction.op(0xC2).imm(8L * arguments, 2));
+        else if (r.nextInt(4) == 0) g.emit(Instruction.op(0xC3).prefix(0xF3)); // REP RET, as compilers emit it
         else g.emit(Instruction.op(0xC3));
         g.bind(after);
         return true;

@@ -28,7 +28,6 @@ final class Generator {
     static final int DF = 1 << 10;
 
     static final int RAX = 0, RCX = 1, RDX = 2, RBX = 3, RSP = 4, RBP = 5, RSI = 6, RDI = 7;
-    static final int R8 = 8, R15 = 15;
 
     /** Generates the instructions of one family into the current case; false if not applicable here. */
     interface Template {
@@ -104,7 +103,7 @@ final class Generator {
 
         gpr = new long[16];
         for (int r = 0; r < 16; r++) gpr[r] = value64();
-        int[] pinCandidates = {RBX, 8, 9, 10, 11, 12, 13, 14, 15};
+        int[] pinCandidates = {RBX, 8, 9, 10, 11, 12, 13, 14, 15}; // no implicit destinations
         pointer = pinCandidates[rnd.nextInt(pinCandidates.length)];
         do index = pinCandidates[rnd.nextInt(pinCandidates.length)]; while (index == pointer);
         pinnedMask = 1 << pointer | 1 << index;
@@ -208,6 +207,13 @@ final class Generator {
 
     void emit(Instruction i, int read, int written, int undefinedNew, Step.Dynamic dynamic) {
         if ((read & undefined) != 0) defineFlags();
+        if (rnd.nextInt(64) == 0) {
+            // Prefixes the processor ignores: segment overrides other than FS/GS, and a REX byte
+            // followed by a legacy prefix. They may push an instruction past 15 bytes (#GP).
+            int n = rnd.nextInt(1, 3);
+            for (int k = 0; k < n; k++) i.ignoredPrefix(new int[] {0x26, 0x2E, 0x36, 0x3E}[rnd.nextInt(4)]);
+            if (i.hasLegacyPrefix() && rnd.nextBoolean()) i.ignoredPrefix(0x40 | rnd.nextInt(16));
+        }
         int off = i.emit(code);
         steps.add(new Step(off, code.length() - off, current, read, written, undefinedNew, dynamic, undefined));
         undefined = (undefined & ~written) | undefinedNew;
@@ -231,9 +237,18 @@ final class Generator {
         undefined = 0;
     }
 
-    /** Whether the status flags in {@code mask} are statically defined here. */
-    boolean flagsDefined(int mask) {
-        return (undefined & mask) == 0;
+    /** The number of instructions emitted so far in this case. */
+    int stepCount() {
+        return steps.size();
+    }
+
+    /**
+     * Closes a backward loop whose body starts at step {@code first}: later iterations enter the
+     * body with the flags the previous iteration left, so each body instruction may also see
+     * what is undefined at the end of the body.
+     */
+    void joinLoop(int first) {
+        for (int k = first; k < steps.size(); k++) steps.get(k).undefinedBefore |= undefined;
     }
 
     /** A label for a forward branch that skips {@code skip} more templates after the current one. */

@@ -11,6 +11,9 @@ final class Instruction {
 
     private final int[] prefixes = new int[4];
     private int prefixCount;
+    /** Prefixes without effect placed before all others (see {@link #ignoredPrefix}). */
+    private final int[] leading = new int[3];
+    private int leadingCount;
     private boolean rexW, forceRex;
     private int map, opcode;
     private int regField = -1;
@@ -52,6 +55,20 @@ final class Instruction {
     Instruction prefix(int p) {
         prefixes[prefixCount++] = p;
         return this;
+    }
+
+    /**
+     * A prefix that must not change anything, emitted first: a CS/DS/ES/SS segment override (ignored
+     * in 64-bit mode) or a REX byte that some legacy prefix separates from the opcode (ignored).
+     */
+    Instruction ignoredPrefix(int p) {
+        leading[leadingCount++] = p;
+        return this;
+    }
+
+    /** Whether a legacy prefix will follow the leading ones (so a REX there is ignored). */
+    boolean hasLegacyPrefix() {
+        return prefixCount > 0 || mem != null && mem.addr32;
     }
 
     /** Operand size 2 adds 66, 8 sets REX.W; 1 and 4 add nothing (the opcode tells byte forms). */
@@ -171,6 +188,7 @@ final class Instruction {
         if (highByte && needRex) throw new Code.Unencodable("AH..BH cannot be encoded with REX");
 
         int start = code.length();
+        for (int k = 0; k < leadingCount; k++) code.byte1(leading[k]);
         for (int k = 0; k < prefixCount; k++) code.byte1(prefixes[k]);
         if (mem != null && mem.addr32) code.byte1(0x67);
         if (needRex) code.byte1(0x40 | rex);

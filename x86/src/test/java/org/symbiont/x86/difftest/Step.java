@@ -23,8 +23,8 @@ final class Step {
     final Family family;
     final int read, written, undefined;
     final Dynamic dynamic;
-    /** Statically possibly-undefined status flags just before this instruction. */
-    final int undefinedBefore;
+    /** Statically possibly-undefined status flags just before this instruction (widened for loop bodies). */
+    int undefinedBefore;
 
     Step(int offset, int length, Family family, int read, int written, int undefined, Dynamic dynamic, int undefinedBefore) {
         this.offset = offset;
