@@ -109,9 +109,9 @@ public final class DataMove {
             case MOV_E_I, MOV_E_I + 1 -> Operands.writeRm(c, i, size, i.imm);
             case MOV_R_I, MOV_R_I + 1 -> c.writeReg(i.reg, size, i.imm);
             case LEA -> c.writeReg(i.reg, size, Operands.ea(c, i));
-            case MOVZX_B -> c.writeReg(i.reg, size, readByteSource(c, i));
+            case MOVZX_B -> c.writeReg(i.reg, size, Operands.readRm(c, i, 1));
             case MOVZX_W -> c.writeReg(i.reg, size, Operands.readRm(c, i, 2));
-            case MOVSX_B -> c.writeReg(i.reg, size, Operands.signExtend(readByteSource(c, i), 1));
+            case MOVSX_B -> c.writeReg(i.reg, size, Operands.signExtend(Operands.readRm(c, i, 1), 1));
             case MOVSX_W -> c.writeReg(i.reg, size, Operands.signExtend(Operands.readRm(c, i, 2), 2));
             case MOVSXD_ARPL -> {
                 if (c.codeMode == Decoder.CODE64) {
@@ -154,15 +154,6 @@ public final class DataMove {
             case STD -> c.rflags |= DF;
             default -> throw c.ud();
         }
-    }
-
-    /**
-     * The Eb source of MOVZX/MOVSX. Their operand size is not 1, so the decoder leaves register
-     * numbers 4..7 as SP..DI; without a REX prefix a byte register 4..7 is AH..BH (SDM Vol. 2A, 3.1.1.1).
-     */
-    private static long readByteSource(Cpu c, Insn i) {
-        if (i.rm >= 4 && i.rm < 8 && !i.hasPrefix(Insn.P_REX)) return c.readReg(i.rm + 12, 1);
-        return Operands.readRm(c, i, 1);
     }
 
     /** XCHG with a memory operand is always locked (SDM Vol. 2D, XCHG). */
