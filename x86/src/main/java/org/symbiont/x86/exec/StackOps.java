@@ -62,11 +62,7 @@ public final class StackOps {
             }
             case POP_E -> popToMemory(c, i, nearSize(c, size));
             case PUSHF -> pushf(c, i);
-            case POPF -> {
-                // POPF ends its block (TF and IF take effect at the next boundary), so it sets RIP.
-                popf(c, size);
-                c.rip = i.nextRip;
-            }
+            case POPF -> popf(c, size);
             case LEAVE -> {
                 // RSP <- RBP, then pop RBP; the stack-pointer width decides how much of RBP moves.
                 long m = stackMask(c);
