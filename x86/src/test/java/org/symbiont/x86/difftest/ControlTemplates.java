@@ -192,6 +192,7 @@ final class ControlTemplates {
             else g.emit(Instruction.op(0x8D).size(8).reg(RBP).rm(Mem.base(RSP, 8L * r.nextInt(1, 16))));
         }
         g.emit(Instruction.op(0xC8).size(word ? 2 : 4).imm(frame, 2).imm(level, 1));
+        g.lastStep().partialStackStoresOnFault = true;
         if (r.nextBoolean()) {
             g.body(r.nextInt(2), 0);
             g.emit(Instruction.op(0xC9).size(word ? 2 : 4));

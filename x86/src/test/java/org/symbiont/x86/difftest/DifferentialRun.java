@@ -95,7 +95,12 @@ final class DifferentialRun {
         } else {
             undefined = c.finalUndefined;
         }
-        List<String> diffs = differences(host, mine, undefined, tainted);
+        int memoryFrom = 0;
+        if (host.outcome == MachineState.Outcome.FAULT) {
+            Step s = c.stepAt(host.rip);
+            if (s != null && s.partialStackStoresOnFault) memoryFrom = (int) Math.max(0, Math.min(Layout.DATA_SIZE, host.gpr[4] - Layout.DATA));
+        }
+        List<String> diffs = differences(host, mine, undefined, tainted, memoryFrom);
         if (diffs.isEmpty()) return;
         st.mismatches++;
         mismatches++;
@@ -103,13 +108,18 @@ final class DifferentialRun {
         if (mismatchCases.size() < 1000) mismatchCases.add(c.index);
         if (reported < config.maxReports) {
             reported++;
-            out.print(report(c, host, mine, undefined, tainted, diffs));
+            out.print(report(c, host, mine, undefined, tainted, memoryFrom, diffs));
         } else {
             out.printf("MISMATCH seed=%#x case=%d family=%s: %s%n", config.seed, c.index, c.family.id(), diffs.get(0));
         }
     }
 
     static List<String> differences(MachineState n, MachineState e, int undefinedFlags, int taintedRegisters) {
+        return differences(n, e, undefinedFlags, taintedRegisters, 0);
+    }
+
+    /** The differences between two final states; bytes of the data region below {@code memoryFrom} are not compared. */
+    static List<String> differences(MachineState n, MachineState e, int undefinedFlags, int taintedRegisters, int memoryFrom) {
         List<String> d = new ArrayList<>();
         if (n.outcome != e.outcome || n.vector != e.vector) {
             d.add("outcome: native " + n.outcomeText() + ", emulator " + e.outcomeText());
@@ -136,7 +146,8 @@ final class DifferentialRun {
         }
         int listed = 0;
         for (int q = 0; q < Layout.DATA_SIZE / 8; q++) {
-            long a = quad(n.data, q), b = quad(e.data, q);
+            long ignored = 8 * q >= memoryFrom ? 0 : 8 * q + 8 <= memoryFrom ? -1L : -1L >>> (64 - 8 * (memoryFrom - 8 * q));
+            long a = quad(n.data, q) & ~ignored, b = quad(e.data, q) & ~ignored;
             if (a != b) {
                 if (listed++ < 8) d.add(String.format("memory %#x: native %016x, emulator %016x", Layout.DATA + 8L * q, a, b));
             }
@@ -175,7 +186,7 @@ final class DifferentialRun {
         return sb.toString();
     }
 
-    private String report(TestCase c, MachineState n, MachineState e, int undefined, int tainted, List<String> diffs) {
+    private String report(TestCase c, MachineState n, MachineState e, int undefined, int tainted, int memoryFrom, List<String> diffs) {
         StringBuilder sb = new StringBuilder();
         sb.append(String.format("%n=== MISMATCH seed=%#x case=%d family=%s%n", config.seed, c.index, c.family.id()));
         sb.append("reproduce with: ").append(config.reproduce(c.index)).append('\n');
@@ -189,7 +200,8 @@ final class DifferentialRun {
         appendRegisters(sb, n.gpr, n.rflags, n.mxcsr, n.xmm);
         sb.append("emulator: ").append(e.outcomeText()).append(String.format(", RIP %#x%n", e.rip));
         appendRegisters(sb, e.gpr, e.rflags, e.mxcsr, e.xmm);
-        sb.append(String.format("masked: undefined flags %s, registers %s%n", flags(undefined), registerList(tainted)));
+        sb.append(String.format("masked: undefined flags %s, registers %s%s%n", flags(undefined), registerList(tainted),
+                memoryFrom > 0 ? String.format(", memory below %#x", Layout.DATA + memoryFrom) : ""));
         sb.append("differences:\n");
         for (String d : diffs) sb.append("  ").append(d).append('\n');
         return sb.toString();

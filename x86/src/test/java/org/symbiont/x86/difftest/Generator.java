@@ -237,6 +237,11 @@ final class Generator {
         undefined = 0;
     }
 
+    /** The instruction emitted last. */
+    Step lastStep() {
+        return steps.get(steps.size() - 1);
+    }
+
     /** The number of instructions emitted so far in this case. */
     int stepCount() {
         return steps.size();

@@ -7,7 +7,7 @@ package org.symbiont.x86.difftest;
  * together with a REX prefix ({@link #emit} refuses such a combination).
  */
 final class Instruction {
-    static final int MAP_1 = 0, MAP_0F = 1, MAP_0F38 = 2, MAP_0F3A = 3;
+    static final int MAP_1 = 0, MAP_0F = 1, MAP_0F38 = 2;
 
     private final int[] prefixes = new int[4];
     private int prefixCount;
@@ -40,10 +40,6 @@ final class Instruction {
 
     static Instruction op0F38(int opcode) {
         return op(opcode).map(MAP_0F38);
-    }
-
-    static Instruction op0F3A(int opcode) {
-        return op(opcode).map(MAP_0F3A);
     }
 
     Instruction map(int m) {
@@ -197,10 +193,6 @@ final class Instruction {
             case MAP_0F38 -> {
                 code.byte1(0x0F);
                 code.byte1(0x38);
-            }
-            case MAP_0F3A -> {
-                code.byte1(0x0F);
-                code.byte1(0x3A);
             }
             default -> { }
         }

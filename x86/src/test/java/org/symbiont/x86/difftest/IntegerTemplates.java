@@ -351,7 +351,7 @@ final class IntegerTemplates {
                 }
                 default -> {
                     // A small positive dividend.
-                    g.emit(Instruction.op(0xB8).opcodeReg(RAX).imm(r.nextInt(1 << 16), 4));
+                    g.emit(Instruction.op(0xB8).opcodeReg(RAX).imm(r.nextInt(1 << (size == 1 ? 10 : 16)), 4));
                     if (size != 1) g.emit(Instruction.op(0xB8).opcodeReg(RDX).imm(0, 4));
                 }
             }
@@ -467,7 +467,8 @@ final class IntegerTemplates {
             int size = r.nextInt(6) == 0 ? g.size(2, 4) : 8;
             // With a 16-bit operand size AMD processors read 32 bits (Intel: 16) and write 16:
             // keep that memory operand away from the region's edges so the access width cannot show.
-            Operand s = size == 2 && r.nextInt(5) < 2 ? Operand.memory(g.memInside(4)) : rmRead(g, size == 2 ? 2 : 4, false);
+            Operand s = size != 2 ? rmRead(g, 4, false)
+                    : r.nextInt(5) < 2 ? Operand.memory(g.memInside(4)) : Operand.register(g.src());
             i = s.apply(Instruction.op(0x63).size(size).reg(g.dest()));
         }
         g.emit(i);
@@ -549,7 +550,7 @@ final class IntegerTemplates {
                 m.addr32 = true;
             }
             default -> {
-                if (r.nextInt(8) == 0) {
+                if (r.nextInt(25) == 0) {
                     // LEA with a register operand is #UD.
                     g.emit(Instruction.op(0x8D).size(size).reg(d).rm(g.src()));
                     return true;
@@ -620,7 +621,7 @@ final class IntegerTemplates {
         if (!g.canWrite(RDX) || !g.canRead(RBX) || !g.canRead(RCX)) return false;
         boolean wide16 = r.nextBoolean();
         int width = wide16 ? 16 : 8;
-        if (r.nextInt(30) == 0) {
+        if (r.nextInt(100) == 0) {
             // Register operand: #UD.
             g.emit(Instruction.op0F(0xC7).digit(1).rm(g.src()), 0, ZF, 0);
             return true;
@@ -713,7 +714,7 @@ final class IntegerTemplates {
     static boolean movbe(Generator g) {
         int size = g.size(2, 4, 8);
         boolean load = g.rnd.nextBoolean();
-        if (g.rnd.nextInt(40) == 0) {
+        if (g.rnd.nextInt(100) == 0) {
             // The register form is #UD.
             g.emit(Instruction.op0F38(0xF0).size(size).reg(g.dest()).rm(g.src()));
             return true;

@@ -25,6 +25,11 @@ final class Step {
     final Dynamic dynamic;
     /** Statically possibly-undefined status flags just before this instruction (widened for loop bodies). */
     int undefinedBefore;
+    /**
+     * The instruction stores several stack slots (ENTER): when it faults, processors may already
+     * have written some of them (the SDM promises no atomicity), so memory below RSP is not compared.
+     */
+    boolean partialStackStoresOnFault;
 
     Step(int offset, int length, Family family, int read, int written, int undefined, Dynamic dynamic, int undefinedBefore) {
         this.offset = offset;
