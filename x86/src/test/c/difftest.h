@@ -9,7 +9,11 @@
  *                 is how the emulator recognises that the sequence completed)
  *   DT_DATA       the data region (one page, user read/write); its neighbours are not mapped
  *   DT_CTRL       native only: the state block dt_enter/dt_exit load and store, and a private
- *                 stack for dt_exit (below 2 GiB so that absolute disp32 addressing reaches it)
+ *                 stack for dt_exit (below 2 GiB so that absolute disp32 addressing reaches it).
+ *                 It must not be reachable from the test pages by the address arithmetic random
+ *                 instructions do: a single bit flip (BTC on a pointer) of 0x2000xxxx once
+ *                 landed on 0x3000xxxx, readable natively but unmapped in the emulator. The
+ *                 address differs from both test pages in many bits.
  */
 #ifndef DIFFTEST_H
 #define DIFFTEST_H
@@ -18,7 +22,7 @@
 #define DT_CODE_END  0x10001000
 #define DT_DATA      0x20000000
 #define DT_DATA_SIZE 0x1000
-#define DT_CTRL      0x30000000
+#define DT_CTRL      0x6B5C0000
 
 /* Offsets in the control block at DT_CTRL. */
 #define CT_IN_GPR      0x000   /* 16 x u64, in ModRM order (RAX, RCX, RDX, RBX, RSP, ...) */

@@ -1,5 +1,6 @@
 package org.symbiont.x86.decode;
 
+import org.symbiont.x86.Seeds;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -77,7 +78,7 @@ class ObjdumpLengthTest {
     static void setUp() throws IOException {
         assumeTrue(Objdump.available(), "GNU objdump not installed: test skipped");
         String s = System.getProperty("symbiont.objdump.seed", "");
-        seed = s.isBlank() ? DEFAULT_SEED : s.equals("random") ? System.nanoTime() : Long.decode(s);
+        seed = s.isBlank() ? DEFAULT_SEED : s.equals("random") ? System.nanoTime() : Seeds.parse(s);
         cases = Integer.getInteger("symbiont.objdump.cases", 60_000);
         dir = Files.createTempDirectory("symbiont-objdump");
         System.out.printf("ObjdumpLengthTest: %d cases per mode, -Dsymbiont.objdump.seed=0x%x%n", cases, seed);

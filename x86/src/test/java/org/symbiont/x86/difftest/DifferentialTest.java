@@ -1,5 +1,6 @@
 package org.symbiont.x86.difftest;
 
+import org.symbiont.x86.Seeds;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import java.util.List;
@@ -62,7 +63,7 @@ class DifferentialTest {
             s = System.nanoTime() * 0x9E37_79B9_7F4A_7C15L;
             System.out.printf("difftest: random seed %#x%n", s);
         } else {
-            s = Long.decode(seed);
+            s = Seeds.parse(seed);
         }
         long n = cases == null || cases.isBlank() ? 100_000 : Long.parseLong(cases.replace("_", ""));
         long f = first == null || first.isBlank() ? 0 : Long.parseLong(first);

@@ -7,6 +7,7 @@ import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 import org.symbiont.x86.Cpu;
 import org.symbiont.x86.Exit;
+import org.symbiont.x86.Seeds;
 import org.symbiont.x86.TestMachine;
 
 /**
@@ -18,7 +19,7 @@ import org.symbiont.x86.TestMachine;
  */
 class ExecutionFuzzTest {
     private static final int CASES = Integer.getInteger("symbiont.fuzz.cases", 3000);
-    private static final long SEED = Long.getLong("symbiont.fuzz.seed", 0x5EED_F022L);
+    private static final long SEED = Seeds.parse(System.getProperty("symbiont.fuzz.seed", "0x5EEDF022"));
     private static final int BUDGET = 4000;
 
     private enum Mode { LONG64, COMPAT32, PROTECTED32, REAL16 }
