@@ -60,9 +60,9 @@ final class BenchCommand implements Callable<Integer> {
         List<Workload> list = new ArrayList<>();
         for (String w : workloads) {
             list.add(switch (w) {
-                case "intloop" -> new Workload(w, Math.max(1, (long) (50_000_000 * scale)), 1);
-                case "sieve" -> new Workload(w, Math.max(2, Math.min(32L << 20, (long) (10_000_000 * scale))), 1);
-                case "triad" -> new Workload(w, 1 << 20, Math.max(1, (long) (4 * scale)));
+                case "intloop" -> new Workload(w, Math.max(1, (long) (150_000_000 * scale)), 1);
+                case "sieve" -> new Workload(w, 10_000_000, Math.max(1, (long) (3 * scale)));
+                case "triad" -> new Workload(w, 1 << 20, Math.max(1, (long) (8 * scale)));
                 default -> throw new UserError("unknown workload '" + w + "': use intloop, sieve, triad");
             });
         }
