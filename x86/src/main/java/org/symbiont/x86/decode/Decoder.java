@@ -120,7 +120,9 @@ public final class Decoder {
             if (lastRep != 0) pfx = lastRep;
             else if (opsizePrefix) { pfx = OpcodeTable.PFX_66; opsizePrefix = false; }
         } else if (pmode == OpcodeTable.PMODE_F3) {
-            if ((prefixes & Insn.P_REP) != 0) pfx = OpcodeTable.PFX_F3;
+            // The last of F2/F3 counts (checked on the host: F3 F2 0F BC is BSF, F2 F3 0F BC is
+            // TZCNT, F3 F2 0F B8 is #UD).
+            if (lastRep == OpcodeTable.PFX_F3) pfx = OpcodeTable.PFX_F3;
         } else if (pmode == OpcodeTable.PMODE_REP) {
             if (lastRep != 0) pfx = lastRep;
         }
@@ -235,6 +237,9 @@ public final class Decoder {
 
         // LOCK is only legal on read-modify-write instructions with a memory destination (SDM Vol. 2A, LOCK).
         if ((prefixes & Insn.P_LOCK) != 0 && ((flags & OpcodeTable.F_LOCKABLE) == 0 || mod == 3)) {
+            return invalid(out, rip, len);
+        }
+        if ((flags & OpcodeTable.F_NO_PREFIX) != 0 && (prefixes & (Insn.P_OPSIZE | Insn.P_REP | Insn.P_REPNE)) != 0) {
             return invalid(out, rip, len);
         }
 

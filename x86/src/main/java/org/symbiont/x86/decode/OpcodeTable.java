@@ -44,6 +44,8 @@ public final class OpcodeTable {
      * Gd,Eb): without REX its register numbers 4..7 are AH..BH (16..19), as with {@link #F_BYTE}.
      */
     public static final int F_BYTE_RM = 1 << 7;
+    /** "NP" in the opcode tables: a 66, F2 or F3 prefix makes the encoding undefined (#UD). */
+    public static final int F_NO_PREFIX = 1 << 8;
 
     private static final int RM_TABLE = -2;
 

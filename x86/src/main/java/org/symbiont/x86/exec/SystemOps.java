@@ -96,7 +96,8 @@ public final class SystemOps {
         t.at(MAP_0F, 0x01).reg(6).is(op(LMSW));
         t.at(MAP_0F, 0x01).reg(7).mem().is(op(INVLPG));
         define(t, VMCALL, "vmcall", F_END);
-        define(t, VMMCALL, "vmmcall", F_END);
+        // AMD APM: F2/F3 0F 01 D9 is VMGEXIT (SEV-ES, not modelled) and 66 is undefined.
+        define(t, VMMCALL, "vmmcall", F_END | F_NO_PREFIX);
         define(t, XGETBV, "xgetbv", 0);
         define(t, XSETBV, "xsetbv", F_END);
         define(t, SWAPGS, "swapgs", 0);

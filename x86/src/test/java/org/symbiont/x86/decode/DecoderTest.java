@@ -302,6 +302,20 @@ class DecoderTest {
         assertEquals(BSF, decode(TABLE, CODE64, 0, 0x0F, 0xBC, 0xC1).op);
         assertEquals(TZCNT, decode(TABLE, CODE64, 0, 0xF3, 0x0F, 0xBC, 0xC1).op);
         assertEquals(BSF, decode(TABLE, CODE64, 0, 0xF2, 0x0F, 0xBC, 0xC1).op, "F2 does not select TZCNT");
+        // The last of F2/F3 decides, as on the host CPU.
+        assertEquals(BSF, decode(TABLE, CODE64, 0, 0xF3, 0xF2, 0x0F, 0xBC, 0xC1).op);
+        assertEquals(TZCNT, decode(TABLE, CODE64, 0, 0xF2, 0xF3, 0x0F, 0xBC, 0xC1).op);
+        assertEquals(Decoder.OP_UD, decode(TABLE, CODE64, 0, 0xF3, 0xF2, 0x0F, 0xB8, 0xC1).op);
+        assertEquals(POPCNT, decode(TABLE, CODE64, 0, 0xF2, 0xF3, 0x0F, 0xB8, 0xC1).op);
+    }
+
+    @Test
+    void vmmcallTakesNoPrefix() {
+        Insn i = decode(Families.TABLE, CODE64, 0, 0x0F, 0x01, 0xD9);
+        assertEquals("vmmcall", Families.TABLE.name(i.op));
+        for (int p : new int[] {0x66, 0xF2, 0xF3}) {
+            assertEquals(Decoder.OP_UD, decode(Families.TABLE, CODE64, 0, p, 0x0F, 0x01, 0xD9).op, Integer.toHexString(p));
+        }
     }
 
     @Test

@@ -119,6 +119,14 @@ class ObjdumpLengthTest {
                 byte[] bytes = objdumpForm(table, mode, cand, len, insn, report, c);
                 if (bytes == null) continue;
                 batch.add(bytes, insn.op, insn.opcode, c);
+                if (insn.opcode == 0x9B) {
+                    // A NOP after each FWAIT: binutils scans FWAIT as a prefix and, before a long
+                    // run of prefixes, splits the following instruction at its 15-byte limit,
+                    // dropping prefixes (67, say) that change the instruction's length.
+                    Insn nop = new Insn();
+                    Decoder.decode(table, mode, rip -> 0x90, 0, nop);
+                    batch.add(bytes(0x90), nop.op, nop.opcode, c);
+                }
                 if (batch.size() == BATCH) {
                     compareBackToBack(batch, mode, report);
                     batch = new Batch();
@@ -363,7 +371,7 @@ class ObjdumpLengthTest {
      *   <li>binutils rejects a few encodings that the processor executes, ignoring a prefix or
      *       ModRM bits (each checked on the host, an AMD Zen 4, by executing it): 66/F2/F3/REX on
      *       INVD and WBINVD (0F 08/09: #GP at CPL 3, not #UD, so the encoding is valid), F2 on
-     *       BSF/BSR (0F BC/BD), and REX or ModRM.rm other than 0 on LFENCE/MFENCE/SFENCE (0F AE
+     *       BSF/BSR/TZCNT/LZCNT (0F BC/BD; with F2 after F3 the F3 is ignored too), and REX or ModRM.rm other than 0 on LFENCE/MFENCE/SFENCE (0F AE
      *       /5-/7 with mod 3). Those are shown without the ignored prefix, with rm 0; the decoder
      *       must decode that form to the same operation.
      * </ul>
@@ -429,13 +437,19 @@ class ObjdumpLengthTest {
         if (!cacheControl && !bitScanWithF2 && !(fence && ((insn.modrm & 7) != 0 || insn.hasPrefix(Insn.P_REX)))) {
             return null;
         }
+        // For BSF/BSR the last of F2/F3 decides: F2 last, both are ignored (plain BSF/BSR); F3
+        // last, it selects TZCNT/LZCNT and only F2 is ignored.
+        int lastRep = 0;
+        for (int k = 0; k < len && Objdump.isPrefixByte(cand[k] & 0xFF, mode); k++) {
+            if ((cand[k] & 0xFF) == 0xF2 || (cand[k] & 0xFF) == 0xF3) lastRep = cand[k] & 0xFF;
+        }
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         int i = 0;
         for (; i < len && Objdump.isPrefixByte(cand[i] & 0xFF, mode); i++) {
             int b = cand[i] & 0xFF;
             boolean rex = mode == Decoder.CODE64 && (b & 0xF0) == 0x40;
             boolean drop = cacheControl ? (b == 0x66 || b == 0xF2 || b == 0xF3 || rex)
-                    : bitScanWithF2 ? b == 0xF2
+                    : bitScanWithF2 ? b == 0xF2 || (b == 0xF3 && lastRep == 0xF2)
                     : rex;
             if (!drop) out.write(b);
         }
