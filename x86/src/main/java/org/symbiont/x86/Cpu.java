@@ -502,7 +502,6 @@ public final class Cpu implements PhysicalMemory.CodePageListener {
     public int read16(int seg, long ea) { return readL16(seg, linear(seg, ea, 2, ACCESS_READ)); }
     public int read32(int seg, long ea) { return readL32(seg, linear(seg, ea, 4, ACCESS_READ)); }
     public long read64(int seg, long ea) { return readL64(seg, linear(seg, ea, 8, ACCESS_READ)); }
-    public void write8(int seg, long ea, int v) { writeL8(seg, linear(seg, ea, 1, ACCESS_WRITE), v); }
     public void write16(int seg, long ea, int v) { writeL16(seg, linear(seg, ea, 2, ACCESS_WRITE), v); }
     public void write32(int seg, long ea, int v) { writeL32(seg, linear(seg, ea, 4, ACCESS_WRITE), v); }
     public void write64(int seg, long ea, long v) { writeL64(seg, linear(seg, ea, 8, ACCESS_WRITE), v); }
