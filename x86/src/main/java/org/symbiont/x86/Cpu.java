@@ -100,7 +100,7 @@ public final class Cpu implements PhysicalMemory.CodePageListener {
     public final long[] dr = new long[8];
     public long star, lstar, cstar, sfmask, kernelGsBase;
     public long sysenterCs, sysenterEsp, sysenterEip;
-    public long tscAux, apicBase, pat = 0x0007_0406_0007_0406L, miscEnable;
+    public long tscAux, pat = 0x0007_0406_0007_0406L, miscEnable;
     public long mtrrDefType;
     public final long[] mtrrFixed = new long[11];
     public final long[] mtrrVar = new long[16];
@@ -215,7 +215,6 @@ public final class Cpu implements PhysicalMemory.CodePageListener {
         star = lstar = cstar = sfmask = kernelGsBase = 0;
         sysenterCs = sysenterEsp = sysenterEip = 0;
         tscAux = 0;
-        apicBase = 0xFEE0_0000L | 0x800 | (id == 0 ? 0x100 : 0);
         pat = 0x0007_0406_0007_0406L;
         java.util.Arrays.fill(xmm, 0);
         mxcsr = 0x1F80;

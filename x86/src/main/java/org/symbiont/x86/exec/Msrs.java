@@ -8,7 +8,7 @@ import org.symbiont.x86.decode.Insn;
 
 /**
  * The model-specific registers the core holds itself (SDM Vol. 4, chapter 2, architectural MSRs):
- * EFER, the SYSCALL/SYSENTER MSRs, FS/GS bases, TSC and TSC_AUX, APIC base, PAT, the MTRRs and
+ * EFER, the SYSCALL/SYSENTER MSRs, FS/GS bases, TSC and TSC_AUX, PAT, the MTRRs and
  * MISC_ENABLE, with their reserved-bit and canonical-address checks (#GP(0)). Every other MSR is
  * the VMM's: RDMSR and WRMSR exit with {@link Exit.Rdmsr} / {@link Exit.Wrmsr}, and a refusal
  * ({@link Cpu#failMsr()}) raises #GP(0).
@@ -47,7 +47,6 @@ public final class Msrs {
             case MSR_KERNEL_GS_BASE: return c.kernelGsBase;
             case MSR_TSC: return tsc(c, i);
             case MSR_TSC_AUX: return c.tscAux;
-            case MSR_APIC_BASE: return c.apicBase;
             case MSR_PAT: return c.pat;
             case MSR_MTRRCAP: return MTRRCAP;
             case MSR_MTRR_DEF_TYPE: return c.mtrrDefType;
@@ -81,7 +80,6 @@ public final class Msrs {
             case MSR_KERNEL_GS_BASE -> c.kernelGsBase = requireCanonical(c, v);
             case MSR_TSC -> c.tscOffset = v - cyclesAt(c, i);
             case MSR_TSC_AUX -> c.tscAux = requireLow32(c, v);
-            case MSR_APIC_BASE -> writeApicBase(c, v);
             case MSR_PAT -> {
                 for (int k = 0; k < 8; k++) {
                     int type = (int) (v >>> (8 * k)) & 0xFF;
@@ -134,17 +132,6 @@ public final class Msrs {
         c.efer = (v & EFER_WRITABLE) | (old & EFER_LMA);
         if (((old ^ v) & EFER_NXE) != 0) c.mmu.flushAll();
         c.updateMode();
-    }
-
-    /**
-     * APIC base: bits 11 (enable) and 12..MAXPHYADDR-1 (base) are writable, bit 8 (BSP) is
-     * read-only; bits 7:0, 9, 10 (x2APIC, not offered) and the bits above the physical-address
-     * width are reserved.
-     */
-    private static void writeApicBase(Cpu c, long v) {
-        long reserved = (-1L << c.model.physicalAddressBits()) | 0x6FFL;
-        if ((v & reserved) != 0) throw c.gp0();
-        c.apicBase = (v & ~0x100L) | (c.apicBase & 0x100L);
     }
 
     private static long requireCanonical(Cpu c, long v) {
