@@ -7,7 +7,9 @@ import java.nio.charset.StandardCharsets;
 import org.symbiont.x86.Cpu;
 import org.symbiont.x86.CpuModel;
 import org.symbiont.x86.Exit;
-import org.symbiont.x86.exec.Segmentation;
+import org.symbiont.vmm.boot.BootImageException;
+import org.symbiont.vmm.boot.MultibootImage;
+import org.symbiont.vmm.boot.MultibootLoader;
 import org.symbiont.x86.memory.PhysicalMemory;
 
 /**
@@ -17,7 +19,6 @@ import org.symbiont.x86.memory.PhysicalMemory;
  * read as all ones, unknown MSRs raise #GP, hypercalls return -1).
  */
 final class BareMetal implements AutoCloseable {
-    private static final long INFO = 0x9000, MMAP = 0x9100, CMDLINE = 0x9800;
     private static final int COM1 = 0x3F8, DEBUG_EXIT = 0xF4;
 
     /** How a run ended. */
@@ -36,55 +37,16 @@ final class BareMetal implements AutoCloseable {
     /**
      * @param echo copy the guest's COM1 output to standard output as it arrives
      */
-    BareMetal(long ramBytes, MultibootImage kernel, String commandLine, boolean echo) {
+    BareMetal(long ramBytes, MultibootImage kernel, String name, String arguments, boolean echo) {
         this.echo = echo;
         this.memory = PhysicalMemory.allocate(ramBytes);
         this.cpu = new Cpu(0, memory, CpuModel.standard());
-        for (MultibootImage.Segment s : kernel.segments()) {
-            long end = s.address() + s.bytes().length + s.zeroFill();
-            if (s.address() < 0x10_0000 || end > ramBytes) {
-                throw new UserError(String.format(
-                        "kernel segment [%#x, %#x) does not fit in guest RAM [1 MiB, %#x): give the guest more memory",
-                        s.address(), end, ramBytes));
-            }
-            memory.write(s.address(), s.bytes());
+        try {
+            MultibootLoader.load(kernel, name, arguments, memory, cpu);
+        } catch (BootImageException e) {
+            close();
+            throw new UserError(e.getMessage());
         }
-        writeMultibootInfo(ramBytes, commandLine);
-        enterProtectedMode(kernel.entry());
-    }
-
-    private void writeMultibootInfo(long ramBytes, String commandLine) {
-        byte[] cmd = (commandLine + "\0").getBytes(StandardCharsets.US_ASCII);
-        if (cmd.length > 0x800) throw new UserError("kernel command line longer than 2047 bytes");
-        memory.write(CMDLINE, cmd);
-        // Memory map: conventional memory below the EBDA, and everything from 1 MiB up.
-        long[][] ranges = {{0, 0x9_FC00}, {0x10_0000, ramBytes - 0x10_0000}};
-        for (int k = 0; k < ranges.length; k++) {
-            long e = MMAP + 24L * k;
-            memory.writeU32(e, 20);
-            memory.writeU64(e + 4, ranges[k][0]);
-            memory.writeU64(e + 12, ranges[k][1]);
-            memory.writeU32(e + 20, 1);
-        }
-        memory.writeU32(INFO, 1 | 4 | 0x40);                  // mem_*, cmdline, mmap_* valid
-        memory.writeU32(INFO + 4, 639);                       // mem_lower in KiB
-        memory.writeU32(INFO + 8, (ramBytes - 0x10_0000) >>> 10); // mem_upper in KiB
-        memory.writeU32(INFO + 16, CMDLINE);
-        memory.writeU32(INFO + 44, 24L * ranges.length);
-        memory.writeU32(INFO + 48, MMAP);
-    }
-
-    /** The machine state Multiboot v1 specifies at entry (section 3.2). */
-    private void enterProtectedMode(long entry) {
-        cpu.cr0 = CR0_PE | CR0_ET;
-        Segmentation.loadCache(cpu, CS, 0x08, 0x00CF_9A00_0000_FFFFL);
-        for (int s : new int[] {ES, SS, DS, FS, GS}) Segmentation.loadCache(cpu, s, 0x10, 0x00CF_9200_0000_FFFFL);
-        cpu.setRflags(RFLAGS_FIXED1);
-        cpu.gpr[RAX] = 0x2BAD_B002L;
-        cpu.gpr[RBX] = INFO;
-        cpu.rip = entry;
-        cpu.updateMode();
-        cpu.mmu.flushAll();
     }
 
     Result run(long maxInstructions) {

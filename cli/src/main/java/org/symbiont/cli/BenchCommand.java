@@ -12,6 +12,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.symbiont.guests.GuestImages;
+import org.symbiont.vmm.boot.MultibootImage;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -121,7 +122,7 @@ final class BenchCommand implements Callable<Integer> {
     }
 
     private BareMetal.Result runSymbiont(MultibootImage kernel, Workload w) {
-        try (BareMetal m = new BareMetal(256L << 20, kernel, "cpubench.bin " + w.guestArgs(), false)) {
+        try (BareMetal m = new BareMetal(256L << 20, kernel, "cpubench.bin", w.guestArgs(), false)) {
             BareMetal.Result r = m.run(Long.MAX_VALUE);
             if (r.exitCode() == null || r.exitCode() != 0) {
                 throw new IllegalStateException("cpubench " + w.name() + " failed on Symbiont: " + r.stopReason() + "\n" + r.console());

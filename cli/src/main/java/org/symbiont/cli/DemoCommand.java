@@ -2,6 +2,7 @@ package org.symbiont.cli;
 
 import java.util.concurrent.Callable;
 import org.symbiont.guests.GuestImages;
+import org.symbiont.vmm.boot.MultibootImage;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -17,7 +18,7 @@ final class DemoCommand implements Callable<Integer> {
         if (n < 2 || n > 32L << 20) throw new UserError("--n must be between 2 and " + (32L << 20) + ", got " + n);
         System.out.println("Symbiont demo: the cpubench guest boots (Multiboot, 32-bit protected mode -> long mode) on the emulated x86-64 core.");
         MultibootImage image = MultibootImage.parse(GuestImages.cpubench(), "cpubench.bin");
-        try (BareMetal m = new BareMetal(256L << 20, image, "cpubench.bin sieve n=" + n, true)) {
+        try (BareMetal m = new BareMetal(256L << 20, image, "cpubench.bin", "sieve n=" + n, true)) {
             BareMetal.Result r = m.run(Long.MAX_VALUE);
             if (r.exitCode() == null || r.exitCode() != 0) {
                 System.out.println("guest stopped: " + r.stopReason());

@@ -1,5 +1,6 @@
 package org.symbiont.cli;
 
+import org.symbiont.vmm.boot.BootImageException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -15,7 +16,7 @@ public final class Main {
     static int execute(String... args) {
         CommandLine cl = new CommandLine(new Main());
         cl.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
-            if (ex instanceof UserError) {
+            if (ex instanceof UserError || ex instanceof BootImageException) {
                 commandLine.getErr().println("symbiont: " + ex.getMessage());
                 return 2;
             }

@@ -4,11 +4,12 @@ import static org.junit.jupiter.api.Assertions.*;
 
 import org.junit.jupiter.api.Test;
 import org.symbiont.guests.GuestImages;
+import org.symbiont.vmm.boot.MultibootImage;
 
 class BareMetalTest {
     private static BareMetal.Result run(String args) {
         MultibootImage img = MultibootImage.parse(GuestImages.cpubench(), "cpubench.bin");
-        try (BareMetal m = new BareMetal(256L << 20, img, "cpubench.bin " + args, false)) {
+        try (BareMetal m = new BareMetal(256L << 20, img, "cpubench.bin", args, false)) {
             return m.run(2_000_000_000L);
         }
     }
@@ -39,7 +40,7 @@ class BareMetalTest {
     @Test
     void aKernelTooBigForItsMemoryIsAUserError() {
         MultibootImage img = MultibootImage.parse(GuestImages.cpubench(), "cpubench.bin");
-        UserError e = assertThrows(UserError.class, () -> new BareMetal(1L << 20, img, "x", false));
+        UserError e = assertThrows(UserError.class, () -> new BareMetal(1L << 20, img, "cpubench.bin", "", false));
         assertTrue(e.getMessage().contains("does not fit in guest RAM"), e.getMessage());
     }
 

@@ -1,4 +1,4 @@
-package org.symbiont.cli;
+package org.symbiont.vmm.boot;
 
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -20,7 +20,7 @@ class MultibootImageTest {
 
     @Test
     void aFileWithoutAHeaderIsRejectedByName() {
-        UserError e = assertThrows(UserError.class, () -> MultibootImage.parse(new byte[10000], "kernel.img"));
+        BootImageException e = assertThrows(BootImageException.class, () -> MultibootImage.parse(new byte[10000], "kernel.img"));
         assertTrue(e.getMessage().startsWith("kernel.img: not a Multiboot v1 kernel"), e.getMessage());
     }
 
@@ -35,23 +35,23 @@ class MultibootImageTest {
     void loadAddressesMustBeConsistent() {
         // header_addr below load_addr
         byte[] f = header(0x10000, 0x100000, 0x100100, 0, 0, 0x100000);
-        UserError e = assertThrows(UserError.class, () -> MultibootImage.parse(f, "k"));
+        BootImageException e = assertThrows(BootImageException.class, () -> MultibootImage.parse(f, "k"));
         assertTrue(e.getMessage().contains("header_addr"), e.getMessage());
         // load_end_addr past the end of the file
         byte[] g = header(0x10000, 0x100000, 0x100000, 0x200000, 0, 0x100000);
-        e = assertThrows(UserError.class, () -> MultibootImage.parse(g, "k"));
+        e = assertThrows(BootImageException.class, () -> MultibootImage.parse(g, "k"));
         assertTrue(e.getMessage().contains("load_end_addr"), e.getMessage());
     }
 
     @Test
     void videoModeRequestsAndElf64AreRefusedWithTheReason() {
-        UserError e = assertThrows(UserError.class, () -> MultibootImage.parse(header(4), "k"));
+        BootImageException e = assertThrows(BootImageException.class, () -> MultibootImage.parse(header(4), "k"));
         assertTrue(e.getMessage().contains("video"), e.getMessage());
         byte[] elf64 = new byte[4096];
         ByteBuffer.wrap(elf64).order(ByteOrder.LITTLE_ENDIAN).putInt(0, 0x464C457F);
         elf64[4] = 2;
         System.arraycopy(header(0), 0, elf64, 64, 12);
-        e = assertThrows(UserError.class, () -> MultibootImage.parse(elf64, "vmlinux"));
+        e = assertThrows(BootImageException.class, () -> MultibootImage.parse(elf64, "vmlinux"));
         assertTrue(e.getMessage().contains("64-bit ELF"), e.getMessage());
     }
 
