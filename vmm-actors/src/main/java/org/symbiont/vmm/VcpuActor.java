@@ -1,0 +1,299 @@
+package org.symbiont.vmm;
+
+import static org.symbiont.x86.Arch.*;
+
+import java.util.ArrayDeque;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.symbiont.x86.Cpu;
+import org.symbiont.x86.Exit;
+import org.symbiont.x86.exec.Segmentation;
+
+/**
+ * One vCPU: runs its {@link Cpu} in slices that end at a virtual-cycle target the VM supervisor
+ * sets, so that the vCPUs of a VM take turns and timer events land at slice boundaries. Each exit
+ * becomes a message to the supervisor, which routes it; the answer comes back as a message and
+ * the slice goes on. Interrupts (from the local APIC, the PIC through LINT0, NMIs) are taken at
+ * instruction boundaries when the guest can accept them, using the core's interrupt-window exit
+ * otherwise. Nothing here blocks a thread.
+ */
+public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
+
+    public sealed interface Command {}
+
+    /** Run until the CPU's virtual cycles reach {@code targetCycles}. */
+    public record RunSlice(long targetCycles) implements Command {}
+
+    /** The answer to a read exit, or the acknowledgement of a write. */
+    public record ExitDone(long value) implements Command {}
+
+    public record CpuidDone(int eax, int ebx, int ecx, int edx) implements Command {}
+
+    /** RDMSR/WRMSR refused: the guest gets #GP(0). */
+    public record MsrRefused() implements Command {}
+
+    /** A hypercall handled: the full register file to write back. */
+    public record HypercallDone(long[] gprs) implements Command {}
+
+    /** The local APIC's highest deliverable vector, or -1. */
+    public record InterruptPending(int vector) implements Command {}
+
+    /** The PIC's INTR reaches this vCPU (LINT0 in ExtINT mode, or the pin of an APIC-less machine). */
+    public record ExtIntPending(boolean asserted) implements Command {}
+
+    /** The PIC's answer to the interrupt-acknowledge cycle. */
+    public record ExtIntVector(int vector) implements Command {}
+
+    public record Nmi() implements Command {}
+
+    /** INIT: reset and wait for a start-up IPI (SDM Vol. 3A, 10.4 / 9.4). */
+    public record Init() implements Command {}
+
+    /** Start-up IPI: begin in real mode at {@code vector << 12}. */
+    public record Startup(int vector) implements Command {}
+
+    /** Reports the vCPU's state and counters. */
+    public record Inspect(ActorRef<VcpuReport> replyTo) implements Command {}
+
+    private final int id;
+    private final Cpu cpu;
+    private final ActorRef<VmSupervisor.Command> supervisor;
+    private final long tscHz;
+    private final VcpuTelemetry telemetry = new VcpuTelemetry();
+    private final ArrayDeque<String> recentExits = new ArrayDeque<>();
+
+    private long sliceTarget;
+    private boolean inSlice;
+    private Exit pendingExit;
+    private long exitStarted;
+    private boolean awaitingExtIntVector;
+    private boolean waitingForSipi;
+    private int lapicVector = -1;
+    private boolean extInt;
+    private boolean nmi;
+
+    public static Behavior<Command> create(int id, Cpu cpu, ActorRef<VmSupervisor.Command> supervisor, long tscHz,
+                                           boolean waitForSipi) {
+        return Behaviors.setup(ctx -> new VcpuActor(ctx, id, cpu, supervisor, tscHz, waitForSipi));
+    }
+
+    private VcpuActor(ActorContext<Command> ctx, int id, Cpu cpu, ActorRef<VmSupervisor.Command> supervisor, long tscHz,
+                      boolean waitForSipi) {
+        super(ctx);
+        this.id = id;
+        this.cpu = cpu;
+        this.supervisor = supervisor;
+        this.tscHz = tscHz;
+        this.waitingForSipi = waitForSipi;
+    }
+
+    @Override
+    public Receive<Command> createReceive() {
+        return newReceiveBuilder()
+                .onMessage(RunSlice.class, m -> {
+                    sliceTarget = m.targetCycles();
+                    inSlice = true;
+                    return continueSlice();
+                })
+                .onMessage(ExitDone.class, m -> {
+                    switch (exitDone()) {
+                        case Exit.PortIn e -> cpu.completeRead(m.value());
+                        case Exit.MmioRead e -> cpu.completeRead(m.value());
+                        case Exit.Rdmsr e -> cpu.completeRead(m.value());
+                        default -> cpu.completeWrite();
+                    }
+                    return continueSlice();
+                })
+                .onMessage(CpuidDone.class, m -> {
+                    exitDone();
+                    cpu.completeCpuid(m.eax(), m.ebx(), m.ecx(), m.edx());
+                    return continueSlice();
+                })
+                .onMessage(MsrRefused.class, m -> {
+                    exitDone();
+                    cpu.failMsr();
+                    return continueSlice();
+                })
+                .onMessage(HypercallDone.class, m -> {
+                    exitDone();
+                    System.arraycopy(m.gprs(), 0, cpu.gpr, 0, 16);
+                    cpu.completeHypercall();
+                    return continueSlice();
+                })
+                .onMessage(InterruptPending.class, m -> {
+                    lapicVector = m.vector();
+                    if (m.vector() >= 0) wakeIfHalted();
+                    return this;
+                })
+                .onMessage(ExtIntPending.class, m -> {
+                    extInt = m.asserted();
+                    if (m.asserted()) wakeIfHalted();
+                    return this;
+                })
+                .onMessage(ExtIntVector.class, m -> {
+                    awaitingExtIntVector = false;
+                    cpu.injectInterrupt(m.vector());
+                    return inSlice ? continueSlice() : this;
+                })
+                .onMessage(Nmi.class, m -> {
+                    nmi = true;
+                    wakeIfHalted();
+                    return this;
+                })
+                .onMessage(Init.class, m -> {
+                    cpu.reset();
+                    waitingForSipi = true;
+                    lapicVector = -1;
+                    extInt = false;
+                    return this;
+                })
+                .onMessage(Startup.class, m -> {
+                    if (waitingForSipi) {
+                        waitingForSipi = false;
+                        // SDM Vol. 3A, 10.4.4.1: CS:IP = (vector << 8):0000, real mode.
+                        Segmentation.loadRealModeSegment(cpu, CS, (m.vector() & 0xFF) << 8);
+                        cpu.rip = 0;
+                        cpu.halted = false;
+                        supervisor.tell(new VmSupervisor.Woken(id));
+                    }
+                    return this;
+                })
+                .onMessage(Inspect.class, m -> {
+                    m.replyTo().tell(report());
+                    return this;
+                })
+                .build();
+    }
+
+    private long nanos() {
+        return VirtualTime.cyclesToNanos(cpu.virtualCycles(), tscHz);
+    }
+
+    private Exit exitDone() {
+        Exit e = pendingExit;
+        pendingExit = null;
+        telemetry.handled(e, System.nanoTime() - exitStarted);
+        return e;
+    }
+
+    private void wakeIfHalted() {
+        if (cpu.halted && !inSlice) supervisor.tell(new VmSupervisor.Woken(id));
+    }
+
+    /** Takes the interrupt the guest can accept now, or asks to be told when it can. */
+    private void deliverInterrupts() {
+        if (nmi) {
+            nmi = false;
+            cpu.injectNmi();
+        }
+        if (cpu.hasPendingInterrupt()) return;
+        boolean want = lapicVector >= 0 || extInt;
+        if (!want) {
+            cpu.setInterruptWindowExiting(false);
+            return;
+        }
+        if (!cpu.interruptible()) {
+            cpu.setInterruptWindowExiting(true);
+            return;
+        }
+        cpu.setInterruptWindowExiting(false);
+        if (lapicVector >= 0) {
+            int v = lapicVector;
+            lapicVector = -1; // until the local APIC reports what is deliverable next
+            cpu.injectInterrupt(v);
+            supervisor.tell(new VmSupervisor.InterruptTaken(id, v, nanos()));
+        } else {
+            awaitingExtIntVector = true;
+            supervisor.tell(new VmSupervisor.AcknowledgeExtInt(id, getContext().getSelf(), nanos()));
+        }
+    }
+
+    private Behavior<Command> continueSlice() {
+        while (inSlice && pendingExit == null && !awaitingExtIntVector) {
+            if (waitingForSipi) {
+                idleUntilTarget();
+                return endSlice(true);
+            }
+            deliverInterrupts();
+            if (awaitingExtIntVector) return this;
+            long remaining = sliceTarget - cpu.virtualCycles();
+            if (remaining <= 0) return endSlice(false);
+            long budget = Math.max(1, remaining / cpu.cyclesPerInstruction);
+            Exit e;
+            try {
+                e = cpu.run(budget);
+            } catch (RuntimeException bug) {
+                supervisor.tell(new VmSupervisor.VcpuFailed(id, "internal error in the CPU core: " + bug, dump()));
+                inSlice = false;
+                return this;
+            }
+            switch (e) {
+                case Exit.BudgetExhausted b -> { }
+                case Exit.InterruptWindow w -> cpu.setInterruptWindowExiting(false);
+                case Exit.Halt h -> {
+                    record("HLT");
+                    telemetry.count(e);
+                    idleUntilTarget();
+                    return endSlice(true);
+                }
+                case Exit.TripleFault t -> {
+                    record("triple fault");
+                    inSlice = false;
+                    supervisor.tell(new VmSupervisor.VcpuFailed(id, "triple fault: " + t.reason(), dump()));
+                    return this;
+                }
+                default -> {
+                    record(e.toString());
+                    telemetry.count(e);
+                    pendingExit = e;
+                    exitStarted = System.nanoTime();
+                    long[] regs = e instanceof Exit.Hypercall ? cpu.gpr.clone() : null;
+                    supervisor.tell(new VmSupervisor.ExitRequest(id, e, nanos(), regs, getContext().getSelf()));
+                    return this;
+                }
+            }
+        }
+        return this;
+    }
+
+    /** A halted or not-yet-started vCPU's time still passes: the TSC counts while it waits. */
+    private void idleUntilTarget() {
+        long behind = sliceTarget - cpu.virtualCycles();
+        if (behind > 0) cpu.chargeCycles(behind);
+    }
+
+    private Behavior<Command> endSlice(boolean halted) {
+        inSlice = false;
+        boolean stuck = halted && !waitingForSipi && (cpu.rflags & IF) == 0 && lapicVector < 0 && !nmi;
+        supervisor.tell(new VmSupervisor.SliceEnded(id, halted, stuck));
+        return this;
+    }
+
+    private void record(String exit) {
+        if (recentExits.size() == 16) recentExits.removeFirst();
+        recentExits.addLast(String.format("t=%dns %s", nanos(), exit));
+    }
+
+    private String dump() {
+        StringBuilder b = new StringBuilder();
+        String[] names = {"RAX", "RCX", "RDX", "RBX", "RSP", "RBP", "RSI", "RDI", "R8", "R9", "R10", "R11", "R12", "R13", "R14", "R15"};
+        for (int r = 0; r < 16; r++) {
+            b.append(String.format("%-3s %016x%s", names[r], cpu.gpr[r], r % 4 == 3 ? "\n" : "  "));
+        }
+        b.append(String.format("RIP %016x  RFLAGS %016x  CS %04x  SS %04x  CPL %d%n", cpu.rip, cpu.getRflags(),
+                cpu.segSel[CS], cpu.segSel[SS], cpu.cpl));
+        b.append(String.format("CR0 %016x  CR2 %016x  CR3 %016x  CR4 %016x  EFER %016x%n", cpu.cr0, cpu.cr2, cpu.cr3,
+                cpu.cr4, cpu.efer));
+        b.append("recent exits:\n");
+        for (String e : recentExits) b.append("  ").append(e).append('\n');
+        return b.toString();
+    }
+
+    private VcpuReport report() {
+        return new VcpuReport(id, cpu.retired, cpu.virtualCycles(), telemetry.snapshot(), dump());
+    }
+}

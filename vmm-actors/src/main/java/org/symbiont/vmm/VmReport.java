@@ -1,0 +1,73 @@
+package org.symbiont.vmm;
+
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * How a VM ended and what it did: the reason, the guest's exit status (isa-debug-exit), a
+ * message, each vCPU's counters and state, and the final virtual time.
+ */
+public record VmReport(String vm, Reason reason, Integer guestStatus, String message, List<VcpuReport> vcpus,
+                       long virtualNanos) {
+
+    public enum Reason {
+        /** The guest wrote to isa-debug-exit or powered off. */
+        GUEST_EXIT,
+        /** Stopped by the VMM or the user. */
+        STOPPED,
+        TRIPLE_FAULT,
+        /** Every vCPU halted with interrupts disabled: nothing can wake it. */
+        HALTED,
+        /** A device failed repeatedly, the core failed, or an exit could not be handled. */
+        VMM_ERROR,
+        /** The configuration or the kernel image was unusable. */
+        CONFIG_ERROR
+    }
+
+    public long retired() {
+        return vcpus.stream().mapToLong(VcpuReport::retired).sum();
+    }
+
+    /** The report as JSON (the --stats file). */
+    public String toJson() {
+        StringBuilder b = new StringBuilder();
+        b.append("{\n  \"vm\": ").append(quote(vm))
+                .append(",\n  \"reason\": ").append(quote(reason.name().toLowerCase(Locale.ROOT)))
+                .append(",\n  \"guestStatus\": ").append(guestStatus)
+                .append(",\n  \"message\": ").append(quote(message))
+                .append(",\n  \"virtualNanos\": ").append(virtualNanos)
+                .append(",\n  \"vcpus\": [");
+        for (int k = 0; k < vcpus.size(); k++) {
+            VcpuReport v = vcpus.get(k);
+            b.append(k == 0 ? "\n" : ",\n").append("    {\"id\": ").append(v.id())
+                    .append(", \"retired\": ").append(v.retired())
+                    .append(", \"virtualCycles\": ").append(v.virtualCycles())
+                    .append(", \"exits\": {");
+            int n = 0;
+            for (var e : v.exits().entrySet()) {
+                b.append(n++ == 0 ? "" : ", ").append(quote(e.getKey())).append(": {\"count\": ").append(e.getValue().count())
+                        .append(", \"handlerNanos\": ").append(e.getValue().handlerNanos()).append('}');
+            }
+            b.append("}}");
+        }
+        b.append("\n  ]\n}\n");
+        return b.toString();
+    }
+
+    private static String quote(String s) {
+        if (s == null) return "null";
+        StringBuilder b = new StringBuilder("\"");
+        for (char ch : s.toCharArray()) {
+            switch (ch) {
+                case '"' -> b.append("\\\"");
+                case '\\' -> b.append("\\\\");
+                case '\n' -> b.append("\\n");
+                default -> {
+                    if (ch < 0x20) b.append(String.format("\\u%04x", (int) ch));
+                    else b.append(ch);
+                }
+            }
+        }
+        return b.append('"').toString();
+    }
+}

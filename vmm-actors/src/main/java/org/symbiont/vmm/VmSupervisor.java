@@ -1,0 +1,493 @@
+package org.symbiont.vmm;
+
+import static org.symbiont.x86.Arch.*;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.DispatcherSelector;
+import org.apache.pekko.actor.typed.PostStop;
+import org.apache.pekko.actor.typed.Terminated;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.symbiont.devices.CharBackend;
+import org.symbiont.devices.Device;
+import org.symbiont.devices.DeviceRegistry;
+import org.symbiont.devices.MachineInfo;
+import org.symbiont.devices.MmioDevice;
+import org.symbiont.devices.MmioRange;
+import org.symbiont.devices.PortIoDevice;
+import org.symbiont.devices.PortRange;
+import org.symbiont.devices.TimerQueue;
+import org.symbiont.vmm.boot.MultibootLoader;
+import org.symbiont.vmm.config.VmConfig;
+import org.symbiont.x86.Cpu;
+import org.symbiont.x86.Exit;
+import org.symbiont.x86.memory.PhysicalMemory;
+
+/**
+ * The root of one VM: builds the machine (memory, vCPUs, devices, the kernel loaded), schedules
+ * the vCPUs, routes their exits, and reports how the VM ended.
+ *
+ * <p>Scheduling (deterministic mode): time advances in rounds. A round ends at the earlier of
+ * one quantum from its start and the next timer deadline; each vCPU in turn runs until its
+ * virtual clock reaches the round's end (a halted one just lets its clock advance). At the end
+ * of a round the due timers fire, and the next round starts only once the VM's thread has
+ * nothing left to process, so every interrupt those timers caused has reached its vCPU. When
+ * every vCPU is halted, time jumps to the next timer. The same image, configuration and seed
+ * give the same execution, exit for exit.
+ *
+ * <p>Exits: port and MMIO accesses go to device actors found on address buses (the local APIC's
+ * page on a per-vCPU bus first); CPUID is answered from the CPU model and extension hooks; MSRs
+ * the core does not hold go to the local APIC, the VMM's MSR model, or #GP; hypercalls go to
+ * registered handlers (unknown: RAX = -1).
+ */
+public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
+
+    public sealed interface Command {}
+
+    // ---- lifecycle ----
+    public record Start() implements Command {}
+
+    public record Pause() implements Command {}
+
+    public record Resume() implements Command {}
+
+    public record Stop(String why) implements Command {}
+
+    /** A machine reset: devices and vCPUs to their power-on state, the kernel loaded again. */
+    public record Reset() implements Command {}
+
+    // ---- from vCPUs ----
+    record SliceEnded(int vcpu, boolean halted, boolean stuck) implements Command {}
+
+    record Woken(int vcpu) implements Command {}
+
+    record ExitRequest(int vcpu, Exit exit, long nanos, long[] gprs, ActorRef<VcpuActor.Command> replyTo) implements Command {}
+
+    record InterruptTaken(int vcpu, int vector, long nanos) implements Command {}
+
+    record AcknowledgeExtInt(int vcpu, ActorRef<VcpuActor.Command> replyTo, long nanos) implements Command {}
+
+    record VcpuFailed(int vcpu, String reason, String state) implements Command {}
+
+    // ---- from device actors ----
+    record IrqChanged(int gsi, boolean level, long nanos) implements Command {}
+
+    record ScheduleTimer(ActorRef<DeviceActor.Command> device, long id, long deadline) implements Command {}
+
+    record CancelTimer(ActorRef<DeviceActor.Command> device, long id) implements Command {}
+
+    record MachineExit(String device, int status) implements Command {}
+
+    record MachineReset(String device) implements Command {}
+
+    record DeviceFailed(String device, Throwable cause) implements Command {}
+
+    // ---- internal ----
+    private record RoundBoundary() implements Command {}
+
+    private record Collected(VcpuReport report) implements Command {}
+
+    private record DeviceStopped(String name) implements Command {}
+
+    private final VmSpec spec;
+    private final VmConfig config;
+    private final ActorRef<VmReport> listener;
+    private final String dispatcherId;
+    private final DispatcherSelector dispatcher;
+    private final PhysicalMemory memory;
+    private final MachineInfo machine;
+    private final long tscHz;
+    private final Cpu[] cpus;
+    private final List<ActorRef<VcpuActor.Command>> vcpus = new ArrayList<>();
+    private final AddressBus<ActorRef<DeviceActor.Command>> ports = new AddressBus<>("I/O port");
+    private final AddressBus<ActorRef<DeviceActor.Command>> mmio = new AddressBus<>("MMIO");
+    private final Map<String, ActorRef<DeviceActor.Command>> devices = new HashMap<>();
+    private final Map<String, Device> models = new HashMap<>();
+    private final TimerQueue timers = new TimerQueue();
+    private final Map<ActorRef<DeviceActor.Command>, Map<Long, org.symbiont.devices.VirtualTimer>> pendingTimers = new HashMap<>();
+    private final MsrModel msrs;
+    private final Map<String, Integer> deviceFailures = new HashMap<>();
+
+    // Scheduling.
+    private final long quantumNanos;
+    private final boolean[] halted;
+    private final boolean[] stuck;
+    private boolean started, paused, stopping, idle, roundActive;
+    private long roundStart, roundEnd;
+    private int sliceIndex;
+
+    // Ending.
+    private VmReport.Reason endReason;
+    private Integer guestStatus;
+    private String endMessage;
+    private final List<VcpuReport> collected = new ArrayList<>();
+    private boolean reported;
+
+    public static Behavior<Command> create(VmSpec spec, String dispatcherId, ActorRef<VmReport> listener) {
+        return Behaviors.setup(ctx -> {
+            try {
+                return new VmSupervisor(ctx, spec, dispatcherId, listener);
+            } catch (RuntimeException e) {
+                // A device's parameters or the kernel did not fit: the VM ends before it starts.
+                listener.tell(new VmReport(spec.config().name(), VmReport.Reason.CONFIG_ERROR, null,
+                        e.getMessage(), List.of(), 0));
+                return Behaviors.stopped();
+            }
+        });
+    }
+
+    private VmSupervisor(ActorContext<Command> ctx, VmSpec spec, String dispatcherId, ActorRef<VmReport> listener) {
+        super(ctx);
+        this.spec = spec;
+        this.config = spec.config();
+        this.listener = listener;
+        this.dispatcherId = dispatcherId;
+        this.dispatcher = DispatcherSelector.fromConfig(dispatcherId);
+        this.tscHz = config.cpuModel().tscHz();
+        this.quantumNanos = Math.max(1, VirtualTime.cyclesToNanos(config.quantum() * config.cyclesPerInstruction(), tscHz));
+        int n = config.cpus();
+        this.halted = new boolean[n];
+        this.stuck = new boolean[n];
+        List<Integer> apicIds = new ArrayList<>();
+        for (int k = 0; k < n; k++) apicIds.add(k);
+        this.machine = new MachineInfo(config.memoryBytes(), apicIds, tscHz);
+        this.memory = PhysicalMemory.allocate(config.memoryBytes());
+        this.msrs = new MsrModel(config.cpuModel().vendor().equals("AuthenticAMD"), config.memoryBytes());
+        try {
+            this.cpus = new Cpu[n];
+            for (int k = 0; k < n; k++) {
+                cpus[k] = new Cpu(k, memory, config.cpuModel());
+                cpus[k].cyclesPerInstruction = config.cyclesPerInstruction();
+            }
+            createDevices(ctx);
+            MultibootLoader.load(spec.kernel(), spec.kernelName(), config.kernel().append(), memory, cpus[0]);
+            for (int k = 0; k < n; k++) {
+                vcpus.add(ctx.spawn(VcpuActor.create(k, cpus[k], ctx.getSelf(), tscHz, k != 0), "vcpu-" + k, dispatcher));
+                halted[k] = k != 0;
+            }
+        } catch (RuntimeException e) {
+            memory.close();
+            throw e;
+        }
+    }
+
+    private void createDevices(ActorContext<Command> ctx) {
+        DeviceRegistry registry = DeviceRegistry.load();
+        VmServices services = new VmServices() {
+            @Override public ActorRef<Command> supervisor() { return ctx.getSelf(); }
+            @Override public PhysicalMemory memory() { return memory; }
+            @Override public MachineInfo machine() { return machine; }
+            @Override public long seed() { return config.seed(); }
+
+            @Override
+            public CharBackend charBackend(String spec) {
+                return spec.equals("console") ? VmSupervisor.this.spec.console() : CharBackends.open(spec);
+            }
+        };
+        for (VmConfig.DeviceSpec d : config.devices()) {
+            DeviceActor.HostedContext dc = new DeviceActor.HostedContext(d.name(), services);
+            Device model;
+            try {
+                model = registry.factory(d.type()).create(d.name(), d.params(), dc);
+            } catch (com.typesafe.config.ConfigException e) {
+                throw new org.symbiont.vmm.config.VmConfigException("device " + d.name() + ": " + e.getMessage());
+            }
+            ActorRef<DeviceActor.Command> actor = ctx.spawn(DeviceActor.create(model, dc, m -> { }), "dev-" + d.name(), dispatcher);
+            ctx.watchWith(actor, new DeviceStopped(d.name()));
+            devices.put(d.name(), actor);
+            models.put(d.name(), model);
+            try {
+                if (model instanceof PortIoDevice p) {
+                    for (PortRange r : p.portRanges()) ports.add(r.first(), r.count(), actor, d.name());
+                }
+                if (model instanceof MmioDevice m) {
+                    for (MmioRange r : m.mmioRanges()) mmio.add(r.base(), r.length(), actor, d.name());
+                }
+            } catch (IllegalArgumentException e) {
+                throw new org.symbiont.vmm.config.VmConfigException(e.getMessage());
+            }
+        }
+    }
+
+    @Override
+    public Receive<Command> createReceive() {
+        return newReceiveBuilder()
+                .onMessage(Start.class, m -> {
+                    if (!started) {
+                        started = true;
+                        startRound();
+                    }
+                    return this;
+                })
+                .onMessage(Pause.class, m -> {
+                    paused = true;
+                    return this;
+                })
+                .onMessage(Resume.class, m -> {
+                    if (paused) {
+                        paused = false;
+                        if (started && !roundActive) startRound();
+                    }
+                    return this;
+                })
+                .onMessage(Stop.class, m -> end(VmReport.Reason.STOPPED, null, m.why()))
+                .onMessage(Reset.class, m -> reset())
+                .onMessage(SliceEnded.class, m -> {
+                    halted[m.vcpu()] = m.halted();
+                    stuck[m.vcpu()] = m.stuck();
+                    sliceIndex++;
+                    runNextSlice();
+                    return this;
+                })
+                .onMessage(Woken.class, m -> {
+                    halted[m.vcpu()] = false;
+                    stuck[m.vcpu()] = false;
+                    if (idle) {
+                        idle = false;
+                        startRound();
+                    }
+                    return this;
+                })
+                .onMessage(RoundBoundary.class, m -> {
+                    startRound();
+                    return this;
+                })
+                .onMessage(ExitRequest.class, this::route)
+                .onMessage(InterruptTaken.class, m -> this)
+                .onMessage(AcknowledgeExtInt.class, m -> {
+                    // No PIC: the acknowledge cycle returns the spurious vector of an idle bus.
+                    m.replyTo().tell(new VcpuActor.ExtIntVector(0xFF));
+                    return this;
+                })
+                .onMessage(VcpuFailed.class, m -> {
+                    VmReport.Reason r = m.reason().startsWith("triple fault") ? VmReport.Reason.TRIPLE_FAULT : VmReport.Reason.VMM_ERROR;
+                    return end(r, null, "vCPU " + m.vcpu() + ": " + m.reason() + "\n" + m.state());
+                })
+                .onMessage(IrqChanged.class, m -> this)
+                .onMessage(ScheduleTimer.class, m -> {
+                    ActorRef<DeviceActor.Command> dev = m.device();
+                    long id = m.id();
+                    var t = timers.schedule(m.deadline(), () -> {
+                        pendingTimers.get(dev).remove(id);
+                        dev.tell(new DeviceActor.FireTimer(id, m.deadline()));
+                    });
+                    pendingTimers.computeIfAbsent(dev, k -> new HashMap<>()).put(id, t);
+                    return this;
+                })
+                .onMessage(CancelTimer.class, m -> {
+                    var t = pendingTimers.getOrDefault(m.device(), Map.of()).remove(m.id());
+                    if (t != null) t.cancel();
+                    return this;
+                })
+                .onMessage(MachineExit.class, m -> {
+                    guestStatus = m.status();
+                    return end(VmReport.Reason.GUEST_EXIT, m.status(), "the guest exited through " + m.device());
+                })
+                .onMessage(MachineReset.class, m -> reset())
+                .onMessage(DeviceFailed.class, m -> {
+                    int n = deviceFailures.merge(m.device(), 1, Integer::sum);
+                    getContext().getLog().warn("device {} failed ({} so far), restarted with its state: {}", m.device(), n,
+                            m.cause().toString());
+                    return this;
+                })
+                .onMessage(DeviceStopped.class, m -> end(VmReport.Reason.VMM_ERROR, null,
+                        "device " + m.name() + " failed repeatedly and was stopped"))
+                .onMessage(Collected.class, this::collected)
+                .onSignal(Terminated.class, s -> this)
+                .onSignal(PostStop.class, s -> {
+                    if (!reported) {
+                        // The supervisor itself failed (the exception is in the log): this VM ends, nothing else does.
+                        report(VmReport.Reason.VMM_ERROR, null, "the VM's supervisor failed: see the log", List.of(), 0);
+                    }
+                    return this;
+                })
+                .build();
+    }
+
+    // =====================================================================================
+    // Scheduling
+    // =====================================================================================
+
+    private long vcpuTarget() {
+        return VirtualTime.nanosToCycles(roundEnd, tscHz);
+    }
+
+    private void startRound() {
+        if (!started || paused || stopping) return;
+        boolean anyRunnable = false;
+        for (boolean h : halted) anyRunnable |= !h;
+        long next = timers.nextDeadline();
+        if (anyRunnable) {
+            roundEnd = Math.min(roundStart + quantumNanos, Math.max(next, roundStart + 1));
+        } else {
+            if (next == Long.MAX_VALUE) {
+                // Nothing can happen until something from outside wakes a vCPU.
+                idle = true;
+                return;
+            }
+            roundEnd = Math.max(next, roundStart + 1);
+        }
+        roundActive = true;
+        sliceIndex = 0;
+        runNextSlice();
+    }
+
+    private void runNextSlice() {
+        if (stopping) return;
+        if (sliceIndex < vcpus.size()) {
+            vcpus.get(sliceIndex).tell(new VcpuActor.RunSlice(vcpuTarget()));
+            return;
+        }
+        roundActive = false;
+        roundStart = roundEnd;
+        timers.fireDue(roundStart);
+        if (allStuck()) {
+            end(VmReport.Reason.HALTED, null, "every vCPU is halted with interrupts disabled");
+            return;
+        }
+        VmDispatchers.whenIdle(dispatcherId, () -> getContext().getSelf().tell(new RoundBoundary()));
+    }
+
+    private boolean allStuck() {
+        for (int k = 0; k < stuck.length; k++) {
+            if (!stuck[k] && !(halted[k] && k != 0 && !everRan(k))) return false;
+        }
+        return true;
+    }
+
+    /** An application processor that never got a start-up IPI counts as parked, not stuck. */
+    private boolean everRan(int k) {
+        return cpus[k].retired > 0;
+    }
+
+    // =====================================================================================
+    // Exits
+    // =====================================================================================
+
+    private Behavior<Command> route(ExitRequest r) {
+        ActorRef<VcpuActor.Command> reply = r.replyTo();
+        switch (r.exit()) {
+            case Exit.PortIn p -> {
+                var d = ports.find(p.port());
+                if (d == null) reply.tell(new VcpuActor.ExitDone(-1L));
+                else d.tell(new DeviceActor.PortRead(p.port(), p.size(), r.nanos(), reply));
+            }
+            case Exit.PortOut p -> {
+                var d = ports.find(p.port());
+                if (d == null) reply.tell(new VcpuActor.ExitDone(0));
+                else d.tell(new DeviceActor.PortWrite(p.port(), p.size(), p.value(), r.nanos(), reply));
+            }
+            case Exit.MmioRead m -> {
+                var d = mmio.find(m.address());
+                if (d == null) reply.tell(new VcpuActor.ExitDone(-1L));
+                else d.tell(new DeviceActor.MmioRead(m.address(), m.size(), r.nanos(), reply));
+            }
+            case Exit.MmioWrite m -> {
+                var d = mmio.find(m.address());
+                if (d == null) reply.tell(new VcpuActor.ExitDone(0));
+                else d.tell(new DeviceActor.MmioWrite(m.address(), m.size(), m.value(), r.nanos(), reply));
+            }
+            case Exit.Cpuid q -> {
+                int[] a = cpuid(r.vcpu(), q.leaf(), q.subleaf());
+                reply.tell(new VcpuActor.CpuidDone(a[0], a[1], a[2], a[3]));
+            }
+            case Exit.Rdmsr m -> reply.tell(msrs.handles(m.msr())
+                    ? new VcpuActor.ExitDone(msrs.read(m.msr())) : new VcpuActor.MsrRefused());
+            case Exit.Wrmsr m -> {
+                if (msrs.handles(m.msr())) {
+                    msrs.write(m.msr(), m.value());
+                    reply.tell(new VcpuActor.ExitDone(0));
+                } else {
+                    reply.tell(new VcpuActor.MsrRefused());
+                }
+            }
+            case Exit.Hypercall h -> {
+                long[] gprs = r.gprs();
+                Extensions.HypercallHandler handler = spec.extensions().hypercall(h.number());
+                if (handler == null) gprs[RAX] = -1L;
+                else handler.handle(r.vcpu(), gprs);
+                reply.tell(new VcpuActor.HypercallDone(gprs));
+            }
+            case Exit.PagingFault p -> {
+                return end(VmReport.Reason.VMM_ERROR, null, "vCPU " + r.vcpu() + ": second-stage paging fault " + p
+                        + " with no paging component configured");
+            }
+            default -> {
+                return end(VmReport.Reason.VMM_ERROR, null, "vCPU " + r.vcpu() + ": unexpected exit " + r.exit());
+            }
+        }
+        return this;
+    }
+
+    /** CPUID: extension hooks first, then the hypervisor leaves, then the CPU model. */
+    private int[] cpuid(int vcpu, int leaf, int subleaf) {
+        int[] o = spec.extensions().cpuidOverride(vcpu, leaf, subleaf);
+        if (o != null) return o;
+        if (leaf == 0x4000_0000) {
+            // Hypervisor vendor leaf: the highest hypervisor leaf and "SymbiontVMM\0".
+            return new int[] {0x4000_0000, 0x626D_7953, 0x746E_6F69, 0x004D_4D56};
+        }
+        int[] a = config.cpuModel().cpuid(leaf, subleaf, vcpu, (cpus[vcpu].cr4 & CR4_OSXSAVE) != 0).clone();
+        if (leaf == 1) a[2] |= 1 << 31; // running under a hypervisor
+        return a;
+    }
+
+    // =====================================================================================
+    // Reset and end
+    // =====================================================================================
+
+    private Behavior<Command> reset() {
+        for (var e : devices.entrySet()) {
+            e.getValue().tell(new DeviceActor.Call(Device::reset, roundStart));
+        }
+        for (int k = 0; k < cpus.length; k++) {
+            cpus[k].reset();
+            halted[k] = k != 0;
+            stuck[k] = false;
+        }
+        MultibootLoader.load(spec.kernel(), spec.kernelName(), config.kernel().append(), memory, cpus[0]);
+        for (int k = 1; k < vcpus.size(); k++) vcpus.get(k).tell(new VcpuActor.Init());
+        return this;
+    }
+
+    private Behavior<Command> end(VmReport.Reason reason, Integer status, String message) {
+        if (stopping) return this;
+        stopping = true;
+        endReason = reason;
+        guestStatus = status;
+        endMessage = message;
+        ActorRef<VcpuReport> adapter = getContext().messageAdapter(VcpuReport.class, Collected::new);
+        for (var v : vcpus) v.tell(new VcpuActor.Inspect(adapter));
+        if (vcpus.isEmpty()) return finish();
+        return this;
+    }
+
+    private Behavior<Command> collected(Collected c) {
+        collected.add(c.report());
+        return collected.size() == vcpus.size() ? finish() : this;
+    }
+
+    private Behavior<Command> finish() {
+        collected.sort(java.util.Comparator.comparingInt(VcpuReport::id));
+        long nanos = 0;
+        for (VcpuReport r : collected) nanos = Math.max(nanos, VirtualTime.cyclesToNanos(r.virtualCycles(), tscHz));
+        report(endReason, guestStatus, endMessage, List.copyOf(collected), nanos);
+        return Behaviors.stopped();
+    }
+
+    /** Sends the one report of this VM and frees its memory. */
+    private void report(VmReport.Reason reason, Integer status, String message, List<VcpuReport> vcpuReports, long nanos) {
+        reported = true;
+        spec.console().flush();
+        for (Cpu c : cpus) c.detach();
+        memory.close();
+        listener.tell(new VmReport(config.name(), reason, status, message, vcpuReports, nanos));
+    }
+}

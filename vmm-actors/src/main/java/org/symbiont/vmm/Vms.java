@@ -1,0 +1,74 @@
+package org.symbiont.vmm;
+
+import com.typesafe.config.ConfigFactory;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+
+/** Runs VMs to completion in one actor system: what {@code symbiont run} and the demo use. */
+public final class Vms {
+    private Vms() {}
+
+    /**
+     * Creates every VM at once, waits until all have ended (or {@code timeout} passed: those still
+     * running are stopped), and returns their reports in the order given.
+     */
+    public static List<VmReport> runAll(List<VmSpec> specs, Duration timeout) {
+        ActorSystem<Hypervisor.Command> system = ActorSystem.create(Hypervisor.create(), "symbiont",
+                ConfigFactory.parseString("pekko.loglevel = WARNING\npekko.log-dead-letters = off\n"
+                        + "pekko.coordinated-shutdown.exit-jvm = off\npekko.jvm-shutdown-hooks = off")
+                        .withFallback(ConfigFactory.load()));
+        try {
+            List<CompletableFuture<VmReport>> reports = new ArrayList<>();
+            for (VmSpec spec : specs) {
+                CompletableFuture<VmReport> f = new CompletableFuture<>();
+                ActorRef<VmReport> sink = system.systemActorOf(Behaviors.<VmReport>receiveMessage(r -> {
+                    f.complete(r);
+                    return Behaviors.stopped();
+                }), "report-" + spec.config().name(), org.apache.pekko.actor.typed.Props.empty());
+                system.tell(new Hypervisor.CreateVm(spec, sink));
+                reports.add(f);
+            }
+            long deadline = System.nanoTime() + timeout.toNanos();
+            List<VmReport> out = new ArrayList<>();
+            for (int k = 0; k < reports.size(); k++) {
+                CompletableFuture<VmReport> f = reports.get(k);
+                try {
+                    long left = Math.max(1, deadline - System.nanoTime());
+                    out.add(f.get(left, TimeUnit.NANOSECONDS));
+                } catch (TimeoutException e) {
+                    system.tell(new Hypervisor.StopVm(specs.get(k).config().name(), "time limit of " + timeout + " reached"));
+                    out.add(join(f));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new IllegalStateException("interrupted while waiting for VMs", e);
+                } catch (ExecutionException e) {
+                    throw new IllegalStateException(e.getCause());
+                }
+            }
+            return out;
+        } finally {
+            system.terminate();
+            try {
+                system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
+            } catch (Exception e) {
+                // The actor system's own threads are daemons: nothing more to wait for.
+            }
+        }
+    }
+
+    private static VmReport join(CompletableFuture<VmReport> f) {
+        try {
+            return f.get(60, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            throw new IllegalStateException("a VM did not stop within a minute of being asked", e);
+        }
+    }
+}

@@ -1,0 +1,133 @@
+package org.symbiont.vmm.config;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigValueType;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import org.symbiont.x86.CpuModel;
+
+/**
+ * A VM's configuration, read from HOCON and validated as a whole before anything starts.
+ *
+ * @param cpuModel       the processor preset the guest sees
+ * @param quantum        instructions a vCPU runs per scheduling turn
+ * @param devices        the devices to create, in order
+ * @param console        where COM1 and the debug console write
+ */
+public record VmConfig(String name, long memoryBytes, int cpus, CpuModel cpuModel, String cpuModelName,
+                       ExecutionMode mode, long seed, long quantum, long cyclesPerInstruction, Kernel kernel,
+                       List<DeviceSpec> devices, String console) {
+
+    public enum ExecutionMode { DETERMINISTIC, PARALLEL }
+
+    /** A Multiboot kernel with its command-line arguments and modules ("path args" each). */
+    public record Kernel(Path file, String append, List<String> modules) {}
+
+    /** A device to create: instance name, type, and the whole entry as its parameters. */
+    public record DeviceSpec(String name, String type, Config params) {}
+
+    public static final long MIN_MEMORY = 2L << 20;
+    public static final long MAX_MEMORY = 1L << 40;
+    public static final int MAX_CPUS = 255;
+
+    /** The defaults alone (reference.conf). */
+    public static VmConfig defaults() {
+        return from(ConfigFactory.empty(), "defaults");
+    }
+
+    /** A configuration file (keys at its root) over the defaults. */
+    public static VmConfig load(Path file) {
+        if (!Files.isRegularFile(file)) throw new VmConfigException(file + ": no such configuration file");
+        Config c;
+        try {
+            c = ConfigFactory.parseFile(file.toFile(), com.typesafe.config.ConfigParseOptions.defaults().setAllowMissing(false));
+        } catch (ConfigException e) {
+            throw new VmConfigException(file + ": " + e.getMessage());
+        }
+        return from(c, file.toString());
+    }
+
+    /**
+     * Reads a configuration whose keys are at the root of {@code overrides}, over the defaults;
+     * {@code origin} names it in error messages.
+     */
+    public static VmConfig from(Config overrides, String origin) {
+        Config c;
+        try {
+            c = overrides.withFallback(ConfigFactory.defaultReference().getConfig("symbiont.vm")).resolve();
+        } catch (ConfigException e) {
+            throw new VmConfigException(origin + ": " + e.getMessage());
+        }
+        try {
+            return read(c, origin);
+        } catch (ConfigException e) {
+            throw new VmConfigException(origin + ": " + e.getMessage());
+        }
+    }
+
+    private static VmConfig read(Config c, String origin) {
+        String name = c.getString("name");
+        if (name.isBlank() || !name.matches("[A-Za-z0-9_.-]+")) {
+            throw bad(origin, "name", "letters, digits, '_', '.' or '-', got \"" + name + "\"");
+        }
+        long memory = c.getBytes("memory");
+        if (memory < MIN_MEMORY || memory > MAX_MEMORY || (memory & 0xFFF) != 0) {
+            throw bad(origin, "memory", "a multiple of 4K between 2M and 1T, got " + memory + " bytes");
+        }
+        int cpus = c.getInt("cpus");
+        if (cpus < 1 || cpus > MAX_CPUS) throw bad(origin, "cpus", "1 to " + MAX_CPUS + ", got " + cpus);
+        String modelName = c.getString("cpu-model").toLowerCase(Locale.ROOT);
+        CpuModel model = CpuPresets.byName(modelName);
+        if (model == null) throw bad(origin, "cpu-model", "one of " + CpuPresets.NAMES + ", got \"" + modelName + "\"");
+        ExecutionMode mode;
+        try {
+            mode = ExecutionMode.valueOf(c.getString("mode").toUpperCase(Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            throw bad(origin, "mode", "deterministic or parallel, got \"" + c.getString("mode") + "\"");
+        }
+        long quantum = c.getLong("quantum");
+        if (quantum < 100 || quantum > 100_000_000) throw bad(origin, "quantum", "100 to 100000000 instructions, got " + quantum);
+        long cpi = c.getLong("cycles-per-instruction");
+        if (cpi < 1 || cpi > 1000) throw bad(origin, "cycles-per-instruction", "1 to 1000, got " + cpi);
+        Kernel kernel = null;
+        if (c.hasPath("kernel.file")) {
+            Path file = Path.of(c.getString("kernel.file"));
+            kernel = new Kernel(file, c.getString("kernel.append"), c.getStringList("kernel.modules"));
+        }
+        List<DeviceSpec> devices = new ArrayList<>();
+        Set<String> names = new HashSet<>();
+        List<? extends Config> list = c.getConfigList("devices");
+        for (int k = 0; k < list.size(); k++) {
+            Config d = list.get(k);
+            String where = "devices[" + k + "]";
+            if (!d.hasPath("name") || d.getValue("name").valueType() != ConfigValueType.STRING) {
+                throw bad(origin, where + ".name", "a device name");
+            }
+            if (!d.hasPath("type") || d.getValue("type").valueType() != ConfigValueType.STRING) {
+                throw bad(origin, where + ".type", "a device type");
+            }
+            String dn = d.getString("name");
+            if (!names.add(dn)) throw bad(origin, where + ".name", "a name not used by another device, got \"" + dn + "\" twice");
+            devices.add(new DeviceSpec(dn, d.getString("type"), d));
+        }
+        return new VmConfig(name, memory, cpus, model, modelName, mode, c.getLong("seed"), quantum, cpi, kernel,
+                List.copyOf(devices), c.getString("console"));
+    }
+
+    private static VmConfigException bad(String origin, String path, String expected) {
+        return new VmConfigException(origin + ": " + path + ": expected " + expected);
+    }
+
+    /** This configuration with another kernel (the command line's --kernel/--append/--module). */
+    public VmConfig withKernel(Kernel k) {
+        return new VmConfig(name, memoryBytes, cpus, cpuModel, cpuModelName, mode, seed, quantum, cyclesPerInstruction, k,
+                devices, console);
+    }
+}
