@@ -84,8 +84,20 @@ public final class DeviceActor {
         @Override public MachineInfo machine() { return vm.machine(); }
         @Override public CharBackend charBackend(String spec) { return vm.charBackend(spec); }
         @Override public RandomGenerator random() { return random; }
-        @Override public void exitMachine(int status) { vm.supervisor().tell(new VmSupervisor.MachineExit(name, status)); }
-        @Override public void resetMachine() { vm.supervisor().tell(new VmSupervisor.MachineReset(name)); }
+        /** Set when the current access asked the machine to exit or reset: the vCPU must not run on. */
+        boolean machineStopRequested;
+
+        @Override
+        public void exitMachine(int status) {
+            machineStopRequested = true;
+            vm.supervisor().tell(new VmSupervisor.MachineExit(name, status));
+        }
+
+        @Override
+        public void resetMachine() {
+            machineStopRequested = true;
+            vm.supervisor().tell(new VmSupervisor.MachineReset(name));
+        }
 
         @Override
         public VirtualTimer schedule(long atNanos, Runnable action) {
@@ -166,7 +178,7 @@ public final class DeviceActor {
                     }))
                     .build();
         });
-        return Behaviors.supervise(b).onFailure(SupervisorStrategy.restart().withLimit(5, java.time.Duration.ofHours(1)));
+        return Behaviors.supervise(b).onFailure(SupervisorStrategy.restart().withLimit(5, java.time.Duration.ofHours(1)).withLoggingEnabled(false));
     }
 
     /**
@@ -178,6 +190,7 @@ public final class DeviceActor {
                                            Device model, Observer observer,
                                            java.util.function.Supplier<VcpuActor.Command> access) {
         context.now = Math.max(context.now, nanos); // vCPUs of a round reach a device in turn: its clock never runs back
+        context.machineStopRequested = false;
         VcpuActor.Command answer;
         try {
             answer = access.get();
@@ -187,7 +200,10 @@ public final class DeviceActor {
             context.vm.supervisor().tell(new VmSupervisor.DeviceFailed(model.name(), e));
             throw e;
         }
-        if (replyTo != null) replyTo.tell(answer);
+        if (replyTo != null) {
+            if (context.machineStopRequested) replyTo.tell(new VcpuActor.Hold());
+            replyTo.tell(answer);
+        }
         return Behaviors.same();
     }
 }

@@ -30,6 +30,9 @@ public final class Hypervisor extends AbstractBehavior<Hypervisor.Command> {
 
     public record ResetVm(String name) implements Command {}
 
+    /** A snapshot of a running VM's counters; no reply if no such VM runs. */
+    public record InspectVm(String name, ActorRef<VmReport> replyTo) implements Command {}
+
     /** The names of the running VMs. */
     public record ListVms(ActorRef<List<String>> replyTo) implements Command {}
 
@@ -59,6 +62,7 @@ public final class Hypervisor extends AbstractBehavior<Hypervisor.Command> {
                 .onMessage(PauseVm.class, m -> forward(m.name(), new VmSupervisor.Pause()))
                 .onMessage(ResumeVm.class, m -> forward(m.name(), new VmSupervisor.Resume()))
                 .onMessage(ResetVm.class, m -> forward(m.name(), new VmSupervisor.Reset()))
+                .onMessage(InspectVm.class, m -> forward(m.name(), new VmSupervisor.Inspect(m.replyTo())))
                 .onMessage(ListVms.class, m -> {
                     m.replyTo().tell(List.copyOf(vms.keySet()));
                     return this;

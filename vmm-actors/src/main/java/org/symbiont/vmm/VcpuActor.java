@@ -31,6 +31,15 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
     /** The answer to a read exit, or the acknowledgement of a write. */
     public record ExitDone(long value) implements Command {}
 
+    /**
+     * Sent before the answer to an access that asked the machine to exit or reset: the vCPU
+     * completes that instruction and then runs no further, as the machine stops there.
+     */
+    public record Hold() implements Command {}
+
+    /** A machine reset: the core to its power-on state; answered with {@link VmSupervisor.VcpuReset}. */
+    public record MachineReset() implements Command {}
+
     public record CpuidDone(int eax, int ebx, int ecx, int edx) implements Command {}
 
     /** RDMSR/WRMSR refused: the guest gets #GP(0). */
@@ -68,6 +77,7 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
 
     private long sliceTarget;
     private boolean inSlice;
+    private boolean held;
     private Exit pendingExit;
     private long exitStarted;
     private boolean awaitingExtIntVector;
@@ -99,7 +109,17 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
                     inSlice = true;
                     return continueSlice();
                 })
+                .onMessage(Hold.class, m -> {
+                    held = true;
+                    return this;
+                })
+                .onMessage(MachineReset.class, m -> {
+                    powerOn();
+                    supervisor.tell(new VmSupervisor.VcpuReset(id));
+                    return this;
+                })
                 .onMessage(ExitDone.class, m -> {
+                    if (pendingExit == null) return this; // answer to an access a reset abandoned
                     switch (exitDone()) {
                         case Exit.PortIn e -> cpu.completeRead(m.value());
                         case Exit.MmioRead e -> cpu.completeRead(m.value());
@@ -109,16 +129,19 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
                     return continueSlice();
                 })
                 .onMessage(CpuidDone.class, m -> {
+                    if (pendingExit == null) return this;
                     exitDone();
                     cpu.completeCpuid(m.eax(), m.ebx(), m.ecx(), m.edx());
                     return continueSlice();
                 })
                 .onMessage(MsrRefused.class, m -> {
+                    if (pendingExit == null) return this;
                     exitDone();
                     cpu.failMsr();
                     return continueSlice();
                 })
                 .onMessage(HypercallDone.class, m -> {
+                    if (pendingExit == null) return this;
                     exitDone();
                     System.arraycopy(m.gprs(), 0, cpu.gpr, 0, 16);
                     cpu.completeHypercall();
@@ -135,6 +158,7 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
                     return this;
                 })
                 .onMessage(ExtIntVector.class, m -> {
+                    if (!awaitingExtIntVector) return this;
                     awaitingExtIntVector = false;
                     cpu.injectInterrupt(m.vector());
                     return inSlice ? continueSlice() : this;
@@ -167,6 +191,23 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
                     return this;
                 })
                 .build();
+    }
+
+    /**
+     * The power-on state (SDM Vol. 3A, 9.1.1): the core reset, the TSC back to zero, nothing
+     * pending; application processors wait for a start-up IPI.
+     */
+    private void powerOn() {
+        cpu.reset();
+        cpu.tscOffset = -cpu.virtualCycles();
+        inSlice = false;
+        held = false;
+        pendingExit = null;
+        awaitingExtIntVector = false;
+        waitingForSipi = id != 0;
+        lapicVector = -1;
+        extInt = false;
+        nmi = false;
     }
 
     private long nanos() {
@@ -213,7 +254,7 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
     }
 
     private Behavior<Command> continueSlice() {
-        while (inSlice && pendingExit == null && !awaitingExtIntVector) {
+        while (inSlice && !held && pendingExit == null && !awaitingExtIntVector) {
             if (waitingForSipi) {
                 idleUntilTarget();
                 return endSlice(true);

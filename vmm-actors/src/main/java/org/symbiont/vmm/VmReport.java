@@ -21,7 +21,11 @@ public record VmReport(String vm, Reason reason, Integer guestStatus, String mes
         /** A device failed repeatedly, the core failed, or an exit could not be handled. */
         VMM_ERROR,
         /** The configuration or the kernel image was unusable. */
-        CONFIG_ERROR
+        CONFIG_ERROR,
+        /** Not ended: a snapshot of a running VM. */
+        RUNNING,
+        /** Not ended: a snapshot of a paused VM. */
+        PAUSED
     }
 
     public long retired() {

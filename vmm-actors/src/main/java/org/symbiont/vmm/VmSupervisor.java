@@ -63,6 +63,9 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
     /** A machine reset: devices and vCPUs to their power-on state, the kernel loaded again. */
     public record Reset() implements Command {}
 
+    /** A snapshot of the running VM (reason {@link VmReport.Reason#RUNNING}, or PAUSED). */
+    public record Inspect(ActorRef<VmReport> replyTo) implements Command {}
+
     // ---- from vCPUs ----
     record SliceEnded(int vcpu, boolean halted, boolean stuck) implements Command {}
 
@@ -75,6 +78,9 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
     record AcknowledgeExtInt(int vcpu, ActorRef<VcpuActor.Command> replyTo, long nanos) implements Command {}
 
     record VcpuFailed(int vcpu, String reason, String state) implements Command {}
+
+    /** A vCPU is in its power-on state after {@link VcpuActor.MachineReset}. */
+    record VcpuReset(int vcpu) implements Command {}
 
     // ---- from device actors ----
     record IrqChanged(int gsi, boolean level, long nanos) implements Command {}
@@ -92,7 +98,9 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
     // ---- internal ----
     private record RoundBoundary() implements Command {}
 
-    private record Collected(VcpuReport report) implements Command {}
+    private record Collected(List<VcpuReport> reports) implements Command {}
+
+    private record Snapshot(List<VcpuReport> reports, ActorRef<VmReport> replyTo) implements Command {}
 
     private record DeviceStopped(String name) implements Command {}
 
@@ -120,6 +128,7 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
     private final boolean[] halted;
     private final boolean[] stuck;
     private boolean started, paused, stopping, idle, roundActive;
+    private int resetsPending;
     private long roundStart, roundEnd;
     private int sliceIndex;
 
@@ -127,8 +136,8 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
     private VmReport.Reason endReason;
     private Integer guestStatus;
     private String endMessage;
-    private final List<VcpuReport> collected = new ArrayList<>();
     private boolean reported;
+    private long collectors;
 
     public static Behavior<Command> create(VmSpec spec, String dispatcherId, ActorRef<VmReport> listener) {
         return Behaviors.setup(ctx -> {
@@ -239,7 +248,17 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
                 })
                 .onMessage(Stop.class, m -> end(VmReport.Reason.STOPPED, null, m.why()))
                 .onMessage(Reset.class, m -> reset())
+                .onMessage(Inspect.class, m -> {
+                    collectReports(reports -> getContext().getSelf().tell(new Snapshot(reports, m.replyTo())));
+                    return this;
+                })
+                .onMessage(Snapshot.class, m -> {
+                    m.replyTo().tell(new VmReport(config.name(), paused ? VmReport.Reason.PAUSED : VmReport.Reason.RUNNING,
+                            null, null, m.reports(), virtualNanos(m.reports())));
+                    return this;
+                })
                 .onMessage(SliceEnded.class, m -> {
+                    if (resetsPending > 0) return this; // the round a reset abandoned
                     halted[m.vcpu()] = m.halted();
                     stuck[m.vcpu()] = m.stuck();
                     sliceIndex++;
@@ -247,6 +266,7 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
                     return this;
                 })
                 .onMessage(Woken.class, m -> {
+                    if (resetsPending > 0) return this;
                     halted[m.vcpu()] = false;
                     stuck[m.vcpu()] = false;
                     if (idle) {
@@ -286,10 +306,8 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
                     if (t != null) t.cancel();
                     return this;
                 })
-                .onMessage(MachineExit.class, m -> {
-                    guestStatus = m.status();
-                    return end(VmReport.Reason.GUEST_EXIT, m.status(), "the guest exited through " + m.device());
-                })
+                .onMessage(MachineExit.class, m -> end(VmReport.Reason.GUEST_EXIT, m.status(),
+                        "the guest exited through " + m.device()))
                 .onMessage(MachineReset.class, m -> reset())
                 .onMessage(DeviceFailed.class, m -> {
                     int n = deviceFailures.merge(m.device(), 1, Integer::sum);
@@ -299,7 +317,11 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
                 })
                 .onMessage(DeviceStopped.class, m -> end(VmReport.Reason.VMM_ERROR, null,
                         "device " + m.name() + " failed repeatedly and was stopped"))
-                .onMessage(Collected.class, this::collected)
+                .onMessage(VcpuReset.class, m -> {
+                    if (--resetsPending == 0) powerOn();
+                    return this;
+                })
+                .onMessage(Collected.class, m -> finish(m.reports()))
                 .onSignal(Terminated.class, s -> this)
                 .onSignal(PostStop.class, s -> {
                     if (!reported) {
@@ -443,18 +465,29 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
     // Reset and end
     // =====================================================================================
 
+    /**
+     * A machine reset: the round in progress is abandoned, devices and vCPUs return to their
+     * power-on state, and once every vCPU has confirmed, the kernel is loaded again and the
+     * machine starts as it did at creation (QEMU reloads a -kernel image on reset too).
+     */
     private Behavior<Command> reset() {
-        for (var e : devices.entrySet()) {
-            e.getValue().tell(new DeviceActor.Call(Device::reset, roundStart));
-        }
+        if (stopping || resetsPending > 0) return this;
+        resetsPending = vcpus.size();
+        roundActive = false;
+        idle = false;
+        for (var d : devices.values()) d.tell(new DeviceActor.Call(Device::reset, roundStart));
+        for (var v : vcpus) v.tell(new VcpuActor.MachineReset());
+        return this;
+    }
+
+    /** After a reset: every vCPU is idle in its power-on state, so the loader may set up the BSP. */
+    private void powerOn() {
         for (int k = 0; k < cpus.length; k++) {
-            cpus[k].reset();
             halted[k] = k != 0;
             stuck[k] = false;
         }
         MultibootLoader.load(spec.kernel(), spec.kernelName(), config.kernel().append(), memory, cpus[0]);
-        for (int k = 1; k < vcpus.size(); k++) vcpus.get(k).tell(new VcpuActor.Init());
-        return this;
+        startRound();
     }
 
     private Behavior<Command> end(VmReport.Reason reason, Integer status, String message) {
@@ -463,22 +496,22 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
         endReason = reason;
         guestStatus = status;
         endMessage = message;
-        ActorRef<VcpuReport> adapter = getContext().messageAdapter(VcpuReport.class, Collected::new);
-        for (var v : vcpus) v.tell(new VcpuActor.Inspect(adapter));
-        if (vcpus.isEmpty()) return finish();
+        collectReports(reports -> getContext().getSelf().tell(new Collected(reports)));
         return this;
     }
 
-    private Behavior<Command> collected(Collected c) {
-        collected.add(c.report());
-        return collected.size() == vcpus.size() ? finish() : this;
+    private void collectReports(java.util.function.Consumer<List<VcpuReport>> whenAll) {
+        getContext().spawn(VcpuReportCollector.create(vcpus, whenAll), "reports-" + collectors++);
     }
 
-    private Behavior<Command> finish() {
-        collected.sort(java.util.Comparator.comparingInt(VcpuReport::id));
+    private long virtualNanos(List<VcpuReport> reports) {
         long nanos = 0;
-        for (VcpuReport r : collected) nanos = Math.max(nanos, VirtualTime.cyclesToNanos(r.virtualCycles(), tscHz));
-        report(endReason, guestStatus, endMessage, List.copyOf(collected), nanos);
+        for (VcpuReport r : reports) nanos = Math.max(nanos, VirtualTime.cyclesToNanos(r.virtualCycles(), tscHz));
+        return nanos;
+    }
+
+    private Behavior<Command> finish(List<VcpuReport> reports) {
+        report(endReason, guestStatus, endMessage, reports, virtualNanos(reports));
         return Behaviors.stopped();
     }
 
