@@ -21,6 +21,8 @@ public final class Vms {
      * running are stopped), and returns their reports in the order given.
      */
     public static List<VmReport> runAll(List<VmSpec> specs, Duration timeout) {
+        // Logging initialized before the actor system's threads log, so nothing is queued and replayed.
+        org.slf4j.LoggerFactory.getILoggerFactory();
         ActorSystem<Hypervisor.Command> system = ActorSystem.create(Hypervisor.create(), "symbiont",
                 ConfigFactory.parseString("pekko.loglevel = WARNING\npekko.log-dead-letters = off\n"
                         + "pekko.coordinated-shutdown.exit-jvm = off\npekko.jvm-shutdown-hooks = off")

@@ -12,14 +12,14 @@ import org.symbiont.x86.Asm;
  * Small Multiboot kernels for tests: 32-bit code (GNU as, AT&T syntax) entered as a Multiboot
  * loader enters a kernel, packaged as a flat image with the header's load addresses.
  */
-final class TestKernels {
+public final class TestKernels {
     private TestKernels() {}
 
-    static final long LOAD = 0x100000;
+    public static final long LOAD = 0x100000;
     private static final int HEADER = 32;
 
     /** The image for {@code source}, which starts at the entry point (EAX = 0x2BADB002, EBX = info). */
-    static byte[] image(String source) {
+    public static byte[] image(String source) {
         byte[] code = Asm.assemble(source, 32, LOAD + HEADER);
         ByteBuffer b = ByteBuffer.allocate(HEADER + code.length).order(ByteOrder.LITTLE_ENDIAN);
         int magic = 0x1BADB002, flags = 0x00010002;
@@ -30,7 +30,7 @@ final class TestKernels {
     }
 
     /** Writes {@link #image} to a temporary file (deleted at exit). */
-    static Path file(String source) {
+    public static Path file(String source) {
         try {
             Path p = Files.createTempFile("symbiont-test-kernel", ".bin");
             p.toFile().deleteOnExit();
@@ -42,7 +42,7 @@ final class TestKernels {
     }
 
     /** Assembly that writes the NUL-terminated string at {@code label} to the debug console 0xE9. */
-    static String print(String label) {
+    public static String print(String label) {
         return """
                     mov $%s, %%esi
                 1:  lodsb
@@ -55,7 +55,7 @@ final class TestKernels {
     }
 
     /** Assembly that leaves through isa-debug-exit with {@code code}. */
-    static String exit(int code) {
+    public static String exit(int code) {
         return "    mov $" + code + ", %al\n    out %al, $0xf4\n";
     }
 }

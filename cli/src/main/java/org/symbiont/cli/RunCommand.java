@@ -1,0 +1,149 @@
+package org.symbiont.cli;
+
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigValueFactory;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import org.symbiont.vmm.Extensions;
+import org.symbiont.vmm.VmReport;
+import org.symbiont.vmm.VmSpec;
+import org.symbiont.vmm.Vms;
+import org.symbiont.vmm.config.VmConfig;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code symbiont run}: boots one Multiboot kernel the way {@code qemu-system-x86_64 -kernel}
+ * does, with COM1 on standard output, and exits with the status the guest gave through
+ * isa-debug-exit, or with one of the VMM's own (even) statuses.
+ */
+@Command(name = "run", mixinStandardHelpOptions = true, sortOptions = false,
+        description = "Boot a Multiboot kernel in a VM, as qemu-system-x86_64 -kernel does.",
+        footer = {"", "Exit status:",
+                "  odd  the guest's isa-debug-exit status, (value << 1) | 1",
+                "  0    the guest powered off, or the run was stopped",
+                "  2    a usage or configuration error",
+                "  " + RunCommand.VMM_ERROR + "  an error inside the VMM (a report follows on standard error)",
+                "  " + RunCommand.TIMEOUT + "  --timeout ran out",
+                "  " + RunCommand.TRIPLE_FAULT + "  the guest triple-faulted",
+                "  " + RunCommand.HALTED + "  every vCPU halted with interrupts off", ""})
+final class RunCommand implements Callable<Integer> {
+    static final int TRIPLE_FAULT = 124, HALTED = 126, VMM_ERROR = 120, TIMEOUT = 122;
+
+    @Option(names = "--kernel", paramLabel = "FILE", description = "The Multiboot kernel (ELF32, or a flat image with load addresses in its header).")
+    Path kernel;
+
+    @Option(names = "--append", paramLabel = "ARGS", description = "The kernel command line.")
+    String append;
+
+    @Option(names = "--initrd", paramLabel = "FILES", description = "Multiboot modules as QEMU takes them: \"file [args],file [args]\".")
+    String initrd;
+
+    @Option(names = "-m", paramLabel = "SIZE", description = "Guest RAM, e.g. 256M or 1G (default 256M; a bare number means MiB, as in QEMU).")
+    String memory;
+
+    @Option(names = "--smp", paramLabel = "N", description = "Number of vCPUs.")
+    Integer cpus;
+
+    @Option(names = "--config", paramLabel = "FILE", description = "A VM configuration file (HOCON); options given here override it.")
+    Path config;
+
+    @Option(names = "--serial", paramLabel = "stdio|file:PATH|null", description = "Where COM1 goes (default stdio).")
+    String serial;
+
+    @Option(names = "--cpu-model", paramLabel = "intel|amd", description = "The processor the guest sees.")
+    String cpuModel;
+
+    @Option(names = "--stats", paramLabel = "FILE.json", description = "Write the run's telemetry (exits by reason, instructions, virtual time) as JSON.")
+    Path stats;
+
+    @Option(names = "--timeout", paramLabel = "SECONDS", description = "Stop the VM after this much wall-clock time (default: no limit).")
+    Double timeout;
+
+    @Option(names = {"-q", "--quiet"}, description = "Print no summary on standard error (reports of failures still appear).")
+    boolean quiet;
+
+    @Override
+    public Integer call() {
+        VmConfig vm = configuration();
+        VmSpec spec = VmSpec.prepare(vm, Extensions.none());
+        Duration limit = timeout == null ? Duration.ofDays(365) : Duration.ofNanos((long) (timeout * 1e9));
+        VmReport report = Vms.runAll(List.of(spec), limit).getFirst();
+        if (stats != null) writeStats(report);
+        boolean timedOut = report.reason() == VmReport.Reason.STOPPED && timeout != null;
+        int status = switch (report.reason()) {
+            case GUEST_EXIT -> report.guestStatus() & 0xFF;
+            case STOPPED -> timedOut ? TIMEOUT : 0;
+            case TRIPLE_FAULT -> TRIPLE_FAULT;
+            case HALTED -> HALTED;
+            case CONFIG_ERROR -> throw new UserError(report.message());
+            case VMM_ERROR, RUNNING, PAUSED -> VMM_ERROR;
+        };
+        boolean failure = status == TRIPLE_FAULT || status == HALTED || status == VMM_ERROR || status == TIMEOUT;
+        if (failure) {
+            System.err.println("symbiont: " + report.vm() + ": " + report.message());
+            if (!report.vcpus().isEmpty()) {
+                for (var v : report.vcpus()) System.err.print("vCPU " + v.id() + ":\n" + v.state());
+            }
+        }
+        if (!quiet || failure) System.err.print(Summary.of(report, -1));
+        return status;
+    }
+
+    /** The configuration file (if any), then the options on top. */
+    private VmConfig configuration() {
+        var overrides = ConfigFactory.empty();
+        if (kernel != null) overrides = overrides.withValue("kernel.file", ConfigValueFactory.fromAnyRef(kernel.toString()));
+        if (append != null) overrides = overrides.withValue("kernel.append", ConfigValueFactory.fromAnyRef(append));
+        if (initrd != null) overrides = overrides.withValue("kernel.modules", ConfigValueFactory.fromIterable(modules(initrd)));
+        if (memory != null) overrides = overrides.withValue("memory", ConfigValueFactory.fromAnyRef(qemuSize(memory)));
+        if (cpus != null) overrides = overrides.withValue("cpus", ConfigValueFactory.fromAnyRef(cpus));
+        if (serial != null) overrides = overrides.withValue("console", ConfigValueFactory.fromAnyRef(serial));
+        if (cpuModel != null) overrides = overrides.withValue("cpu-model", ConfigValueFactory.fromAnyRef(cpuModel));
+        if (config == null) {
+            if (kernel == null) throw new UserError("run: give --kernel FILE (or --config FILE naming kernel.file)");
+            return VmConfig.from(overrides, "command line");
+        }
+        if (!Files.isRegularFile(config)) throw new UserError(config + ": no such configuration file");
+        return VmConfig.from(overrides.withFallback(ConfigFactory.parseFile(config.toFile())), config.toString());
+    }
+
+    /** QEMU's -initrd for Multiboot: modules separated by commas, ",," standing for a comma in a name. */
+    static List<String> modules(String spec) {
+        List<String> out = new ArrayList<>();
+        StringBuilder cur = new StringBuilder();
+        for (int k = 0; k < spec.length(); k++) {
+            char ch = spec.charAt(k);
+            if (ch == ',' && k + 1 < spec.length() && spec.charAt(k + 1) == ',') {
+                cur.append(',');
+                k++;
+            } else if (ch == ',') {
+                out.add(cur.toString());
+                cur.setLength(0);
+            } else {
+                cur.append(ch);
+            }
+        }
+        out.add(cur.toString());
+        for (String m : out) if (m.isBlank()) throw new UserError("--initrd: empty module name in \"" + spec + "\"");
+        return out;
+    }
+
+    /** QEMU's -m: a bare number is MiB. */
+    static String qemuSize(String m) {
+        return m.matches("\\d+") ? m + "M" : m;
+    }
+
+    private void writeStats(VmReport report) {
+        try {
+            Files.writeString(stats, report.toJson());
+        } catch (IOException e) {
+            throw new UserError(stats + ": cannot write the statistics: " + e.getMessage());
+        }
+    }
+}

@@ -1,0 +1,105 @@
+package org.symbiont.cli;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.symbiont.vmm.TestKernels;
+
+/** {@code symbiont run} as a user sees it: output, exit statuses, errors, statistics. */
+class RunCommandTest {
+    record Result(int status, String out, String err) {}
+
+    private static synchronized Result run(String... args) {
+        PrintStream oldOut = System.out, oldErr = System.err;
+        ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
+        System.setOut(new PrintStream(out, true));
+        System.setErr(new PrintStream(err, true));
+        try {
+            int status = Main.execute(args);
+            return new Result(status, out.toString(), err.toString());
+        } finally {
+            System.setOut(oldOut);
+            System.setErr(oldErr);
+        }
+    }
+
+    private static final String HELLO = TestKernels.print("msg") + TestKernels.exit(4) + "msg: .asciz \"hello\\n\"\n";
+
+    @Test
+    void theGuestsOutputGoesToStandardOutputAndItsExitStatusIsTheProcesses() {
+        Result r = run("run", "--kernel", TestKernels.file(HELLO).toString());
+        assertEquals(9, r.status(), r.err());
+        assertEquals("hello\n", r.out());
+        assertTrue(r.err().contains("guest exited with status 9"), r.err());
+        assertTrue(r.err().contains("PortOut 7"), r.err());
+    }
+
+    @Test
+    void serialToAFileAndStatisticsAsJson(@TempDir Path dir) throws Exception {
+        Path console = dir.resolve("console.txt"), stats = dir.resolve("stats.json");
+        Result r = run("run", "-q", "--kernel", TestKernels.file(HELLO).toString(), "--serial", "file:" + console,
+                "--stats", stats.toString());
+        assertEquals(9, r.status(), r.err());
+        assertEquals("", r.out());
+        assertEquals("", r.err());
+        assertEquals("hello\n", Files.readString(console));
+        assertTrue(Files.readString(stats).contains("\"guestStatus\": 9"));
+    }
+
+    @Test
+    void aTripleFaultEndsWithItsStatusAndARegisterDump() {
+        Result r = run("run", "--kernel", TestKernels.file("    lidt zero\n    int3\nzero: .word 0\n .long 0\n").toString());
+        assertEquals(RunCommand.TRIPLE_FAULT, r.status());
+        assertTrue(r.err().contains("triple fault"), r.err());
+        assertTrue(r.err().contains("RIP "), r.err());
+        assertTrue(r.err().contains("recent exits"), r.err());
+    }
+
+    @Test
+    void aGuestHaltedWithInterruptsOffEndsWithItsStatus() {
+        Result r = run("run", "--kernel", TestKernels.file("    cli\n    hlt\n").toString());
+        assertEquals(RunCommand.HALTED, r.status());
+        assertTrue(r.err().contains("every vCPU is halted with interrupts disabled"), r.err());
+    }
+
+    @Test
+    void theTimeoutStopsASpinningGuest() {
+        Result r = run("run", "--timeout", "0.5", "--kernel", TestKernels.file("1: jmp 1b\n").toString());
+        assertEquals(RunCommand.TIMEOUT, r.status());
+        assertTrue(r.err().contains("time limit"), r.err());
+    }
+
+    @Test
+    void mistakesGiveAClearMessageAndStatus2() throws Exception {
+        String k = TestKernels.file(HELLO).toString();
+        assertError(run("run"), "give --kernel FILE");
+        assertError(run("run", "--kernel", "/no/such/kernel"), "/no/such/kernel: no such kernel file");
+        assertError(run("run", "--kernel", k, "--smp", "0"), "cpus: expected 1 to 255, got 0");
+        assertError(run("run", "--kernel", k, "-m", "lots"), "memory");
+        assertError(run("run", "--kernel", k, "--serial", "tty"), "expected stdio, null or file:PATH");
+        assertError(run("run", "--kernel", k, "--config", "/no/such.conf"), "/no/such.conf: no such configuration file");
+        assertError(run("run", "--kernel", k, "--smp", "two"), "Invalid value for option '--smp'");
+        Path conf = Files.createTempFile("bad", ".conf");
+        Files.writeString(conf, "cpu-model = pentium\n");
+        assertError(run("run", "--kernel", k, "--config", conf.toString()), conf + ": cpu-model: expected one of");
+    }
+
+    private static void assertError(Result r, String message) {
+        assertEquals(2, r.status(), r.err());
+        assertTrue(r.err().contains(message), r.err());
+        assertFalse(r.err().contains("\tat "), "no stack trace: " + r.err());
+    }
+
+    @Test
+    void modulesAndSizesFollowQemusSyntax() {
+        assertEquals(List.of("a.bin arg1", "b,c.bin"), RunCommand.modules("a.bin arg1,b,,c.bin"));
+        assertEquals("512M", RunCommand.qemuSize("512"));
+        assertEquals("1G", RunCommand.qemuSize("1G"));
+    }
+}
