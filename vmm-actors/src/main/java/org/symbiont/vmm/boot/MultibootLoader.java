@@ -238,7 +238,7 @@ public final class MultibootLoader {
         }
         if (end > memory.size() || !map.isAvailable(start, end - start) && end > start) {
             throw new BootImageException(String.format(
-                    "%s: %s [%#x, %#x) does not fit in available guest RAM (guest RAM is %#x bytes; available ranges: %s)",
+                    "%s: %s [%#x, %#x) does not fit in guest RAM (%#x bytes; available ranges: %s)",
                     file, what, start, end, memory.size(), available(map)));
         }
         if (start < INFO_ADDRESS + INFO_SIZE && end > MMAP_ADDRESS) {

@@ -165,7 +165,7 @@ class MultibootLoaderTest {
             MemoryMap map = pcMap(4 * MiB);
             MultibootImage big = MultibootImage.parse(MultibootImageTest.elf32(0x100000, new int[][] {{0x100000, 16, 0x400000}}), "big.elf");
             BootImageException e = assertThrows(BootImageException.class, () -> MultibootLoader.load(big, "big.elf", "", List.of(), map, m));
-            assertTrue(e.getMessage().startsWith("big.elf: segment [0x100000, 0x500000) does not fit in available guest RAM"), e.getMessage());
+            assertTrue(e.getMessage().startsWith("big.elf: segment [0x100000, 0x500000) does not fit in guest RAM"), e.getMessage());
 
             MultibootImage small = MultibootImage.parse(MultibootImageTest.elf32(0x100000, new int[][] {{0x100000, 16, 16}}), "k");
             var mod = new MultibootLoader.Module("initrd.img", new byte[3 * (int) MiB]);
@@ -174,7 +174,7 @@ class MultibootLoaderTest {
 
             MultibootImage inBios = MultibootImage.parse(MultibootImageTest.elf32(0xF0000, new int[][] {{0xF0000, 16, 16}}), "bios.elf");
             e = assertThrows(BootImageException.class, () -> MultibootLoader.load(inBios, "bios.elf", "", List.of(), map, m));
-            assertTrue(e.getMessage().startsWith("bios.elf: segment [0xf0000, 0xf0010) does not fit in available guest RAM"), e.getMessage());
+            assertTrue(e.getMessage().startsWith("bios.elf: segment [0xf0000, 0xf0010) does not fit in guest RAM"), e.getMessage());
             assertTrue(e.getMessage().endsWith("available ranges: [0x0, 0x9fc00), [0x100000, 0x400000))"), e.getMessage());
 
             MultibootImage low = MultibootImage.parse(MultibootImageTest.elf32(0x8000, new int[][] {{0x8000, 16, 0x2000}}), "low.elf");
