@@ -141,6 +141,33 @@ class MultibootLoaderTest {
         }
     }
 
+    /**
+     * The addresses QEMU 7.2 gave a kernel loaded at 0x100000 with 0x1114 bytes (0x114 in the file),
+     * run as {@code -kernel k.elf -append "hello world" -initrd "m1.bin arg1 arg2,m2.bin"}
+     * with a 5000-byte m1.bin and a 1-byte m2.bin (observed with a kernel printing its information).
+     */
+    @Test
+    void theLayoutIsQemus() {
+        try (PhysicalMemory m = PhysicalMemory.allocate(64 * MiB)) {
+            MultibootImage kernel = MultibootImage.parse(MultibootImageTest.elf32(0x100000, new int[][] {{0x100000, 0x114, 0x1114}}), "k.elf");
+            List<MultibootLoader.Module> mods = List.of(new MultibootLoader.Module("m1.bin arg1 arg2", new byte[5000]),
+                    new MultibootLoader.Module("m2.bin", new byte[1]));
+            MultibootLoader.Loaded loaded = MultibootLoader.load(kernel, "k.elf", "hello world", mods, pcMap(64 * MiB), m);
+            Info info = new Info(m, loaded.info());
+            assertEquals(0x24F, info.u32(0));
+            assertEquals(639, info.u32(4));
+            assertEquals(0x8000FFFFL, info.u32(12));
+            assertEquals(0x102038, info.u32(16), "cmdline");
+            assertEquals(2, info.u32(20));
+            assertEquals(0x102000, info.u32(24), "mods_addr");
+            assertEquals(0x9000, info.u32(48), "mmap_addr");
+            assertEquals(0x10204A, info.u32(64), "boot_loader_name");
+            long[] expected = {0x103000, 0x104388, 0x102020, 0x105000, 0x105001, 0x102031};
+            for (int k = 0; k < 6; k++) assertEquals(expected[k], m.readU32(0x102000 + 4L * (k + k / 3)), "module field " + k);
+            assertEquals("k.elf hello world", info.string(0x102038));
+        }
+    }
+
     @Test
     void modulesAreReadFromQemusInitrdSyntax(@TempDir Path dir) throws IOException {
         Path a = dir.resolve("a.bin"), b = dir.resolve("b,c.bin");
