@@ -26,18 +26,18 @@ import org.symbiont.x86.memory.PhysicalMemory;
  * interface (docs/specs/fw_cfg.rst) and, where the document is silent, QEMU's behaviour
  * (hw/nvram/fw_cfg.c), which is what guest drivers (Linux's qemu_fw_cfg, SeaBIOS, OVMF) expect.
  *
- * <p>Ports, relative to {@code iobase} (0x510):
+ * <p>Ports, relative to {@code iobase} (0x510). Accesses QEMU does not accept (checked against
+ * QEMU 7.2) read 0 and write nothing, and never move the data offset.
  * <ul>
  * <li>+0, 16-bit write: the selector. Selecting an item sets the data offset to 0. Bit 14 (the
  *     old write channel) is ignored; bit 15 selects the architecture-specific items, of which
- *     this machine has none (they read as 0). As in QEMU, a 16-bit write to +1 selects too.
- * <li>+0 or +1, 8-bit read: the next byte of the selected item; past its end, 0.
- *     8-bit writes are ignored (QEMU removed data-port writes in v2.4). Other access sizes on
- *     these two ports are not decoded: reads return all ones, writes are ignored.
+ *     this machine has none (they read as 0). 16-bit writes to +1 and 32-bit writes do not select.
+ * <li>+0 or +1, 8-bit read: the next byte of the selected item; past its end, 0. 8-bit writes
+ *     are ignored (QEMU removed data-port writes in v2.4).
  * <li>+4..+11 (with DMA): the 64-bit big-endian DMA address register. A 32-bit write to +4 sets
  *     the high half, a 32-bit write to +8 sets the low half and starts the transfer (the guest
  *     writes each half byte-swapped, as {@code outl(bswap32(x))}); other writes are ignored.
- *     Reads return the bytes of "QEMU CFG" at the offsets read.
+ *     Naturally aligned reads return the bytes of "QEMU CFG" at the offsets read.
  * </ul>
  *
  * <p>Items: FW_CFG_SIGNATURE "QEMU", FW_CFG_ID (bit 0 traditional interface, bit 1 DMA),
@@ -211,23 +211,13 @@ public final class FwCfg implements PortIoDevice {
     @Override
     public long ioRead(int port, int size) {
         int rel = port - base;
-        if (rel == 0 || rel == 1) {
-            return size == 1 ? readDataByte() : allOnes(size);
-        }
-        if (dma && rel >= 4 && rel < 12) {
+        if ((rel == 0 || rel == 1) && size == 1) return readDataByte();
+        if (dma && rel >= 4 && rel - 4 + size <= 8 && (rel - 4) % size == 0) {
             long v = 0;
-            for (int k = 0; k < size; k++) {
-                int i = rel - 4 + k;
-                long b = i < 8 ? DMA_SIGNATURE[i] & 0xFF : 0xFF;
-                v |= b << (8 * k);
-            }
+            for (int k = 0; k < size; k++) v |= (DMA_SIGNATURE[rel - 4 + k] & 0xFFL) << (8 * k);
             return v;
         }
-        return allOnes(size);
-    }
-
-    private static long allOnes(int size) {
-        return size >= 8 ? -1L : (1L << (8 * size)) - 1;
+        return 0;
     }
 
     private int readDataByte() {
@@ -239,7 +229,7 @@ public final class FwCfg implements PortIoDevice {
     @Override
     public void ioWrite(int port, int size, long value) {
         int rel = port - base;
-        if ((rel == 0 || rel == 1) && size == 2) {
+        if (rel == 0 && size == 2) {
             select((int) value & 0xFFFF);
         } else if (dma && size == 4 && rel == 4) {
             dmaAddress = (Integer.reverseBytes((int) value) & 0xFFFF_FFFFL) << 32;

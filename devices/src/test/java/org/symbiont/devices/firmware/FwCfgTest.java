@@ -105,10 +105,12 @@ class FwCfgTest {
             int sel = directory(d).get("opt/x")[0];
             d.ioWrite(SEL, 2, sel);
             d.ioWrite(DATA, 1, 0x55);                 // data writes were removed in QEMU 2.4
-            d.ioWrite(SEL, 4, FwCfg.SIGNATURE);        // not a 16-bit write: not a selection
+            d.ioWrite(SEL, 4, FwCfg.SIGNATURE);        // not a 16-bit write: not a selection (QEMU 7.2)
+            d.ioWrite(DATA, 2, FwCfg.SIGNATURE);       // nor a 16-bit write to the data port
             d.ioWrite(SEL, 1, 0);
-            assertEquals(0xFFFF, d.ioRead(SEL, 2));
-            assertEquals(0xFFFF_FFFFL, d.ioRead(DATA, 4));
+            assertEquals(0, d.ioRead(SEL, 2), "wider reads return 0 and consume nothing, as in QEMU");
+            assertEquals(0, d.ioRead(SEL, 4));
+            assertEquals(0, d.ioRead(DATA, 2));
             assertEquals(1, d.ioRead(DATA, 1));
             assertEquals(2, d.ioRead(DATA, 1));
             assertArrayEquals(new byte[] {1, 2, 3}, d.fileContents("opt/x"));
@@ -178,8 +180,10 @@ class FwCfgTest {
             long hi = Integer.reverseBytes((int) d.ioRead(DMA, 4)) & 0xFFFF_FFFFL;
             long lo = Integer.reverseBytes((int) d.ioRead(DMA + 4, 4)) & 0xFFFF_FFFFL;
             assertEquals(0x51454d5520434647L, (hi << 32) | lo);
-            assertEquals('C', d.ioRead(DMA + 5, 1));
+            assertEquals('E', d.ioRead(DMA + 1, 1));
             assertEquals(0x4746, d.ioRead(DMA + 6, 2));
+            assertEquals(0, d.ioRead(DMA + 2, 4), "unaligned reads are refused (0), as in QEMU 7.2");
+            assertEquals(0, d.ioRead(DMA + 5, 2));
             FwCfg plain = create(ctx, "dma = false");
             assertEquals(List.of(new PortRange(0x510, 2)), plain.portRanges());
             assertEquals(1, readLe(plain, FwCfg.ID, 4), "no DMA bit");
