@@ -6,13 +6,13 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import org.symbiont.vmm.Extensions;
 import org.symbiont.vmm.VmReport;
 import org.symbiont.vmm.VmSpec;
 import org.symbiont.vmm.Vms;
+import org.symbiont.vmm.boot.MultibootLoader;
 import org.symbiont.vmm.config.VmConfig;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -100,7 +100,7 @@ final class RunCommand implements Callable<Integer> {
         var overrides = ConfigFactory.empty();
         if (kernel != null) overrides = overrides.withValue("kernel.file", ConfigValueFactory.fromAnyRef(kernel.toString()));
         if (append != null) overrides = overrides.withValue("kernel.append", ConfigValueFactory.fromAnyRef(append));
-        if (initrd != null) overrides = overrides.withValue("kernel.modules", ConfigValueFactory.fromIterable(modules(initrd)));
+        if (initrd != null) overrides = overrides.withValue("kernel.modules", ConfigValueFactory.fromIterable(MultibootLoader.moduleStrings(initrd)));
         if (memory != null) overrides = overrides.withValue("memory", ConfigValueFactory.fromAnyRef(qemuSize(memory)));
         if (cpus != null) overrides = overrides.withValue("cpus", ConfigValueFactory.fromAnyRef(cpus));
         if (serial != null) overrides = overrides.withValue("console", ConfigValueFactory.fromAnyRef(serial));
@@ -111,27 +111,6 @@ final class RunCommand implements Callable<Integer> {
         }
         if (!Files.isRegularFile(config)) throw new UserError(config + ": no such configuration file");
         return VmConfig.from(overrides.withFallback(ConfigFactory.parseFile(config.toFile())), config.toString());
-    }
-
-    /** QEMU's -initrd for Multiboot: modules separated by commas, ",," standing for a comma in a name. */
-    static List<String> modules(String spec) {
-        List<String> out = new ArrayList<>();
-        StringBuilder cur = new StringBuilder();
-        for (int k = 0; k < spec.length(); k++) {
-            char ch = spec.charAt(k);
-            if (ch == ',' && k + 1 < spec.length() && spec.charAt(k + 1) == ',') {
-                cur.append(',');
-                k++;
-            } else if (ch == ',') {
-                out.add(cur.toString());
-                cur.setLength(0);
-            } else {
-                cur.append(ch);
-            }
-        }
-        out.add(cur.toString());
-        for (String m : out) if (m.isBlank()) throw new UserError("--initrd: empty module name in \"" + spec + "\"");
-        return out;
     }
 
     /** QEMU's -m: a bare number is MiB. */

@@ -1,11 +1,13 @@
 package org.symbiont.vmm;
 
-import java.io.IOException;
 import java.nio.file.Files;
+import java.util.ArrayList;
+import java.util.List;
 import org.symbiont.devices.CharBackend;
 import org.symbiont.devices.DeviceRegistry;
 import org.symbiont.vmm.boot.BootImageException;
 import org.symbiont.vmm.boot.MultibootImage;
+import org.symbiont.vmm.boot.MultibootLoader;
 import org.symbiont.vmm.config.VmConfig;
 import org.symbiont.vmm.config.VmConfigException;
 
@@ -14,7 +16,8 @@ import org.symbiont.vmm.config.VmConfigException;
  * console opened. Everything that can be wrong with what the user gave is found here, before any
  * actor starts.
  */
-public record VmSpec(VmConfig config, MultibootImage kernel, String kernelName, Extensions extensions, CharBackend console) {
+public record VmSpec(VmConfig config, MultibootImage kernel, String kernelName, List<MultibootLoader.Module> modules,
+                     Extensions extensions, CharBackend console) {
 
     public static VmSpec prepare(VmConfig config, Extensions extensions) {
         return prepare(config, extensions, CharBackends.open(config.console()));
@@ -25,13 +28,9 @@ public record VmSpec(VmConfig config, MultibootImage kernel, String kernelName, 
         if (config.kernel() == null) throw new VmConfigException(config.name() + ": no kernel: give kernel.file or --kernel");
         var file = config.kernel().file();
         if (!Files.isRegularFile(file)) throw new BootImageException(file + ": no such kernel file");
-        byte[] bytes;
-        try {
-            bytes = Files.readAllBytes(file);
-        } catch (IOException e) {
-            throw new BootImageException(file + ": cannot read: " + e.getMessage());
-        }
-        MultibootImage kernel = MultibootImage.parse(bytes, file.toString());
+        MultibootImage kernel = MultibootImage.read(file);
+        List<MultibootLoader.Module> modules = new ArrayList<>();
+        for (String m : config.kernel().modules()) modules.add(MultibootLoader.readModule(m));
         DeviceRegistry registry = DeviceRegistry.load();
         for (VmConfig.DeviceSpec d : config.devices()) {
             if (!registry.types().contains(d.type())) {
@@ -39,6 +38,6 @@ public record VmSpec(VmConfig config, MultibootImage kernel, String kernelName, 
                         + "\"; known types: " + String.join(", ", registry.types()));
             }
         }
-        return new VmSpec(config, kernel, file.getFileName().toString(), extensions, console);
+        return new VmSpec(config, kernel, file.toString(), List.copyOf(modules), extensions, console);
     }
 }

@@ -24,6 +24,7 @@ import org.symbiont.devices.MmioRange;
 import org.symbiont.devices.PortIoDevice;
 import org.symbiont.devices.PortRange;
 import org.symbiont.devices.TimerQueue;
+import org.symbiont.devices.firmware.MemoryMap;
 import org.symbiont.vmm.boot.MultibootLoader;
 import org.symbiont.vmm.config.VmConfig;
 import org.symbiont.x86.Cpu;
@@ -176,7 +177,7 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
                 cpus[k].cyclesPerInstruction = config.cyclesPerInstruction();
             }
             createDevices(ctx);
-            MultibootLoader.load(spec.kernel(), spec.kernelName(), config.kernel().append(), memory, cpus[0]);
+            loadKernel();
             for (int k = 0; k < n; k++) {
                 vcpus.add(ctx.spawn(VcpuActor.create(k, cpus[k], ctx.getSelf(), tscHz, k != 0), "vcpu-" + k, dispatcher));
                 halted[k] = k != 0;
@@ -333,6 +334,13 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
                 .build();
     }
 
+    /** The kernel and its modules into RAM, the boot processor at its entry (as at power-on and after a reset). */
+    private void loadKernel() {
+        MemoryMap map = MemoryMap.build(memory.size(), MemoryMap.pcLegacyRegions());
+        MultibootLoader.start(cpus[0], MultibootLoader.load(spec.kernel(), spec.kernelName(), config.kernel().append(),
+                spec.modules(), map, memory));
+    }
+
     // =====================================================================================
     // Scheduling
     // =====================================================================================
@@ -486,7 +494,7 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
             halted[k] = k != 0;
             stuck[k] = false;
         }
-        MultibootLoader.load(spec.kernel(), spec.kernelName(), config.kernel().append(), memory, cpus[0]);
+        loadKernel();
         startRound();
     }
 

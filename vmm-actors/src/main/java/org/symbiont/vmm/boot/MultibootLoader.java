@@ -111,18 +111,21 @@ public final class MultibootLoader {
     /** Reads the modules a QEMU {@code -initrd} value names; an unreadable file is named in the error. */
     public static List<Module> readModules(String initrd) {
         List<Module> out = new ArrayList<>();
-        for (String s : moduleStrings(initrd)) {
-            String file = fileNameOf(s);
-            if (file.isEmpty()) throw new BootImageException("-initrd '" + initrd + "': empty module file name");
-            Path path;
-            try {
-                path = Path.of(file);
-            } catch (InvalidPathException e) {
-                throw new BootImageException(file + ": not a valid module file name (" + e.getMessage() + ")");
-            }
-            out.add(new Module(s, MultibootImage.readFile(path, "module")));
-        }
+        for (String s : moduleStrings(initrd)) out.add(readModule(s));
         return out;
+    }
+
+    /** Reads one module given as "file [arguments]"; an unreadable file is named in the error. */
+    public static Module readModule(String moduleString) {
+        String file = fileNameOf(moduleString);
+        if (file.isEmpty()) throw new BootImageException("module '" + moduleString + "': empty module file name");
+        Path path;
+        try {
+            path = Path.of(file);
+        } catch (InvalidPathException e) {
+            throw new BootImageException(file + ": not a valid module file name (" + e.getMessage() + ")");
+        }
+        return new Module(moduleString, MultibootImage.readFile(path, "module"));
     }
 
     /**
