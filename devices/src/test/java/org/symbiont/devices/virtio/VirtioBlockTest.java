@@ -301,7 +301,13 @@ class VirtioBlockTest {
         d.isr();
         q.usedEvent(10);
         request(q, VirtioBlock.T_FLUSH, 0, 0, 0, false);
-        assertFalse(line.level);
+        assertFalse(line.level, "used index 7: entry 10 is far off");
+        q.usedEvent(6);
+        request(q, VirtioBlock.T_FLUSH, 0, 0, 0, false);
+        assertFalse(line.level, "used index 8: entry 6 was used before this batch, no new interrupt");
+        q.usedEvent(8);
+        request(q, VirtioBlock.T_FLUSH, 0, 0, 0, false);
+        assertTrue(line.level, "used index 9: entry 8 used now");
     }
 
     @Test
