@@ -1,0 +1,114 @@
+package org.symbiont.devices.virtio;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+
+/**
+ * The storage behind a virtual disk: a byte-addressed image of fixed size. Reads and writes are
+ * positional and synchronous; a failure is an {@link IOException} the disk reports to the guest
+ * as an I/O error.
+ */
+public interface BlockBackend extends AutoCloseable {
+    /** The image size in bytes. */
+    long size();
+
+    boolean readOnly();
+
+    void read(long offset, byte[] buffer, int off, int length) throws IOException;
+
+    void write(long offset, byte[] buffer, int off, int length) throws IOException;
+
+    /** Makes written data durable. */
+    void flush() throws IOException;
+
+    @Override
+    void close() throws IOException;
+
+    /** A disk image file, opened read-write or read-only; its size is the file's. */
+    static BlockBackend file(Path path, boolean readOnly) throws IOException {
+        FileChannel channel = readOnly
+                ? FileChannel.open(path, StandardOpenOption.READ)
+                : FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
+        return new FileDisk(channel, readOnly);
+    }
+
+    /** A zero-filled disk of {@code size} bytes in host memory, gone when the VM is. */
+    static BlockBackend memory(long size, boolean readOnly) {
+        return new MemoryDisk(Arena.ofAuto().allocate(size, 8), readOnly);
+    }
+
+    /** An image file through a {@link FileChannel}: positional reads and writes, flush = force. */
+    final class FileDisk implements BlockBackend {
+        private final FileChannel channel;
+        private final boolean readOnly;
+        private final long size;
+
+        private FileDisk(FileChannel channel, boolean readOnly) throws IOException {
+            this.channel = channel;
+            this.readOnly = readOnly;
+            this.size = channel.size();
+        }
+
+        @Override public long size() { return size; }
+        @Override public boolean readOnly() { return readOnly; }
+
+        @Override
+        public void read(long offset, byte[] buffer, int off, int length) throws IOException {
+            ByteBuffer b = ByteBuffer.wrap(buffer, off, length);
+            while (b.hasRemaining()) {
+                if (channel.read(b, offset + (b.position() - off)) < 0) {
+                    throw new IOException("disk image ends at " + (offset + b.position() - off) + " (truncated while in use?)");
+                }
+            }
+        }
+
+        @Override
+        public void write(long offset, byte[] buffer, int off, int length) throws IOException {
+            ByteBuffer b = ByteBuffer.wrap(buffer, off, length);
+            while (b.hasRemaining()) channel.write(b, offset + (b.position() - off));
+        }
+
+        @Override
+        public void flush() throws IOException {
+            channel.force(false);
+        }
+
+        @Override
+        public void close() throws IOException {
+            channel.close();
+        }
+    }
+
+    /** A disk held in host memory. */
+    final class MemoryDisk implements BlockBackend {
+        private final MemorySegment data;
+        private final boolean readOnly;
+
+        private MemoryDisk(MemorySegment data, boolean readOnly) {
+            this.data = data;
+            this.readOnly = readOnly;
+        }
+
+        @Override public long size() { return data.byteSize(); }
+        @Override public boolean readOnly() { return readOnly; }
+
+        @Override
+        public void read(long offset, byte[] buffer, int off, int length) {
+            MemorySegment.copy(data, ValueLayout.JAVA_BYTE, offset, buffer, off, length);
+        }
+
+        @Override
+        public void write(long offset, byte[] buffer, int off, int length) {
+            MemorySegment.copy(buffer, off, data, ValueLayout.JAVA_BYTE, offset, length);
+        }
+
+        @Override public void flush() { }
+        @Override public void close() { }
+    }
+}
