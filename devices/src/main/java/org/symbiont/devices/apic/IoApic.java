@@ -3,6 +3,7 @@ package org.symbiont.devices.apic;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigValueType;
+import java.util.Arrays;
 import java.util.List;
 import org.symbiont.devices.Device;
 import org.symbiont.devices.DeviceContext;
@@ -97,7 +98,7 @@ public final class IoApic implements MmioDevice {
     public void reset() {
         id = resetId;
         ioregsel = 0;
-        java.util.Arrays.fill(entries, ENTRY_MASKED);
+        Arrays.fill(entries, ENTRY_MASKED);
     }
 
     @Override

@@ -2,6 +2,7 @@ package org.symbiont.devices.apic;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigException;
+import java.util.Arrays;
 import java.util.List;
 import java.util.function.IntConsumer;
 import org.symbiont.devices.Device;
@@ -85,7 +86,8 @@ public final class LocalApic implements MmioDevice, MsrDevice {
     public static final int ESR_ILLEGAL_REGISTER = 1 << 7;
 
     private static final long APIC_BASE_BSP = 1 << 8, APIC_BASE_EXTD = 1 << 10, APIC_BASE_EN = 1 << 11;
-    private static final int LVT_TIMER = 0, LVT_THERMAL = 1, LVT_PMC = 2, LVT_LINT0 = 3, LVT_LINT1 = 4, LVT_ERROR = 5;
+    /** Indexes into {@link #lvt}: timer, thermal (1), performance counter (2), LINT0, LINT1, error. */
+    private static final int LVT_TIMER = 0, LVT_LINT0 = 3, LVT_LINT1 = 4, LVT_ERROR = 5;
     private static final int LVT_COUNT = 6;
     /** Software-writable bits of each LVT entry (Figure 11-8): timer mode 18:17, mask, trigger, polarity, delivery mode, vector. */
     private static final int[] LVT_WRITABLE = {0x0007_00FF, 0x0001_07FF, 0x0001_07FF, 0x0001_A7FF, 0x0001_A7FF, 0x0001_00FF};
@@ -246,10 +248,10 @@ public final class LocalApic implements MmioDevice, MsrDevice {
         esr = esrPending = 0;
         icrLow = 0;
         icrDestination = 0;
-        java.util.Arrays.fill(lvt, LVT_MASKED);
-        java.util.Arrays.fill(irr, 0);
-        java.util.Arrays.fill(isr, 0);
-        java.util.Arrays.fill(tmr, 0);
+        Arrays.fill(lvt, LVT_MASKED);
+        Arrays.fill(irr, 0);
+        Arrays.fill(isr, 0);
+        Arrays.fill(tmr, 0);
         extIntMessage = false;
         timer.reset();
     }
@@ -605,7 +607,7 @@ public final class LocalApic implements MmioDevice, MsrDevice {
     @Override
     public long mmioRead(long address, int size) {
         if (size == 8) return (mmioRead(address, 4) & 0xFFFF_FFFFL) | (mmioRead(address + 4, 4) << 32);
-        long mask = size >= 8 ? -1L : (1L << (8 * size)) - 1;
+        long mask = (1L << (8 * size)) - 1;
         long offset = address - baseAddress;
         if (mode != Mode.XAPIC || offset < 0 || offset >= PAGE_SIZE) return mask;
         int within = (int) offset & 0xF;
