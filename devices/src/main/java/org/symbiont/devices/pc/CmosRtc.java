@@ -72,6 +72,7 @@ public final class CmosRtc extends IsaPortDevice {
     private static final long NANOS_PER_SECOND = 1_000_000_000L;
     private static final long TIME_BASE_HZ = 32_768;
     private static final long HALF_SECOND = NANOS_PER_SECOND / 2;
+    private static final List<PortRange> PORTS = List.of(new PortRange(INDEX_PORT, 2));
     private static final int[] CLOCK_REGISTERS = {SECONDS, MINUTES, HOURS, DAY_OF_WEEK, DAY_OF_MONTH, MONTH, YEAR, CENTURY};
 
     private final String name;
@@ -110,7 +111,7 @@ public final class CmosRtc extends IsaPortDevice {
 
     @Override
     public List<PortRange> portRanges() {
-        return List.of(new PortRange(INDEX_PORT, 2));
+        return PORTS;
     }
 
     /** Whether the guest disabled NMIs through bit 7 of the index port (for the VMM's NMI routing). */
@@ -415,9 +416,15 @@ public final class CmosRtc extends IsaPortDevice {
             irqLevel = level;
             irq.set(level);
         }
+        long next = level ? Long.MAX_VALUE : nextInterruptEvent();
+        if (timer != null && timer.deadline() == next) return; // already armed for it
         if (timer != null) timer.cancel();
-        timer = null;
-        if (level || !dividerRunning()) return;
+        timer = next == Long.MAX_VALUE ? null : context.schedule(next, this::timerFired);
+    }
+
+    /** When the next enabled periodic, update-ended or alarm event happens, or Long.MAX_VALUE. */
+    private long nextInterruptEvent() {
+        if (!dividerRunning()) return Long.MAX_VALUE;
         long now = context.nanos();
         long next = Long.MAX_VALUE;
         int b = cmos[REG_B];
@@ -434,7 +441,7 @@ public final class CmosRtc extends IsaPortDevice {
                 next = Math.min(next, originNanos + (alarm - secondsAtOrigin) * NANOS_PER_SECOND);
             }
         }
-        if (next != Long.MAX_VALUE) timer = context.schedule(next, this::timerFired);
+        return next;
     }
 
     private void timerFired() {

@@ -52,6 +52,8 @@ public final class Pic8259 extends IsaPortDevice {
     static final int MASTER_BASE = 0x20, SLAVE_BASE = 0xA0, ELCR_BASE = 0x4D0;
     /** The master's input the slave's output drives. */
     static final int CASCADE_IR = 2;
+    private static final List<PortRange> PORTS =
+            List.of(new PortRange(MASTER_BASE, 2), new PortRange(SLAVE_BASE, 2), new PortRange(ELCR_BASE, 2));
 
     private final String name;
     private final Chip master = new Chip(true, 0xF8);
@@ -75,7 +77,7 @@ public final class Pic8259 extends IsaPortDevice {
 
     @Override
     public List<PortRange> portRanges() {
-        return List.of(new PortRange(MASTER_BASE, 2), new PortRange(SLAVE_BASE, 2), new PortRange(ELCR_BASE, 2));
+        return PORTS;
     }
 
     @Override

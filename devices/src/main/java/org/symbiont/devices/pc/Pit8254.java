@@ -51,6 +51,7 @@ public final class Pit8254 extends IsaPortDevice {
     static final long REFRESH_TOGGLE_NANOS = 15_000;
     static final int PORT_B_GATE2 = 0x01, PORT_B_REFRESH = 0x10, PORT_B_OUT2 = 0x20;
     private static final long NANOS_PER_SECOND = 1_000_000_000L;
+    private static final List<PortRange> PORTS = List.of(new PortRange(COUNTER0, 4), new PortRange(PORT_B, 1));
 
     private final String name;
     private final DeviceContext context;
@@ -71,7 +72,7 @@ public final class Pit8254 extends IsaPortDevice {
 
     @Override
     public List<PortRange> portRanges() {
-        return List.of(new PortRange(COUNTER0, 4), new PortRange(PORT_B, 1));
+        return PORTS;
     }
 
     @Override
@@ -162,10 +163,11 @@ public final class Pit8254 extends IsaPortDevice {
             irqLevel = level;
             irq.set(level);
         }
-        if (out0Timer != null) out0Timer.cancel();
-        out0Timer = null;
         long next = c.nextTransition(now);
-        if (next != Long.MAX_VALUE) out0Timer = context.schedule(nanosOfTick(next), this::updateOut0);
+        long deadline = next == Long.MAX_VALUE ? Long.MAX_VALUE : nanosOfTick(next);
+        if (out0Timer != null && out0Timer.deadline() == deadline && deadline > context.nanos()) return;
+        if (out0Timer != null) out0Timer.cancel();
+        out0Timer = deadline == Long.MAX_VALUE ? null : context.schedule(deadline, this::updateOut0);
     }
 
     static int toBcd(int value) {
