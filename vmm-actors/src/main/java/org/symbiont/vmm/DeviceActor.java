@@ -60,6 +60,8 @@ public final class DeviceActor {
      */
     public interface Observer {
         void afterCall(Device device);
+
+        Observer NONE = device -> { };
     }
 
     /** The machine as a hosted model sees it. */
@@ -71,7 +73,6 @@ public final class DeviceActor {
         private long nextTimerId;
         private final Map<Long, Runnable> timers = new HashMap<>();
         private final Map<Integer, Boolean> lineLevels = new HashMap<>();
-        ActorRef<Command> self;
 
         HostedContext(String name, VmServices vm) {
             this.name = name;
@@ -103,11 +104,11 @@ public final class DeviceActor {
         public VirtualTimer schedule(long atNanos, Runnable action) {
             long id = nextTimerId++;
             timers.put(id, action);
-            vm.supervisor().tell(new VmSupervisor.ScheduleTimer(self, id, atNanos));
+            vm.supervisor().tell(new VmSupervisor.ScheduleTimer(name, id, atNanos));
             return new VirtualTimer() {
                 @Override
                 public void cancel() {
-                    if (timers.remove(id) != null) vm.supervisor().tell(new VmSupervisor.CancelTimer(self, id));
+                    if (timers.remove(id) != null) vm.supervisor().tell(new VmSupervisor.CancelTimer(name, id));
                 }
 
                 @Override
@@ -139,7 +140,6 @@ public final class DeviceActor {
      */
     static Behavior<Command> create(Device model, HostedContext context, Observer observer) {
         Behavior<Command> b = Behaviors.setup(ctx -> {
-            context.self = ctx.getSelf();
             return Behaviors.receive(Command.class)
                     .onMessage(PortRead.class, m -> reply(m.replyTo(), m.nanos(), context, model, observer,
                             () -> new VcpuActor.ExitDone(((PortIoDevice) model).ioRead(m.port(), m.size()))))

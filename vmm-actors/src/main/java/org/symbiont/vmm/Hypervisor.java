@@ -41,6 +41,7 @@ public final class Hypervisor extends AbstractBehavior<Hypervisor.Command> {
     private record RunningVm(ActorRef<VmSupervisor.Command> supervisor, ActorRef<VmReport> whenDone) {}
 
     private final Map<String, RunningVm> vms = new HashMap<>();
+    private final NetworkLinks links = new NetworkLinks();
     private final ActorRef<VmReport> reports;
     private long sequence;
 
@@ -85,7 +86,7 @@ public final class Hypervisor extends AbstractBehavior<Hypervisor.Command> {
         }
         String id = "symbiont.vm." + name + "." + sequence++;
         DispatcherSelector dispatcher = VmDispatchers.register(getContext().getSystem(), id);
-        ActorRef<VmSupervisor.Command> vm = getContext().spawn(VmSupervisor.create(m.spec(), id, reports),
+        ActorRef<VmSupervisor.Command> vm = getContext().spawn(VmSupervisor.create(m.spec(), id, links, reports),
                 "vm-" + name + "-" + (sequence - 1), dispatcher);
         vms.put(name, new RunningVm(vm, m.whenDone()));
         vm.tell(new VmSupervisor.Start());

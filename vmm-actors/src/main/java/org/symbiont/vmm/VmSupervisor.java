@@ -86,9 +86,22 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
     // ---- from device actors ----
     record IrqChanged(int gsi, boolean level, long nanos) implements Command {}
 
-    record ScheduleTimer(ActorRef<DeviceActor.Command> device, long id, long deadline) implements Command {}
+    /** A local APIC sent an interprocessor interrupt. */
+    record IpiSent(org.symbiont.devices.apic.Ipi ipi) implements Command {}
 
-    record CancelTimer(ActorRef<DeviceActor.Command> device, long id) implements Command {}
+    /** The I/O APIC sent an interrupt message. */
+    record IoApicMessage(int destination, boolean logical, int deliveryMode, int vector, boolean levelTriggered) implements Command {}
+
+    /** A local APIC's EOI of a level-triggered vector. */
+    record LevelEoi(int vector) implements Command {}
+
+    /** A PCI function's decoded port or MMIO ranges changed. */
+    record RangesChanged(String device) implements Command {}
+
+    /** A device (by name: models schedule from their constructors, before their actor exists) wants a timer. */
+    record ScheduleTimer(String device, long id, long deadline) implements Command {}
+
+    record CancelTimer(String device, long id) implements Command {}
 
     record MachineExit(String device, int status) implements Command {}
 
@@ -103,7 +116,7 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
 
     private record Snapshot(List<VcpuReport> reports, ActorRef<VmReport> replyTo) implements Command {}
 
-    private record DeviceStopped(String name) implements Command {}
+    record DeviceStopped(String name) implements Command {}
 
     private final VmSpec spec;
     private final VmConfig config;
@@ -115,12 +128,9 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
     private final long tscHz;
     private final Cpu[] cpus;
     private final List<ActorRef<VcpuActor.Command>> vcpus = new ArrayList<>();
-    private final AddressBus<ActorRef<DeviceActor.Command>> ports = new AddressBus<>("I/O port");
-    private final AddressBus<ActorRef<DeviceActor.Command>> mmio = new AddressBus<>("MMIO");
-    private final Map<String, ActorRef<DeviceActor.Command>> devices = new HashMap<>();
-    private final Map<String, Device> models = new HashMap<>();
+    private final Platform platform;
     private final TimerQueue timers = new TimerQueue();
-    private final Map<ActorRef<DeviceActor.Command>, Map<Long, org.symbiont.devices.VirtualTimer>> pendingTimers = new HashMap<>();
+    private final Map<String, Map<Long, org.symbiont.devices.VirtualTimer>> pendingTimers = new HashMap<>();
     private final MsrModel msrs;
     private final Map<String, Integer> deviceFailures = new HashMap<>();
 
@@ -140,10 +150,10 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
     private boolean reported;
     private long collectors;
 
-    public static Behavior<Command> create(VmSpec spec, String dispatcherId, ActorRef<VmReport> listener) {
+    public static Behavior<Command> create(VmSpec spec, String dispatcherId, NetworkLinks links, ActorRef<VmReport> listener) {
         return Behaviors.setup(ctx -> {
             try {
-                return new VmSupervisor(ctx, spec, dispatcherId, listener);
+                return new VmSupervisor(ctx, spec, dispatcherId, links, listener);
             } catch (RuntimeException e) {
                 // A device's parameters or the kernel did not fit: the VM ends before it starts.
                 listener.tell(new VmReport(spec.config().name(), VmReport.Reason.CONFIG_ERROR, null,
@@ -153,7 +163,8 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
         });
     }
 
-    private VmSupervisor(ActorContext<Command> ctx, VmSpec spec, String dispatcherId, ActorRef<VmReport> listener) {
+    private VmSupervisor(ActorContext<Command> ctx, VmSpec spec, String dispatcherId, NetworkLinks links,
+                         ActorRef<VmReport> listener) {
         super(ctx);
         this.spec = spec;
         this.config = spec.config();
@@ -168,7 +179,7 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
         List<Integer> apicIds = new ArrayList<>();
         for (int k = 0; k < n; k++) apicIds.add(k);
         this.machine = new MachineInfo(config.memoryBytes(), apicIds, tscHz);
-        this.memory = PhysicalMemory.allocate(config.memoryBytes());
+        this.memory = PhysicalMemory.allocate(Platform.physicalSize(config.memoryBytes()));
         this.msrs = new MsrModel(config.cpuModel().vendor().equals("AuthenticAMD"), config.memoryBytes());
         try {
             this.cpus = new Cpu[n];
@@ -176,54 +187,30 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
                 cpus[k] = new Cpu(k, memory, config.cpuModel());
                 cpus[k].cyclesPerInstruction = config.cyclesPerInstruction();
             }
-            createDevices(ctx);
-            loadKernel();
             for (int k = 0; k < n; k++) {
                 vcpus.add(ctx.spawn(VcpuActor.create(k, cpus[k], ctx.getSelf(), tscHz, k != 0), "vcpu-" + k, dispatcher));
                 halted[k] = k != 0;
             }
+            this.platform = new Platform(ctx, config, services(ctx), dispatcher, vcpus, links);
+            powerOn();
         } catch (RuntimeException e) {
             memory.close();
             throw e;
         }
     }
 
-    private void createDevices(ActorContext<Command> ctx) {
-        DeviceRegistry registry = DeviceRegistry.load();
-        VmServices services = new VmServices() {
+    private VmServices services(ActorContext<Command> ctx) {
+        return new VmServices() {
             @Override public ActorRef<Command> supervisor() { return ctx.getSelf(); }
             @Override public PhysicalMemory memory() { return memory; }
             @Override public MachineInfo machine() { return machine; }
             @Override public long seed() { return config.seed(); }
 
             @Override
-            public CharBackend charBackend(String spec) {
-                return spec.equals("console") ? VmSupervisor.this.spec.console() : CharBackends.open(spec);
+            public CharBackend charBackend(String backend) {
+                return backend.equals("console") ? spec.console() : CharBackends.open(backend);
             }
         };
-        for (VmConfig.DeviceSpec d : config.devices()) {
-            DeviceActor.HostedContext dc = new DeviceActor.HostedContext(d.name(), services);
-            Device model;
-            try {
-                model = registry.factory(d.type()).create(d.name(), d.params(), dc);
-            } catch (com.typesafe.config.ConfigException e) {
-                throw new org.symbiont.vmm.config.VmConfigException("device " + d.name() + ": " + e.getMessage());
-            }
-            ActorRef<DeviceActor.Command> actor = ctx.spawn(DeviceActor.create(model, dc, m -> { }), "dev-" + d.name(), dispatcher);
-            ctx.watchWith(actor, new DeviceStopped(d.name()));
-            devices.put(d.name(), actor);
-            models.put(d.name(), model);
-            try {
-                if (model instanceof PortIoDevice p) {
-                    for (PortRange r : p.portRanges()) ports.add(r.first(), r.count(), actor, d.name());
-                }
-                if (model instanceof MmioDevice m) {
-                    for (MmioRange r : m.mmioRanges()) mmio.add(r.base(), r.length(), actor, d.name());
-                }
-            } catch (IllegalArgumentException e) {
-                throw new org.symbiont.vmm.config.VmConfigException(e.getMessage());
-            }
-        }
     }
 
     @Override
@@ -281,23 +268,50 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
                     return this;
                 })
                 .onMessage(ExitRequest.class, this::route)
-                .onMessage(InterruptTaken.class, m -> this)
+                .onMessage(InterruptTaken.class, m -> {
+                    platform.interruptTaken(m.vcpu(), m.vector(), m.nanos());
+                    return this;
+                })
                 .onMessage(AcknowledgeExtInt.class, m -> {
-                    // No PIC: the acknowledge cycle returns the spurious vector of an idle bus.
-                    m.replyTo().tell(new VcpuActor.ExtIntVector(0xFF));
+                    platform.acknowledgeExtInt(m.vcpu(), m.replyTo(), m.nanos());
                     return this;
                 })
                 .onMessage(VcpuFailed.class, m -> {
                     VmReport.Reason r = m.reason().startsWith("triple fault") ? VmReport.Reason.TRIPLE_FAULT : VmReport.Reason.VMM_ERROR;
                     return end(r, null, "vCPU " + m.vcpu() + ": " + m.reason() + "\n" + m.state());
                 })
-                .onMessage(IrqChanged.class, m -> this)
+                .onMessage(IrqChanged.class, m -> {
+                    platform.irqChanged(m.gsi(), m.level(), m.nanos());
+                    return this;
+                })
+                .onMessage(IpiSent.class, m -> {
+                    platform.deliverIpi(m.ipi(), roundStart);
+                    return this;
+                })
+                .onMessage(IoApicMessage.class, m -> {
+                    platform.deliverMessage(m.destination(), m.logical(), m.deliveryMode(), m.vector(), m.levelTriggered(), roundStart);
+                    return this;
+                })
+                .onMessage(LevelEoi.class, m -> {
+                    platform.levelEoi(m.vector(), roundStart);
+                    return this;
+                })
+                .onMessage(RangesChanged.class, m -> {
+                    Platform.Hosted h = platform.devices.get(m.device());
+                    try {
+                        platform.register(h);
+                    } catch (org.symbiont.vmm.config.VmConfigException e) {
+                        // The guest programmed a BAR over another device: that range stays unclaimed.
+                        getContext().getLog().warn("{}: {}", config.name(), e.getMessage());
+                    }
+                    return this;
+                })
                 .onMessage(ScheduleTimer.class, m -> {
-                    ActorRef<DeviceActor.Command> dev = m.device();
+                    String dev = m.device();
                     long id = m.id();
                     var t = timers.schedule(m.deadline(), () -> {
                         pendingTimers.get(dev).remove(id);
-                        dev.tell(new DeviceActor.FireTimer(id, m.deadline()));
+                        platform.byName(dev).actor().tell(new DeviceActor.FireTimer(id, m.deadline()));
                     });
                     pendingTimers.computeIfAbsent(dev, k -> new HashMap<>()).put(id, t);
                     return this;
@@ -319,7 +333,7 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
                 .onMessage(DeviceStopped.class, m -> end(VmReport.Reason.VMM_ERROR, null,
                         "device " + m.name() + " failed repeatedly and was stopped"))
                 .onMessage(VcpuReset.class, m -> {
-                    if (--resetsPending == 0) powerOn();
+                    if (--resetsPending == 0) restart();
                     return this;
                 })
                 .onMessage(Collected.class, m -> finish(m.reports()))
@@ -334,11 +348,14 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
                 .build();
     }
 
-    /** The kernel and its modules into RAM, the boot processor at its entry (as at power-on and after a reset). */
-    private void loadKernel() {
-        MemoryMap map = MemoryMap.build(memory.size(), MemoryMap.pcLegacyRegions());
+    /**
+     * What happens between power-on (or a reset) and the kernel's first instruction: firmware sets
+     * the platform up, the loader puts the kernel and modules in RAM and the BSP at its entry.
+     */
+    private void powerOn() {
+        platform.powerOn(memory);
         MultibootLoader.start(cpus[0], MultibootLoader.load(spec.kernel(), spec.kernelName(), config.kernel().append(),
-                spec.modules(), map, memory));
+                spec.modules(), platform.memoryMap, memory));
     }
 
     // =====================================================================================
@@ -405,33 +422,39 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
         ActorRef<VcpuActor.Command> reply = r.replyTo();
         switch (r.exit()) {
             case Exit.PortIn p -> {
-                var d = ports.find(p.port());
+                var d = platform.ports.find(p.port());
                 if (d == null) reply.tell(new VcpuActor.ExitDone(-1L));
-                else d.tell(new DeviceActor.PortRead(p.port(), p.size(), r.nanos(), reply));
+                else d.actor().tell(new DeviceActor.PortRead(p.port(), p.size(), r.nanos(), reply));
             }
             case Exit.PortOut p -> {
-                var d = ports.find(p.port());
+                var d = platform.ports.find(p.port());
                 if (d == null) reply.tell(new VcpuActor.ExitDone(0));
-                else d.tell(new DeviceActor.PortWrite(p.port(), p.size(), p.value(), r.nanos(), reply));
+                else d.actor().tell(new DeviceActor.PortWrite(p.port(), p.size(), p.value(), r.nanos(), reply));
             }
             case Exit.MmioRead m -> {
-                var d = mmio.find(m.address());
+                var d = platform.mmioTarget(r.vcpu(), m.address());
                 if (d == null) reply.tell(new VcpuActor.ExitDone(-1L));
-                else d.tell(new DeviceActor.MmioRead(m.address(), m.size(), r.nanos(), reply));
+                else d.actor().tell(new DeviceActor.MmioRead(m.address(), m.size(), r.nanos(), reply));
             }
             case Exit.MmioWrite m -> {
-                var d = mmio.find(m.address());
+                var d = platform.mmioTarget(r.vcpu(), m.address());
                 if (d == null) reply.tell(new VcpuActor.ExitDone(0));
-                else d.tell(new DeviceActor.MmioWrite(m.address(), m.size(), m.value(), r.nanos(), reply));
+                else d.actor().tell(new DeviceActor.MmioWrite(m.address(), m.size(), m.value(), r.nanos(), reply));
             }
             case Exit.Cpuid q -> {
                 int[] a = cpuid(r.vcpu(), q.leaf(), q.subleaf());
                 reply.tell(new VcpuActor.CpuidDone(a[0], a[1], a[2], a[3]));
             }
-            case Exit.Rdmsr m -> reply.tell(msrs.handles(m.msr())
-                    ? new VcpuActor.ExitDone(msrs.read(m.msr())) : new VcpuActor.MsrRefused());
+            case Exit.Rdmsr m -> {
+                var apic = platform.msrTarget(r.vcpu(), m.msr());
+                if (apic != null) apic.actor().tell(new DeviceActor.MsrRead(m.msr(), r.nanos(), reply));
+                else reply.tell(msrs.handles(m.msr()) ? new VcpuActor.ExitDone(msrs.read(m.msr())) : new VcpuActor.MsrRefused());
+            }
             case Exit.Wrmsr m -> {
-                if (msrs.handles(m.msr())) {
+                var apic = platform.msrTarget(r.vcpu(), m.msr());
+                if (apic != null) {
+                    apic.actor().tell(new DeviceActor.MsrWrite(m.msr(), m.value(), r.nanos(), reply));
+                } else if (msrs.handles(m.msr())) {
                     msrs.write(m.msr(), m.value());
                     reply.tell(new VcpuActor.ExitDone(0));
                 } else {
@@ -456,6 +479,8 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
         return this;
     }
 
+    private static final int X2APIC = 1 << 21, TSC_DEADLINE = 1 << 24, HYPERVISOR = 1 << 31;
+
     /** CPUID: extension hooks first, then the hypervisor leaves, then the CPU model. */
     private int[] cpuid(int vcpu, int leaf, int subleaf) {
         int[] o = spec.extensions().cpuidOverride(vcpu, leaf, subleaf);
@@ -465,7 +490,8 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
             return new int[] {0x4000_0000, 0x626D_7953, 0x746E_6F69, 0x004D_4D56};
         }
         int[] a = config.cpuModel().cpuid(leaf, subleaf, vcpu, (cpus[vcpu].cr4 & CR4_OSXSAVE) != 0).clone();
-        if (leaf == 1) a[2] |= 1 << 31; // running under a hypervisor
+        // The platform's local APIC does x2APIC and the TSC-deadline timer; and this is a hypervisor.
+        if (leaf == 1) a[2] |= X2APIC | TSC_DEADLINE | HYPERVISOR;
         return a;
     }
 
@@ -483,18 +509,18 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
         resetsPending = vcpus.size();
         roundActive = false;
         idle = false;
-        for (var d : devices.values()) d.tell(new DeviceActor.Call(Device::reset, roundStart));
+        for (Platform.Hosted d : platform.all()) d.call(Device::reset, roundStart);
         for (var v : vcpus) v.tell(new VcpuActor.MachineReset());
         return this;
     }
 
-    /** After a reset: every vCPU is idle in its power-on state, so the loader may set up the BSP. */
-    private void powerOn() {
+    /** After a reset: every vCPU is idle in its power-on state, so firmware and loader may set the machine up. */
+    private void restart() {
         for (int k = 0; k < cpus.length; k++) {
             halted[k] = k != 0;
             stuck[k] = false;
         }
-        loadKernel();
+        powerOn();
         startRound();
     }
 

@@ -88,6 +88,11 @@ public final class IoApic implements MmioDevice {
         this.sink = sink;
     }
 
+    /** The I/O APIC ID (register 0, bits 27:24), as firmware reports it in the MADT. */
+    public int id() {
+        return id;
+    }
+
     @Override
     public String name() {
         return name;
