@@ -109,8 +109,7 @@ final class RunCommand implements Callable<Integer> {
             if (kernel == null) throw new UserError("run: give --kernel FILE (or --config FILE naming kernel.file)");
             return VmConfig.from(overrides, "command line");
         }
-        if (!Files.isRegularFile(config)) throw new UserError(config + ": no such configuration file");
-        return VmConfig.from(overrides.withFallback(ConfigFactory.parseFile(config.toFile())), config.toString());
+        return VmConfig.load(config, overrides);
     }
 
     /** QEMU's -m: a bare number is MiB. */

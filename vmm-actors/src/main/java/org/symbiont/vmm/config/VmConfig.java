@@ -44,14 +44,19 @@ public record VmConfig(String name, long memoryBytes, int cpus, CpuModel cpuMode
 
     /** A configuration file (keys at its root) over the defaults. */
     public static VmConfig load(Path file) {
+        return load(file, ConfigFactory.empty());
+    }
+
+    /** A configuration file over the defaults, with {@code overrides} (the command line's options) on top. */
+    public static VmConfig load(Path file, Config overrides) {
         if (!Files.isRegularFile(file)) throw new VmConfigException(file + ": no such configuration file");
         Config c;
         try {
             c = ConfigFactory.parseFile(file.toFile(), com.typesafe.config.ConfigParseOptions.defaults().setAllowMissing(false));
         } catch (ConfigException e) {
-            throw new VmConfigException(file + ": " + e.getMessage());
+            throw error(file.toString(), e);
         }
-        return from(c, file.toString());
+        return from(overrides.withFallback(c), file.toString());
     }
 
     /**
@@ -63,12 +68,12 @@ public record VmConfig(String name, long memoryBytes, int cpus, CpuModel cpuMode
         try {
             c = overrides.withFallback(ConfigFactory.defaultReference().getConfig("symbiont.vm")).resolve();
         } catch (ConfigException e) {
-            throw new VmConfigException(origin + ": " + e.getMessage());
+            throw error(origin, e);
         }
         try {
             return read(c, origin);
         } catch (ConfigException e) {
-            throw new VmConfigException(origin + ": " + e.getMessage());
+            throw error(origin, e);
         }
     }
 
@@ -119,6 +124,12 @@ public record VmConfig(String name, long memoryBytes, int cpus, CpuModel cpuMode
         }
         return new VmConfig(name, memory, cpus, model, modelName, mode, c.getLong("seed"), quantum, cpi, kernel,
                 List.copyOf(devices), c.getString("console"));
+    }
+
+    /** Typesafe Config's messages name the file and line when it has them; otherwise the origin is added. */
+    private static VmConfigException error(String origin, ConfigException e) {
+        String m = e.getMessage();
+        return new VmConfigException(m.startsWith(origin) ? m : origin + ": " + m);
     }
 
     private static VmConfigException bad(String origin, String path, String expected) {
