@@ -69,7 +69,7 @@ class RunCommandTest {
 
     @Test
     void theTimeoutStopsASpinningGuest() {
-        Result r = run("run", "--timeout", "0.5", "--kernel", TestKernels.file("1: jmp 1b\n").toString());
+        Result r = run("run", "--timeout", "0.5", "--serial", "null", "--kernel", TestKernels.file("1: jmp 1b\n").toString());
         assertEquals(RunCommand.TIMEOUT, r.status());
         assertTrue(r.err().contains("time limit"), r.err());
     }
