@@ -91,7 +91,7 @@ final class RunCommand implements Callable<Integer> {
                 for (var v : report.vcpus()) System.err.print("vCPU " + v.id() + ":\n" + v.state());
             }
         }
-        if (!quiet || failure) System.err.print(Summary.of(report, -1));
+        if (!quiet || failure) System.err.print(Summary.of(report));
         return status;
     }
 

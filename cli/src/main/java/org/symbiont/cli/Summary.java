@@ -9,11 +9,10 @@ import org.symbiont.vmm.VmReport;
 final class Summary {
     private Summary() {}
 
-    /** {@code wallNanos} below zero leaves the speed out. */
-    static String of(VmReport r, long wallNanos) {
+    static String of(VmReport r) {
         StringBuilder b = new StringBuilder();
         b.append(String.format("%s: %s; %,d instructions", r.vm(), describe(r), r.retired()));
-        if (wallNanos > 0) b.append(String.format(" (%.0f MIPS)", r.retired() * 1e3 / wallNanos));
+        if (r.wallNanos() > 0) b.append(String.format(" in %.2f s (%.0f MIPS)", r.wallNanos() / 1e9, r.mips()));
         b.append(String.format(", virtual time %.6f s%n", r.virtualNanos() / 1e9));
         Map<String, long[]> exits = new TreeMap<>();
         for (VcpuReport v : r.vcpus()) {

@@ -81,7 +81,7 @@ public final class Hypervisor extends AbstractBehavior<Hypervisor.Command> {
         String name = m.spec().config().name();
         if (vms.containsKey(name)) {
             m.whenDone().tell(new VmReport(name, VmReport.Reason.CONFIG_ERROR, null,
-                    "a VM named " + name + " is already running", List.of(), 0));
+                    "a VM named " + name + " is already running", List.of(), 0, 0));
             return this;
         }
         String id = "symbiont.vm." + name + "." + sequence++;

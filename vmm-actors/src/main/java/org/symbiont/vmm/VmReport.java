@@ -5,10 +5,11 @@ import java.util.Locale;
 
 /**
  * How a VM ended and what it did: the reason, the guest's exit status (isa-debug-exit), a
- * message, each vCPU's counters and state, and the final virtual time.
+ * message, each vCPU's counters and state, the final virtual time, and the host (wall-clock)
+ * time it ran, which the guest never sees.
  */
 public record VmReport(String vm, Reason reason, Integer guestStatus, String message, List<VcpuReport> vcpus,
-                       long virtualNanos) {
+                       long virtualNanos, long wallNanos) {
 
     public enum Reason {
         /** The guest wrote to isa-debug-exit or powered off. */
@@ -32,6 +33,11 @@ public record VmReport(String vm, Reason reason, Integer guestStatus, String mes
         return vcpus.stream().mapToLong(VcpuReport::retired).sum();
     }
 
+    /** Millions of guest instructions per host second, or 0 before the VM ran. */
+    public double mips() {
+        return wallNanos == 0 ? 0 : retired() * 1e3 / wallNanos;
+    }
+
     /** The report as JSON (the --stats file). */
     public String toJson() {
         StringBuilder b = new StringBuilder();
@@ -40,6 +46,8 @@ public record VmReport(String vm, Reason reason, Integer guestStatus, String mes
                 .append(",\n  \"guestStatus\": ").append(guestStatus)
                 .append(",\n  \"message\": ").append(quote(message))
                 .append(",\n  \"virtualNanos\": ").append(virtualNanos)
+                .append(",\n  \"wallNanos\": ").append(wallNanos)
+                .append(",\n  \"retired\": ").append(retired())
                 .append(",\n  \"vcpus\": [");
         for (int k = 0; k < vcpus.size(); k++) {
             VcpuReport v = vcpus.get(k);

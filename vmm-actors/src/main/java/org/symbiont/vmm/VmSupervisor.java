@@ -148,6 +148,8 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
     private Integer guestStatus;
     private String endMessage;
     private boolean reported;
+    /** Host time, for telemetry only: the guest's time is virtual. */
+    private long startedAt;
     private long collectors;
 
     public static Behavior<Command> create(VmSpec spec, String dispatcherId, NetworkLinks links, ActorRef<VmReport> listener) {
@@ -157,7 +159,7 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
             } catch (RuntimeException e) {
                 // A device's parameters or the kernel did not fit: the VM ends before it starts.
                 listener.tell(new VmReport(spec.config().name(), VmReport.Reason.CONFIG_ERROR, null,
-                        e.getMessage(), List.of(), 0));
+                        e.getMessage(), List.of(), 0, 0));
                 return Behaviors.stopped();
             }
         });
@@ -219,6 +221,7 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
                 .onMessage(Start.class, m -> {
                     if (!started) {
                         started = true;
+                        startedAt = System.nanoTime();
                         startRound();
                     }
                     return this;
@@ -242,7 +245,7 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
                 })
                 .onMessage(Snapshot.class, m -> {
                     m.replyTo().tell(new VmReport(config.name(), paused ? VmReport.Reason.PAUSED : VmReport.Reason.RUNNING,
-                            null, null, m.reports(), virtualNanos(m.reports())));
+                            null, null, m.reports(), virtualNanos(m.reports()), wallNanos()));
                     return this;
                 })
                 .onMessage(SliceEnded.class, m -> {
@@ -538,6 +541,10 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
         getContext().spawn(VcpuReportCollector.create(vcpus, whenAll), "reports-" + collectors++);
     }
 
+    private long wallNanos() {
+        return startedAt == 0 ? 0 : System.nanoTime() - startedAt;
+    }
+
     private long virtualNanos(List<VcpuReport> reports) {
         long nanos = 0;
         for (VcpuReport r : reports) nanos = Math.max(nanos, VirtualTime.cyclesToNanos(r.virtualCycles(), tscHz));
@@ -555,6 +562,6 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
         spec.console().flush();
         for (Cpu c : cpus) c.detach();
         memory.close();
-        listener.tell(new VmReport(config.name(), reason, status, message, vcpuReports, nanos));
+        listener.tell(new VmReport(config.name(), reason, status, message, vcpuReports, nanos, wallNanos()));
     }
 }
