@@ -169,12 +169,24 @@ final class Platform {
         LocalApic apic = new LocalApic(name, services.machine().apicIds().get(k), k == 0,
                 config.cpuModel().physicalAddressBits(), LocalApic.DEFAULT_TIMER_HZ, dc);
         ActorRef<VmSupervisor.Command> supervisor = services.supervisor();
+        // Whatever can wake the vCPU is also told to the supervisor, which runs on this thread: in
+        // parallel mode it must know before virtual time moves on (the vCPU itself is on another thread).
         apic.connectCpu(new CpuSignals() {
-            @Override public void nmi() { vcpu.tell(new VcpuActor.Nmi()); }
+            @Override
+            public void nmi() {
+                vcpu.tell(new VcpuActor.Nmi());
+                supervisor.tell(new VmSupervisor.InterruptPosted(k));
+            }
+
             // No system-management mode: an SMI has nowhere to go (as on QEMU without SMM).
             @Override public void smi() { }
             @Override public void init() { vcpu.tell(new VcpuActor.Init()); }
-            @Override public void startup(int vector) { vcpu.tell(new VcpuActor.Startup(vector)); }
+
+            @Override
+            public void startup(int vector) {
+                vcpu.tell(new VcpuActor.Startup(vector));
+                supervisor.tell(new VmSupervisor.InterruptPosted(k));
+            }
         });
         apic.connectIpi(ipi -> supervisor.tell(new VmSupervisor.IpiSent(ipi)));
         apic.connectEoi(vector -> supervisor.tell(new VmSupervisor.LevelEoi(vector)));
@@ -183,15 +195,19 @@ final class Platform {
         DeviceActor.Observer post = d -> {
             LocalApic a = (LocalApic) d;
             int v = a.pendingInterrupt();
+            boolean posted = false;
             if (v != lastVector[0]) {
                 lastVector[0] = v;
                 vcpu.tell(new VcpuActor.InterruptPending(v));
+                posted = v >= 0;
             }
             boolean ext = a.extIntPending();
             if (ext != lastExtInt[0]) {
                 lastExtInt[0] = ext;
                 vcpu.tell(new VcpuActor.ExtIntPending(ext));
+                posted |= ext;
             }
+            if (posted) supervisor.tell(new VmSupervisor.InterruptPosted(k));
         };
         Hosted h = host(apic, dc, post);
         devices.remove(name); // on the vCPU's own view of the APIC page, not the shared MMIO bus

@@ -11,6 +11,7 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
 import org.symbiont.x86.Cpu;
 import org.symbiont.x86.Exit;
+import org.symbiont.vmm.config.VmConfig;
 import org.symbiont.x86.exec.Segmentation;
 
 /**
@@ -25,8 +26,11 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
 
     public sealed interface Command {}
 
-    /** Run until the CPU's virtual cycles reach {@code targetCycles}. */
-    public record RunSlice(long targetCycles) implements Command {}
+    /**
+     * Run until the CPU's virtual cycles reach {@code targetCycles}; a vCPU that was halted first
+     * lets its clock catch up to {@code notBeforeCycles} (parallel mode gives halted vCPUs no slices).
+     */
+    public record RunSlice(long targetCycles, long notBeforeCycles) implements Command {}
 
     /** The answer to a read exit, or the acknowledgement of a write. */
     public record ExitDone(long value) implements Command {}
@@ -72,12 +76,15 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
     private final Cpu cpu;
     private final ActorRef<VmSupervisor.Command> supervisor;
     private final long tscHz;
+    private final VmConfig.CostModel costs;
     private final VcpuTelemetry telemetry = new VcpuTelemetry();
     private final ArrayDeque<String> recentExits = new ArrayDeque<>();
 
     private long sliceTarget;
     private boolean inSlice;
     private boolean held;
+    /** The last slice ended halted or parked (or none ran yet): the clock may have to catch up. */
+    private boolean idleSinceLastSlice = true;
     private Exit pendingExit;
     private long exitStarted;
     private boolean awaitingExtIntVector;
@@ -87,13 +94,14 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
     private boolean nmi;
 
     public static Behavior<Command> create(int id, Cpu cpu, ActorRef<VmSupervisor.Command> supervisor, long tscHz,
-                                           boolean waitForSipi) {
-        return Behaviors.setup(ctx -> new VcpuActor(ctx, id, cpu, supervisor, tscHz, waitForSipi));
+                                           VmConfig.CostModel costs, boolean waitForSipi) {
+        return Behaviors.setup(ctx -> new VcpuActor(ctx, id, cpu, supervisor, tscHz, costs, waitForSipi));
     }
 
     private VcpuActor(ActorContext<Command> ctx, int id, Cpu cpu, ActorRef<VmSupervisor.Command> supervisor, long tscHz,
-                      boolean waitForSipi) {
+                      VmConfig.CostModel costs, boolean waitForSipi) {
         super(ctx);
+        this.costs = costs;
         this.id = id;
         this.cpu = cpu;
         this.supervisor = supervisor;
@@ -105,6 +113,9 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
     public Receive<Command> createReceive() {
         return newReceiveBuilder()
                 .onMessage(RunSlice.class, m -> {
+                    long behind = m.notBeforeCycles() - cpu.virtualCycles();
+                    if (behind > 0 && idleSinceLastSlice) cpu.chargeCycles(behind);
+                    idleSinceLastSlice = false;
                     sliceTarget = m.targetCycles();
                     inSlice = true;
                     return continueSlice();
@@ -290,6 +301,7 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
                 default -> {
                     record(e.toString());
                     telemetry.count(e);
+                    cpu.chargeCycles(cost(e));
                     pendingExit = e;
                     exitStarted = System.nanoTime();
                     long[] regs = e instanceof Exit.Hypercall ? cpu.gpr.clone() : null;
@@ -301,6 +313,17 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
         return this;
     }
 
+    /** The virtual time an exit costs (the configured cost model), charged when the exit happens. */
+    private long cost(Exit e) {
+        return switch (e) {
+            case Exit.PortIn p -> costs.portIo();
+            case Exit.PortOut p -> costs.portIo();
+            case Exit.MmioRead m -> costs.mmio();
+            case Exit.MmioWrite m -> costs.mmio();
+            default -> costs.otherExit();
+        };
+    }
+
     /** A halted or not-yet-started vCPU's time still passes: the TSC counts while it waits. */
     private void idleUntilTarget() {
         long behind = sliceTarget - cpu.virtualCycles();
@@ -309,8 +332,9 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
 
     private Behavior<Command> endSlice(boolean halted) {
         inSlice = false;
+        idleSinceLastSlice = halted;
         boolean stuck = halted && !waitingForSipi && (cpu.rflags & IF) == 0 && lapicVector < 0 && !nmi;
-        supervisor.tell(new VmSupervisor.SliceEnded(id, halted, stuck));
+        supervisor.tell(new VmSupervisor.SliceEnded(id, halted, stuck, waitingForSipi, cpu.virtualCycles()));
         return this;
     }
 

@@ -35,13 +35,19 @@ import org.symbiont.x86.memory.PhysicalMemory;
  * The root of one VM: builds the machine (memory, vCPUs, devices, the kernel loaded), schedules
  * the vCPUs, routes their exits, and reports how the VM ended.
  *
- * <p>Scheduling (deterministic mode): time advances in rounds. A round ends at the earlier of
+ * <p>Scheduling, deterministic mode: time advances in rounds. A round ends at the earlier of
  * one quantum from its start and the next timer deadline; each vCPU in turn runs until its
  * virtual clock reaches the round's end (a halted one just lets its clock advance). At the end
  * of a round the due timers fire, and the next round starts only once the VM's thread has
  * nothing left to process, so every interrupt those timers caused has reached its vCPU. When
- * every vCPU is halted, time jumps to the next timer. The same image, configuration and seed
- * give the same execution, exit for exit.
+ * every vCPU is halted, time jumps to the next timer. Everything runs on the VM's one thread,
+ * so the same image, configuration and seed give the same execution, exit for exit.
+ *
+ * <p>Parallel mode: each vCPU runs on a thread of its own, in slices that may reach at most one
+ * quantum past the VM's time, the clock of the slowest running vCPU; timers fire as that time
+ * passes them. Halted vCPUs get no slices; when all are halted, time jumps to the next timer
+ * once the VM's thread (devices and interrupt controllers) has settled. Not reproducible: the
+ * vCPUs interleave as the host schedules them.
  *
  * <p>Exits: port and MMIO accesses go to device actors found on address buses (the local APIC's
  * page on a per-vCPU bus first); CPUID is answered from the CPU model and extension hooks; MSRs
@@ -68,7 +74,14 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
     public record Inspect(ActorRef<VmReport> replyTo) implements Command {}
 
     // ---- from vCPUs ----
-    record SliceEnded(int vcpu, boolean halted, boolean stuck) implements Command {}
+    /**
+     * A slice ended at {@code cycles}: the vCPU halted (HLT, or waiting for a start-up IPI:
+     * {@code parked}), is stuck (halted with interrupts disabled), or reached its target.
+     */
+    record SliceEnded(int vcpu, boolean halted, boolean stuck, boolean parked, long cycles) implements Command {}
+
+    /** A local APIC posted something for vCPU {@code vcpu} to take (parallel mode wakes it). */
+    record InterruptPosted(int vcpu) implements Command {}
 
     record Woken(int vcpu) implements Command {}
 
@@ -136,9 +149,14 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
 
     // Scheduling.
     private final long quantumNanos;
+    private final boolean parallel;
     private final boolean[] halted;
     private final boolean[] stuck;
-    private boolean started, paused, stopping, idle, roundActive;
+    private final boolean[] parked;
+    /** Parallel mode: each vCPU's virtual time at the end of its last slice, and whether it is in one. */
+    private final long[] clock;
+    private final boolean[] running;
+    private boolean started, paused, stopping, idle, roundActive, settling;
     private int resetsPending;
     private long roundStart, roundEnd;
     private int sliceIndex;
@@ -176,8 +194,12 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
         this.tscHz = config.cpuModel().tscHz();
         this.quantumNanos = Math.max(1, VirtualTime.cyclesToNanos(config.quantum() * config.cyclesPerInstruction(), tscHz));
         int n = config.cpus();
+        this.parallel = config.mode() == VmConfig.ExecutionMode.PARALLEL;
         this.halted = new boolean[n];
         this.stuck = new boolean[n];
+        this.parked = new boolean[n];
+        this.clock = new long[n];
+        this.running = new boolean[n];
         List<Integer> apicIds = new ArrayList<>();
         for (int k = 0; k < n; k++) apicIds.add(k);
         this.machine = new MachineInfo(config.memoryBytes(), apicIds, tscHz);
@@ -190,8 +212,10 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
                 cpus[k].cyclesPerInstruction = config.cyclesPerInstruction();
             }
             for (int k = 0; k < n; k++) {
-                vcpus.add(ctx.spawn(VcpuActor.create(k, cpus[k], ctx.getSelf(), tscHz, k != 0), "vcpu-" + k, dispatcher));
-                halted[k] = k != 0;
+                // Parallel mode: a thread per vCPU; devices stay on the VM's thread with the supervisor.
+                DispatcherSelector d = parallel ? VmDispatchers.register(ctx.getSystem(), dispatcherId + ".vcpu" + k) : dispatcher;
+                vcpus.add(ctx.spawn(VcpuActor.create(k, cpus[k], ctx.getSelf(), tscHz, config.costs(), k != 0), "vcpu-" + k, d));
+                halted[k] = parked[k] = k != 0;
             }
             this.platform = new Platform(ctx, config, services(ctx), dispatcher, vcpus, links);
             powerOn();
@@ -222,7 +246,7 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
                     if (!started) {
                         started = true;
                         startedAt = System.nanoTime();
-                        startRound();
+                        schedule();
                     }
                     return this;
                 })
@@ -233,7 +257,7 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
                 .onMessage(Resume.class, m -> {
                     if (paused) {
                         paused = false;
-                        if (started && !roundActive) startRound();
+                        schedule();
                     }
                     return this;
                 })
@@ -250,24 +274,25 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
                 })
                 .onMessage(SliceEnded.class, m -> {
                     if (resetsPending > 0) return this; // the round a reset abandoned
-                    halted[m.vcpu()] = m.halted();
-                    stuck[m.vcpu()] = m.stuck();
-                    sliceIndex++;
-                    runNextSlice();
-                    return this;
-                })
-                .onMessage(Woken.class, m -> {
-                    if (resetsPending > 0) return this;
-                    halted[m.vcpu()] = false;
-                    stuck[m.vcpu()] = false;
-                    if (idle) {
-                        idle = false;
-                        startRound();
+                    int k = m.vcpu();
+                    halted[k] = m.halted();
+                    stuck[k] = m.stuck();
+                    parked[k] = m.parked();
+                    if (parallel) {
+                        running[k] = false;
+                        clock[k] = VirtualTime.cyclesToNanos(m.cycles(), tscHz);
+                        schedule();
+                    } else {
+                        sliceIndex++;
+                        runNextSlice();
                     }
                     return this;
                 })
+                .onMessage(Woken.class, m -> wake(m.vcpu()))
+                .onMessage(InterruptPosted.class, m -> parallel ? wake(m.vcpu()) : this)
                 .onMessage(RoundBoundary.class, m -> {
-                    startRound();
+                    settling = false;
+                    schedule();
                     return this;
                 })
                 .onMessage(ExitRequest.class, this::route)
@@ -365,12 +390,25 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
     // Scheduling
     // =====================================================================================
 
-    private long vcpuTarget() {
-        return VirtualTime.nanosToCycles(roundEnd, tscHz);
+    private Behavior<Command> wake(int k) {
+        if (resetsPending > 0 || !halted[k]) return this;
+        halted[k] = false;
+        stuck[k] = false;
+        parked[k] = false;
+        if (parallel || idle) {
+            idle = false;
+            schedule();
+        }
+        return this;
+    }
+
+    private void schedule() {
+        if (!started || paused || stopping || resetsPending > 0) return;
+        if (parallel) advanceParallel();
+        else if (!roundActive && !settling) startRound();
     }
 
     private void startRound() {
-        if (!started || paused || stopping) return;
         boolean anyRunnable = false;
         for (boolean h : halted) anyRunnable |= !h;
         long next = timers.nextDeadline();
@@ -392,7 +430,7 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
     private void runNextSlice() {
         if (stopping) return;
         if (sliceIndex < vcpus.size()) {
-            vcpus.get(sliceIndex).tell(new VcpuActor.RunSlice(vcpuTarget()));
+            vcpus.get(sliceIndex).tell(new VcpuActor.RunSlice(VirtualTime.nanosToCycles(roundEnd, tscHz), 0));
             return;
         }
         roundActive = false;
@@ -402,19 +440,58 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
             end(VmReport.Reason.HALTED, null, "every vCPU is halted with interrupts disabled");
             return;
         }
-        VmDispatchers.whenIdle(dispatcherId, () -> getContext().getSelf().tell(new RoundBoundary()));
+        settleThen(new RoundBoundary());
     }
 
+    /** Once the VM's thread has processed everything pending (the effects of timers that fired), {@code next}. */
+    private void settleThen(Command next) {
+        settling = true;
+        VmDispatchers.whenIdle(dispatcherId, () -> getContext().getSelf().tell(next));
+    }
+
+    /**
+     * Parallel mode: the VM's time is the clock of the slowest vCPU that is not halted; timers
+     * up to it fire; every idle runnable vCPU gets a slice to at most one quantum beyond it.
+     */
+    private void advanceParallel() {
+        if (settling) return;
+        long slowest = Long.MAX_VALUE;
+        for (int k = 0; k < clock.length; k++) if (!halted[k]) slowest = Math.min(slowest, clock[k]);
+        if (slowest == Long.MAX_VALUE) {
+            if (allStuck()) {
+                end(VmReport.Reason.HALTED, null, "every vCPU is halted with interrupts disabled");
+                return;
+            }
+            long next = timers.nextDeadline();
+            if (next == Long.MAX_VALUE) {
+                idle = true;
+                return;
+            }
+            // Every vCPU waits: time jumps to the next timer, and only once its effects have
+            // settled (an interrupt it raised wakes a vCPU) does time move on.
+            roundStart = Math.max(roundStart, next);
+            timers.fireDue(roundStart);
+            settleThen(new RoundBoundary());
+            return;
+        }
+        roundStart = Math.max(roundStart, slowest);
+        timers.fireDue(roundStart);
+        long limit = Math.min(roundStart + quantumNanos, Math.max(timers.nextDeadline(), roundStart + 1));
+        for (int k = 0; k < vcpus.size(); k++) {
+            if (!running[k] && !halted[k] && clock[k] < limit) {
+                running[k] = true;
+                vcpus.get(k).tell(new VcpuActor.RunSlice(VirtualTime.nanosToCycles(limit, tscHz),
+                        VirtualTime.nanosToCycles(roundStart, tscHz)));
+            }
+        }
+    }
+
+    /** Whether nothing can ever run again: every vCPU halted with interrupts off or parked waiting for a start-up IPI. */
     private boolean allStuck() {
         for (int k = 0; k < stuck.length; k++) {
-            if (!stuck[k] && !(halted[k] && k != 0 && !everRan(k))) return false;
+            if (!stuck[k] && !parked[k]) return false;
         }
         return true;
-    }
-
-    /** An application processor that never got a start-up IPI counts as parked, not stuck. */
-    private boolean everRan(int k) {
-        return cpus[k].retired > 0;
     }
 
     // =====================================================================================
@@ -512,6 +589,7 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
         resetsPending = vcpus.size();
         roundActive = false;
         idle = false;
+        java.util.Arrays.fill(running, false);
         for (Platform.Hosted d : platform.all()) d.call(Device::reset, roundStart);
         for (var v : vcpus) v.tell(new VcpuActor.MachineReset());
         return this;
@@ -520,11 +598,11 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
     /** After a reset: every vCPU is idle in its power-on state, so firmware and loader may set the machine up. */
     private void restart() {
         for (int k = 0; k < cpus.length; k++) {
-            halted[k] = k != 0;
+            halted[k] = parked[k] = k != 0;
             stuck[k] = false;
         }
         powerOn();
-        startRound();
+        schedule();
     }
 
     private Behavior<Command> end(VmReport.Reason reason, Integer status, String message) {

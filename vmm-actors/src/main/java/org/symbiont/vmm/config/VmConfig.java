@@ -22,13 +22,16 @@ import org.symbiont.x86.CpuModel;
  * @param console        where COM1 and the debug console write
  */
 public record VmConfig(String name, long memoryBytes, int cpus, CpuModel cpuModel, String cpuModelName,
-                       ExecutionMode mode, long seed, long quantum, long cyclesPerInstruction, Kernel kernel,
-                       List<DeviceSpec> devices, String console) {
+                       ExecutionMode mode, long seed, long quantum, long cyclesPerInstruction, CostModel costs,
+                       Kernel kernel, List<DeviceSpec> devices, String console) {
 
     public enum ExecutionMode { DETERMINISTIC, PARALLEL }
 
     /** A Multiboot kernel with its command-line arguments and modules ("path args" each). */
     public record Kernel(Path file, String append, List<String> modules) {}
+
+    /** Virtual cycles each kind of exit costs the guest. */
+    public record CostModel(long portIo, long mmio, long otherExit) {}
 
     /** A device to create: instance name, type, and the whole entry as its parameters. */
     public record DeviceSpec(String name, String type, Config params) {}
@@ -101,6 +104,8 @@ public record VmConfig(String name, long memoryBytes, int cpus, CpuModel cpuMode
         if (quantum < 100 || quantum > 100_000_000) throw bad(origin, "quantum", "100 to 100000000 instructions, got " + quantum);
         long cpi = c.getLong("cycles-per-instruction");
         if (cpi < 1 || cpi > 1000) throw bad(origin, "cycles-per-instruction", "1 to 1000, got " + cpi);
+        CostModel costs = new CostModel(cycles(c, origin, "cost-model.port-io"), cycles(c, origin, "cost-model.mmio"),
+                cycles(c, origin, "cost-model.other-exit"));
         Kernel kernel = null;
         if (c.hasPath("kernel.file")) {
             Path file = Path.of(c.getString("kernel.file"));
@@ -122,8 +127,14 @@ public record VmConfig(String name, long memoryBytes, int cpus, CpuModel cpuMode
             if (!names.add(dn)) throw bad(origin, where + ".name", "a name not used by another device, got \"" + dn + "\" twice");
             devices.add(new DeviceSpec(dn, d.getString("type"), d));
         }
-        return new VmConfig(name, memory, cpus, model, modelName, mode, c.getLong("seed"), quantum, cpi, kernel,
+        return new VmConfig(name, memory, cpus, model, modelName, mode, c.getLong("seed"), quantum, cpi, costs, kernel,
                 List.copyOf(devices), c.getString("console"));
+    }
+
+    private static long cycles(Config c, String origin, String path) {
+        long v = c.getLong(path);
+        if (v < 0 || v > 10_000_000) throw bad(origin, path, "0 to 10000000 cycles, got " + v);
+        return v;
     }
 
     /** Typesafe Config's messages name the file and line when it has them; otherwise the origin is added. */
@@ -138,7 +149,7 @@ public record VmConfig(String name, long memoryBytes, int cpus, CpuModel cpuMode
 
     /** This configuration with another kernel (the command line's --kernel/--append/--module). */
     public VmConfig withKernel(Kernel k) {
-        return new VmConfig(name, memoryBytes, cpus, cpuModel, cpuModelName, mode, seed, quantum, cyclesPerInstruction, k,
-                devices, console);
+        return new VmConfig(name, memoryBytes, cpus, cpuModel, cpuModelName, mode, seed, quantum, cyclesPerInstruction, costs,
+                k, devices, console);
     }
 }
