@@ -14,7 +14,7 @@ bool acpi_checksum_ok(const void *bytes, size_t length)
 
 static const struct acpi_rsdp *scan_for_rsdp(uintptr_t start, uintptr_t end)
 {
-    for (uintptr_t p = start; p + sizeof(struct acpi_rsdp) <= end; p += 16) {
+    for (uintptr_t p = start; p + RSDP_V1_LENGTH <= end; p += 16) {
         const struct acpi_rsdp *rsdp = (const struct acpi_rsdp *)p;
         if (memcmp(rsdp->signature, "RSD PTR ", 8) != 0 || !acpi_checksum_ok(rsdp, RSDP_V1_LENGTH)) continue;
         if (rsdp->revision >= 2 && !acpi_checksum_ok(rsdp, rsdp->length)) fail("RSDP extended checksum wrong");

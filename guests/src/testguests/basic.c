@@ -58,7 +58,7 @@ static inline uint64_t scribble_pattern(uintptr_t address)
 
 struct ram_range { uintptr_t start, end; };
 
-/* The parts of [start, end) outside [hole_start, hole_end), appended to ranges. */
+/* Stores the parts of range outside [hole_start, hole_end) in ranges; returns how many (0 to 2). */
 static unsigned cut_hole(struct ram_range range, uintptr_t hole_start, uintptr_t hole_end, struct ram_range *ranges)
 {
     unsigned n = 0;
@@ -80,7 +80,7 @@ void scenario_scribble(void)
         if (e->type != MULTIBOOT_MEMORY_AVAILABLE || e->base >= (1ul << 32)) continue;
         uint64_t end = e->base + e->length > (1ul << 32) ? (1ul << 32) : e->base + e->length;
         struct ram_range below_page[2], pieces[4];
-        unsigned n = cut_hole((struct ram_range){ e->base & ~7ul, end & ~7ul }, 0, 0x1000, below_page);
+        unsigned n = cut_hole((struct ram_range){ (e->base + 7) & ~7ul, end & ~7ul }, 0, 0x1000, below_page);
         unsigned count = 0;
         for (unsigned j = 0; j < n; j++) count += cut_hole(below_page[j], image_start, image_end, pieces + count);
         for (unsigned j = 0; j < count; j++) {

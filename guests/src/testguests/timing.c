@@ -10,7 +10,7 @@
 #define PORT_B_SPEAKER 0x02
 #define PORT_B_OUT2 0x20
 #define MAX_CHUNK_COUNT 0xFFFFu
-#define MAX_POLLS 20000000u       /* per chunk of at most 55 ms: a bound far beyond any PC's speed */
+#define MAX_POLLS 20000000u       /* per countdown of at most 55 ms: far more than any PC needs */
 #define CALIBRATION_MS 20
 #define MAX_MEASURE_ATTEMPTS 20
 
@@ -21,14 +21,12 @@ void pit_channel0_start_1000hz(void)
     outb(PIT_CHANNEL0_DATA, PIT_DIVISOR_1000HZ >> 8);
 }
 
-/* Channel 2, lobyte/hibyte access, mode 0 (interrupt on terminal count), binary. Writing the
- * control word drives OUT2 low; counting starts once the count is written, with the gate high. */
-static void channel2_start(uint16_t count)
+/* Gate high, speaker off; channel 2, lobyte/hibyte access, mode 0 (interrupt on terminal count),
+ * binary. The control word drives OUT2 low; counting starts once both count bytes are written. */
+static void channel2_arm(void)
 {
     outb(PORT_B, (uint8_t)((inb(PORT_B) & ~PORT_B_SPEAKER) | PORT_B_GATE2));
     outb(PIT_COMMAND, 0xB0);
-    outb(PIT_CHANNEL2_DATA, (uint8_t)count);
-    outb(PIT_CHANNEL2_DATA, (uint8_t)(count >> 8));
 }
 
 static bool channel2_out(void)
@@ -48,7 +46,9 @@ void pit_wait_us(uint32_t us)
     uint64_t counts = ((uint64_t)us * PIT_HZ + 999999) / 1000000;
     while (counts) {
         uint16_t chunk = counts > MAX_CHUNK_COUNT ? MAX_CHUNK_COUNT : (uint16_t)counts;
-        channel2_start(chunk);
+        channel2_arm();
+        outb(PIT_CHANNEL2_DATA, (uint8_t)chunk);
+        outb(PIT_CHANNEL2_DATA, (uint8_t)(chunk >> 8));
         channel2_wait_terminal_count();
         counts -= chunk;
     }
@@ -56,8 +56,7 @@ void pit_wait_us(uint32_t us)
 
 bool pit_measure(uint16_t count, uint64_t (*clock)(void), uint64_t *elapsed)
 {
-    outb(PORT_B, (uint8_t)((inb(PORT_B) & ~PORT_B_SPEAKER) | PORT_B_GATE2));
-    outb(PIT_COMMAND, 0xB0);
+    channel2_arm();
     outb(PIT_CHANNEL2_DATA, (uint8_t)count);
     uint64_t before_start = clock();
     outb(PIT_CHANNEL2_DATA, (uint8_t)(count >> 8));     /* counting starts with this write */
