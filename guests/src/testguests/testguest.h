@@ -174,10 +174,10 @@ void spin_count(volatile uint32_t *count, uint32_t target, uint32_t timeout_ms, 
 void pit_channel0_start_1000hz(void);
 /* Busy-waits with PIT channel 2 (gated through port 0x61, mode 0, OUT2 polled). */
 void pit_wait_us(uint32_t us);
-/* Reads `clock` around a countdown of `count` PIT channel 2 periods (mode 0, OUT2 polled) and stores
- * the clock's advance over it. False when the guest was held up at the start or the end (a host
- * stall, or OUT2 already high), so that the edges are not known to 0.1%: the caller retries. */
-bool pit_measure(uint16_t count, uint64_t (*clock)(void), uint64_t *elapsed);
+/* The rate of `clock` in ticks per second, against 40 ms of PIT channel 2 (Linux's quick PIT
+ * calibration: latched channel 2 counts, each read between two clock reads). A host that stalls the
+ * guest at either end spoils a measurement, which is then repeated; FAIL after 20. */
+uint64_t clock_rate_hz(uint64_t (*clock)(void), const char *what);
 /* TSC ticks per millisecond, calibrated against PIT channel 2 on first use. */
 uint64_t tsc_per_ms(void);
 /* Local APIC timer ticks per millisecond at divide-by-16, calibrated against PIT channel 2. */

