@@ -44,7 +44,7 @@ static uint64_t tsc_from_tick_10_to_100(void)
  * (a read pair that straddles a reload is retried). */
 static bool pit_latch_counts_down(void)
 {
-    for (int attempt = 0; attempt < 8; attempt++) {
+    for (int attempt = 0; attempt < 16; attempt++) {
         uint16_t first = pit_channel0_latched_count();
         pit_wait_us(100);
         uint16_t second = pit_channel0_latched_count();
