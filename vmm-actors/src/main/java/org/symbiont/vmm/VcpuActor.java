@@ -289,6 +289,8 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
                 case Exit.Halt h -> {
                     record("HLT");
                     telemetry.count(e);
+                    // An interrupt that arrived while STI's shadow covered the HLT ends the halt at once.
+                    if (nmi || ((lapicVector >= 0 || extInt) && (cpu.rflags & IF) != 0)) continue;
                     idleUntilTarget();
                     return endSlice(true);
                 }
