@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.File;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -20,13 +19,11 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * Runs the test guest's scenarios under QEMU (TCG) and checks each against its expected output in
- * {@code expected/<case>.txt} (format in {@code expected/README.md}: {@code # } header lines with
- * the command line, extra QEMU arguments and exit status; then the guest's lines, where a line
- * starting with {@code ~ } may differ after its key). Skipped, with a message on stderr, when
+ * {@code expected/<case>.txt} ({@link GuestScenario}). Skipped, with a message on stderr, when
  * {@code qemu-system-x86_64} is not on the PATH.
  */
 class TestGuestQemuTest {
@@ -35,7 +32,6 @@ class TestGuestQemuTest {
     private static final List<String> COMMON_ARGS = List.of(
             "-machine", "pc", "-accel", "tcg", "-m", "256", "-display", "none", "-no-reboot",
             "-serial", "stdio", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04");
-    private static final String MAY_DIFFER = "~ ";
 
     @TempDir
     static Path workDir;
@@ -58,20 +54,18 @@ class TestGuestQemuTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {
-        "hello", "debugexit", "pit", "apic-timer", "ioapic", "smp", "smp-1cpu", "fwcfg", "acpi", "rtc",
-        "serial", "scribble", "exitloop", "exitloop-port",
-    })
+    @MethodSource("scenarios")
     void printsTheExpectedOutput(String name) throws Exception {
-        Expected expected = Expected.load(name);
+        GuestScenario expected = GuestScenario.load(name);
         Run run = run(expected.cmdline(), expected.qemuArgs());
         assertEquals(expected.exitStatus(), run.exitStatus(), () -> "QEMU's exit status for " + name + "\n" + run);
         assertEquals(String.join("\n", expected.reconciledWith(run.lines())), String.join("\n", run.lines()),
                 () -> "guest output of " + name + " differs from expected/" + name + ".txt");
-        if (run.exitStatus() == 1) {
-            String scenario = expected.cmdline().split(" ")[0];
-            assertEquals("PASS " + scenario, run.lines().getLast(), () -> run.toString());
-        }
+        if (run.exitStatus() == 1) assertEquals("PASS " + expected.scenario(), run.lines().getLast(), () -> run.toString());
+    }
+
+    static List<String> scenarios() {
+        return GuestScenario.NAMES;
     }
 
     @Test
@@ -89,45 +83,6 @@ class TestGuestQemuTest {
         String sector = "virtio-blk sector 0: " + HexFormat.ofDelimiter(" ").formatHex(marker);
         assertTrue(lines.contains(sector), () -> "expected \"" + sector + "\"\n" + run);
         assertEquals("PASS pci", lines.getLast(), run::toString);
-    }
-
-    /** An expected-output file: its header and the guest's lines. */
-    private record Expected(String cmdline, List<String> qemuArgs, int exitStatus, List<String> lines) {
-        static Expected load(String name) throws IOException {
-            String resource = "expected/" + name + ".txt";
-            String text;
-            try (InputStream in = TestGuestQemuTest.class.getResourceAsStream(resource)) {
-                if (in == null) throw new IllegalStateException("missing test resource " + resource);
-                text = new String(in.readAllBytes(), StandardCharsets.UTF_8);
-            }
-            String cmdline = null;
-            List<String> qemuArgs = List.of();
-            Integer exitStatus = null;
-            List<String> lines = new ArrayList<>();
-            for (String line : text.split("\n")) {
-                if (line.startsWith("# cmdline: ")) cmdline = line.substring("# cmdline: ".length());
-                else if (line.startsWith("# qemu: ")) qemuArgs = List.of(line.substring("# qemu: ".length()).split(" +"));
-                else if (line.startsWith("# exit: ")) exitStatus = Integer.parseInt(line.substring("# exit: ".length()));
-                else lines.add(line);
-            }
-            if (cmdline == null || exitStatus == null) throw new IllegalStateException(resource + " lacks # cmdline: or # exit:");
-            return new Expected(cmdline, qemuArgs, exitStatus, lines);
-        }
-
-        /** The expected lines, where a line allowed to differ takes the actual line if its key matches. */
-        List<String> reconciledWith(List<String> actual) {
-            List<String> result = new ArrayList<>();
-            for (int i = 0; i < lines.size(); i++) {
-                String line = lines.get(i);
-                if (line.startsWith(MAY_DIFFER)) {
-                    String text = line.substring(MAY_DIFFER.length());
-                    String key = text.substring(0, text.indexOf(": ") + 2);
-                    line = i < actual.size() && actual.get(i).startsWith(key) ? actual.get(i) : text;
-                }
-                result.add(line);
-            }
-            return result;
-        }
     }
 
     private record Run(int exitStatus, List<String> lines, String stderr) {
