@@ -230,8 +230,15 @@ class DeviceProtocolSpec {
         assertEquals(0x00, rtc.cmos(0x34), "16 MiB above 16 MiB = 0x100 64 KiB units, low byte");
         assertEquals(0x01, rtc.cmos(0x35), "high byte");
         assertEquals(0x01, rtc.cmos(0x5F), "CPUs minus one");
-        rtc.at(3 * SECOND + SECOND / 2);
-        assertEquals(0x03, rtc.cmos(0x00), "seconds (BCD) follow the request's virtual time");
+        rtc.at(12 * SECOND + SECOND / 2);
+        assertEquals(0x12, rtc.cmos(0x00), "seconds in BCD, as of the request's virtual time");
+        rtc.out(0x70, 1, 0x0B);
+        rtc.out(0x71, 1, 0x06);   // B: binary, 24-hour mode
+        assertEquals(0x06, rtc.cmos(0x0B), "B reads back");
+        assertEquals(12, rtc.cmos(0x00), "seconds in binary");
+        rtc.out(0x70, 1, 0x0A);
+        rtc.out(0x71, 1, 0x2A);   // A: 32.768 kHz time base, periodic rate 64 Hz
+        assertEquals(0x2A, rtc.cmos(0x0A), "A reads back");
     }
 
     /** The xAPIC page (SDM Vol. 3A, 11.4.6 and table 11-1) and IA32_APIC_BASE (11.4.4, 11.12.1). */
