@@ -1,11 +1,13 @@
 package org.symbiont.cli;
 
 import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigUtil;
 import com.typesafe.config.ConfigValueFactory;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import org.symbiont.vmm.Extensions;
@@ -56,6 +58,12 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--serial", paramLabel = "stdio|file:PATH|null", description = "Where COM1 goes (default stdio).")
     String serial;
 
+    @Option(names = "--debugcon", paramLabel = "stdio|file:PATH|null", description = "Add the 0xE9 debug console (QEMU's -debugcon), writing there.")
+    String debugcon;
+
+    @Option(names = "--disk", paramLabel = "FILE", description = "Add a virtio-blk disk backed by FILE (raw image); repeatable.")
+    List<Path> disks = new ArrayList<>();
+
     @Option(names = "--cpu-model", paramLabel = "intel|amd", description = "The processor the guest sees.")
     String cpuModel;
 
@@ -105,11 +113,18 @@ final class RunCommand implements Callable<Integer> {
         if (cpus != null) overrides = overrides.withValue("cpus", ConfigValueFactory.fromAnyRef(cpus));
         if (serial != null) overrides = overrides.withValue("console", ConfigValueFactory.fromAnyRef(serial));
         if (cpuModel != null) overrides = overrides.withValue("cpu-model", ConfigValueFactory.fromAnyRef(cpuModel));
-        if (config == null) {
-            if (kernel == null) throw new UserError("run: give --kernel FILE (or --config FILE naming kernel.file)");
-            return VmConfig.from(overrides, "command line");
+        // Devices the options add go after those of the configuration (a self-referential +=).
+        StringBuilder added = new StringBuilder();
+        if (debugcon != null) {
+            added.append("devices += { name = debugcon, type = debugcon, chardev = ").append(ConfigUtil.quoteString(debugcon)).append(" }\n");
         }
-        return VmConfig.load(config, overrides);
+        for (int k = 0; k < disks.size(); k++) {
+            added.append("devices += { name = disk").append(k).append(", type = virtio-blk, file = ")
+                    .append(ConfigUtil.quoteString(disks.get(k).toString())).append(" }\n");
+        }
+        overrides = ConfigFactory.parseString(added.toString()).withFallback(overrides);
+        if (config == null && kernel == null) throw new UserError("run: give --kernel FILE (or --config FILE naming kernel.file)");
+        return config == null ? VmConfig.from(overrides, "command line") : VmConfig.load(config, overrides);
     }
 
     /** QEMU's -m: a bare number is MiB. */

@@ -32,7 +32,7 @@ class RunCommandTest {
 
     @Test
     void theGuestsOutputGoesToStandardOutputAndItsExitStatusIsTheProcesses() {
-        Result r = run("run", "--kernel", TestKernels.file(HELLO).toString());
+        Result r = run("run", "--debugcon", "stdio", "--kernel", TestKernels.file(HELLO).toString());
         assertEquals(9, r.status(), r.err());
         assertEquals("hello\n", r.out());
         assertTrue(r.err().contains("guest exited with status 9"), r.err());
@@ -42,7 +42,7 @@ class RunCommandTest {
     @Test
     void serialToAFileAndStatisticsAsJson(@TempDir Path dir) throws Exception {
         Path console = dir.resolve("console.txt"), stats = dir.resolve("stats.json");
-        Result r = run("run", "-q", "--kernel", TestKernels.file(HELLO).toString(), "--serial", "file:" + console,
+        Result r = run("run", "-q", "--kernel", TestKernels.file(HELLO).toString(), "--debugcon", "file:" + console,
                 "--stats", stats.toString());
         assertEquals(9, r.status(), r.err());
         assertEquals("", r.out());

@@ -16,8 +16,16 @@ final class VmRun {
         this.console = console;
     }
 
-    /** A configuration: {@code hocon} over the defaults, with {@code kernel}. */
+    /**
+     * A configuration for a test kernel: the default PC plus the 0xE9 debug console on the
+     * captured console (test kernels print there), then {@code hocon}, with {@code kernel}.
+     */
     static VmConfig config(String name, Path kernel, String hocon) {
+        return pcConfig(name, kernel, "devices += { name = debugcon, type = debugcon, chardev = console }\n" + hocon);
+    }
+
+    /** {@code hocon} over the defaults (QEMU's pc machine), with {@code kernel}. */
+    static VmConfig pcConfig(String name, Path kernel, String hocon) {
         return VmConfig.from(ConfigFactory.parseString(hocon + "\nname = " + name + "\nkernel.file = \"" + kernel + "\""),
                 "test " + name);
     }
