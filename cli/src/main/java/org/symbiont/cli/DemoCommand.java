@@ -1,32 +1,114 @@
 package org.symbiont.cli;
 
+import com.typesafe.config.ConfigFactory;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.Callable;
 import org.symbiont.guests.GuestImages;
-import org.symbiont.vmm.boot.MultibootImage;
+import org.symbiont.vmm.CharBackends;
+import org.symbiont.vmm.Extensions;
+import org.symbiont.vmm.VcpuReport;
+import org.symbiont.vmm.VmReport;
+import org.symbiont.vmm.VmSpec;
+import org.symbiont.vmm.Vms;
+import org.symbiont.vmm.config.VmConfig;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-/** The main demo while the VMM is being built: a real guest program on the bare CPU core. */
+/**
+ * The main demo: several guests the project ships boot at once in one JVM, each in its own VM
+ * (its own thread, memory and devices), and the demo prints what each printed on its serial port
+ * and a summary per guest.
+ */
 @Command(name = "demo", mixinStandardHelpOptions = true,
-        description = "Boot the cpubench guest (Multiboot: 32-bit entry, switch to long mode, sieve of Eratosthenes) on the bare x86-64 core and report its speed.")
+        description = "Boot several guests at once in one JVM (a compute benchmark, an SMP start-up, timers and interrupts, ACPI, a virtio disk, a guest scribbling over all its RAM) and summarize each.")
 final class DemoCommand implements Callable<Integer> {
-    @Option(names = "--n", description = "Sieve size (default: ${DEFAULT-VALUE}).", defaultValue = "10000000")
+    @Option(names = "--n", description = "Size of the cpubench guest's sieve (default: ${DEFAULT-VALUE}).", defaultValue = "10000000")
     long n;
 
+    /** A guest of the demo: its name, image, command line, and configuration beyond the defaults. */
+    private record Guest(String name, String what, byte[] image, String append, String hocon) {}
+
     @Override
-    public Integer call() {
+    public Integer call() throws IOException {
         if (n < 2 || n > 32L << 20) throw new UserError("--n must be between 2 and " + (32L << 20) + ", got " + n);
-        System.out.println("Symbiont demo: the cpubench guest boots (Multiboot, 32-bit protected mode -> long mode) on the emulated x86-64 core.");
-        MultibootImage image = MultibootImage.parse(GuestImages.cpubench(), "cpubench.bin");
-        try (BareMetal m = new BareMetal(256L << 20, image, "cpubench.bin", "sieve n=" + n, true)) {
-            BareMetal.Result r = m.run(Long.MAX_VALUE);
-            if (r.exitCode() == null || r.exitCode() != 0) {
-                System.out.println("guest stopped: " + r.stopReason());
-                return 1;
+        byte[] testguest = GuestImages.testguest();
+        List<Guest> guests = List.of(
+                new Guest("sieve", "cpubench: a sieve of Eratosthenes in 64-bit mode", GuestImages.cpubench(), "sieve n=" + n, ""),
+                new Guest("smp", "4 vCPUs: the BSP starts the APs with INIT/SIPI, found in the ACPI MADT", testguest, "smp", "cpus = 4"),
+                new Guest("timers", "8254 PIT through the 8259 PIC, TSC calibrated against it", testguest, "pit", ""),
+                new Guest("apic", "local APIC timer one-shot, periodic and TSC-deadline", testguest, "apic-timer", ""),
+                new Guest("acpi", "ACPI tables checked as a kernel reads them; PM timer vs PIT", testguest, "acpi", ""),
+                new Guest("disk", "PCI enumeration and a sector read from a virtio-blk disk", testguest, "pci",
+                        "devices += { name = disk0, type = virtio-blk, size = 1M }"),
+                new Guest("scribbler", "writes a pattern over all of its RAM and checks it", testguest, "scribble", "memory = 64M"));
+
+        System.out.printf("Symbiont demo: %d guests boot at once in one JVM, each in its own VM (own thread, memory and devices):%n", guests.size());
+        List<VmSpec> specs = new ArrayList<>();
+        List<CharBackends.Capture> consoles = new ArrayList<>();
+        for (Guest g : guests) {
+            System.out.printf("  %-10s %s%n", g.name(), g.what());
+            CharBackends.Capture console = new CharBackends.Capture();
+            consoles.add(console);
+            VmConfig config = VmConfig.from(ConfigFactory.parseString(g.hocon()
+                    + "\nname = " + g.name() + "\nkernel.file = \"" + imageFile(g) + "\"\nkernel.append = \"" + g.append() + "\""),
+                    "demo guest " + g.name());
+            specs.add(VmSpec.prepare(config, Extensions.none(), console));
+        }
+        long start = System.nanoTime();
+        List<VmReport> reports = Vms.runAll(specs, Duration.ofMinutes(10));
+        long wall = System.nanoTime() - start;
+
+        int failed = 0;
+        for (int k = 0; k < guests.size(); k++) {
+            System.out.printf("%n--- %s (serial output)%n", guests.get(k).name());
+            for (String line : consoles.get(k).text().lines().toList()) System.out.println("  " + line);
+            VmReport r = reports.get(k);
+            if (r.reason() != VmReport.Reason.GUEST_EXIT || r.guestStatus() != 1) {
+                failed++;
+                System.out.println("  !! " + r.reason() + ": " + r.message());
             }
-            System.out.printf("%,d guest instructions in %.2f s: %.0f million instructions per second (virtual time %,d cycles)%n",
-                    r.instructions(), r.wallNanos() / 1e9, r.mips(), m.virtualCycles());
-            return 0;
+        }
+        System.out.printf("%n%-10s %5s %-8s %15s %7s %14s  %s%n", "guest", "vCPUs", "result", "instructions", "MIPS", "virtual time", "exits by reason");
+        long total = 0;
+        for (VmReport r : reports) {
+            total += r.retired();
+            System.out.printf("%-10s %5d %-8s %,15d %7.0f %12.3f ms  %s%n", r.vm(), r.vcpus().size(), result(r), r.retired(),
+                    r.mips(), r.virtualNanos() / 1e6, exits(r));
+        }
+        System.out.printf("%n%d guests, %,d guest instructions in %.2f s of host time (%d host cores).%n", reports.size(), total,
+                wall / 1e9, Runtime.getRuntime().availableProcessors());
+        return failed == 0 ? 0 : 1;
+    }
+
+    private static String result(VmReport r) {
+        if (r.reason() == VmReport.Reason.GUEST_EXIT) return r.guestStatus() == 1 ? "pass" : "exit " + r.guestStatus();
+        return r.reason().name().toLowerCase(java.util.Locale.ROOT);
+    }
+
+    private static String exits(VmReport r) {
+        Map<String, Long> byReason = new TreeMap<>();
+        for (VcpuReport v : r.vcpus()) v.exits().forEach((reason, s) -> byReason.merge(reason, s.count(), Long::sum));
+        StringBuilder b = new StringBuilder();
+        byReason.forEach((reason, count) -> b.append(b.isEmpty() ? "" : ", ").append(reason).append(' ').append(String.format("%,d", count)));
+        return b.toString();
+    }
+
+    private static Path imageFile(Guest g) {
+        try {
+            Path p = Files.createTempFile("symbiont-demo-" + g.name(), ".bin");
+            p.toFile().deleteOnExit();
+            Files.write(p, g.image());
+            return p;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write the demo's guest image to a temporary file", e);
         }
     }
 }
