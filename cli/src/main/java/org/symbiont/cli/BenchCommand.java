@@ -18,13 +18,14 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /**
- * Guest instructions per second of the CPU core on the cpubench workloads, side by side with the
- * same machine code run natively and the same guest image under QEMU's TCG.
+ * Benchmarks: {@code cpu}, guest instructions per second of the CPU core on the cpubench
+ * workloads, side by side with the same machine code run natively and the same guest image under
+ * QEMU's TCG; {@code exits}, the exit round trip ({@link ExitBenchmark}).
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,
-        description = "Measure the CPU core in guest instructions per second, next to native execution and QEMU TCG.")
+        description = "Measure the CPU core in guest instructions per second (cpu) or the exit round trip (exits), next to native execution and QEMU TCG.")
 final class BenchCommand implements Callable<Integer> {
-    @Parameters(index = "0", description = "What to benchmark: cpu", defaultValue = "cpu")
+    @Parameters(index = "0", description = "What to benchmark: cpu or exits", defaultValue = "cpu")
     String target;
 
     @Option(names = "--runs", description = "Measured runs per workload; the median is reported (default: ${DEFAULT-VALUE}).", defaultValue = "5")
@@ -55,8 +56,14 @@ final class BenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (!target.equals("cpu")) throw new UserError("unknown benchmark '" + target + "': the only one so far is 'cpu'");
+        if (!target.equals("cpu") && !target.equals("exits")) throw new UserError("unknown benchmark '" + target + "': use cpu or exits");
         if (runs < 1 || runs > 100) throw new UserError("--runs must be between 1 and 100, got " + runs);
+        if (target.equals("exits")) {
+            Path qemu = noQemu ? null : findQemu();
+            if (qemu == null && !noQemu) System.out.println("QEMU comparison skipped: qemu-system-x86_64 not found (Debian package qemu-system-x86)");
+            ExitBenchmark.run(runs, qemu);
+            return 0;
+        }
         if (scale <= 0 || scale > 100) throw new UserError("--scale must be in (0, 100], got " + scale);
         List<Workload> list = new ArrayList<>();
         for (String w : workloads) {
@@ -131,7 +138,7 @@ final class BenchCommand implements Callable<Integer> {
         }
     }
 
-    private static double median(double[] v) {
+    static double median(double[] v) {
         double[] s = v.clone();
         Arrays.sort(s);
         return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
@@ -153,7 +160,7 @@ final class BenchCommand implements Callable<Integer> {
                 "-kernel", image.toString(), "-append", append);
     }
 
-    private static Path findQemu() {
+    static Path findQemu() {
         for (String dir : System.getenv().getOrDefault("PATH", "/usr/bin").split(":")) {
             Path p = Path.of(dir, "qemu-system-x86_64");
             if (Files.isExecutable(p)) return p;
@@ -161,7 +168,7 @@ final class BenchCommand implements Callable<Integer> {
         return null;
     }
 
-    private static String exec(List<String> cmd) throws IOException, InterruptedException {
+    static String exec(List<String> cmd) throws IOException, InterruptedException {
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes());
         if (!p.waitFor(600, TimeUnit.SECONDS)) {

@@ -2,7 +2,6 @@ package org.symbiont.vmm;
 
 import static org.symbiont.x86.Arch.*;
 
-import java.util.ArrayDeque;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
@@ -78,7 +77,10 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
     private final long tscHz;
     private final VmConfig.CostModel costs;
     private final VcpuTelemetry telemetry = new VcpuTelemetry();
-    private final ArrayDeque<String> recentExits = new ArrayDeque<>();
+    /** The last exits and when they happened (virtual cycles), formatted only for a report. */
+    private final Exit[] recentExits = new Exit[16];
+    private final long[] recentExitCycles = new long[16];
+    private int recentCount;
 
     private long sliceTarget;
     private boolean inSlice;
@@ -287,7 +289,7 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
                 case Exit.BudgetExhausted b -> { }
                 case Exit.InterruptWindow w -> cpu.setInterruptWindowExiting(false);
                 case Exit.Halt h -> {
-                    record("HLT");
+                    record(e);
                     telemetry.count(e);
                     // An interrupt that arrived while STI's shadow covered the HLT ends the halt at once.
                     if (nmi || ((lapicVector >= 0 || extInt) && (cpu.rflags & IF) != 0)) continue;
@@ -295,13 +297,13 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
                     return endSlice(true);
                 }
                 case Exit.TripleFault t -> {
-                    record("triple fault");
+                    record(e);
                     inSlice = false;
                     supervisor.tell(new VmSupervisor.VcpuFailed(id, "triple fault: " + t.reason(), dump()));
                     return this;
                 }
                 default -> {
-                    record(e.toString());
+                    record(e);
                     telemetry.count(e);
                     cpu.chargeCycles(cost(e));
                     pendingExit = e;
@@ -340,9 +342,10 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
         return this;
     }
 
-    private void record(String exit) {
-        if (recentExits.size() == 16) recentExits.removeFirst();
-        recentExits.addLast(String.format("t=%dns %s", nanos(), exit));
+    private void record(Exit exit) {
+        int slot = recentCount++ % recentExits.length;
+        recentExits[slot] = exit;
+        recentExitCycles[slot] = cpu.virtualCycles();
     }
 
     private String dump() {
@@ -356,7 +359,10 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
         b.append(String.format("CR0 %016x  CR2 %016x  CR3 %016x  CR4 %016x  EFER %016x%n", cpu.cr0, cpu.cr2, cpu.cr3,
                 cpu.cr4, cpu.efer));
         b.append("recent exits:\n");
-        for (String e : recentExits) b.append("  ").append(e).append('\n');
+        for (int k = Math.max(0, recentCount - recentExits.length); k < recentCount; k++) {
+            int slot = k % recentExits.length;
+            b.append(String.format("  t=%dns %s%n", VirtualTime.cyclesToNanos(recentExitCycles[slot], tscHz), recentExits[slot]));
+        }
         return b.toString();
     }
 

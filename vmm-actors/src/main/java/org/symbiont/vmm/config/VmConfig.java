@@ -128,7 +128,7 @@ public record VmConfig(String name, long memoryBytes, int cpus, CpuModel cpuMode
             devices.add(new DeviceSpec(dn, d.getString("type"), d));
         }
         return new VmConfig(name, memory, cpus, model, modelName, mode, c.getLong("seed"), quantum, cpi, costs, kernel,
-                List.copyOf(devices), c.getString("console"));
+                List.copyOf(devices), c.getIsNull("console") ? "null" : c.getString("console"));
     }
 
     private static long cycles(Config c, String origin, String path) {
