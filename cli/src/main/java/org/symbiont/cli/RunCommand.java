@@ -58,6 +58,9 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--serial", paramLabel = "stdio|file:PATH|null", description = "Where COM1 goes (default stdio).")
     String serial;
 
+    @Option(names = "--serial-input", paramLabel = "FILE", description = "Feed COM1 the bytes of FILE instead of standard input.")
+    Path serialInput;
+
     @Option(names = "--debugcon", paramLabel = "stdio|file:PATH|null", description = "Add the 0xE9 debug console (QEMU's -debugcon), writing there.")
     String debugcon;
 
@@ -112,6 +115,7 @@ final class RunCommand implements Callable<Integer> {
         if (memory != null) overrides = overrides.withValue("memory", ConfigValueFactory.fromAnyRef(qemuSize(memory)));
         if (cpus != null) overrides = overrides.withValue("cpus", ConfigValueFactory.fromAnyRef(cpus));
         if (serial != null) overrides = overrides.withValue("console", ConfigValueFactory.fromAnyRef(serial));
+        if (serialInput != null) overrides = overrides.withValue("console-input", ConfigValueFactory.fromAnyRef(serialInput.toString()));
         if (cpuModel != null) overrides = overrides.withValue("cpu-model", ConfigValueFactory.fromAnyRef(cpuModel));
         // Devices the options add go after those of the configuration (a self-referential +=).
         StringBuilder added = new StringBuilder();

@@ -52,6 +52,26 @@ class RunCommandTest {
     }
 
     @Test
+    void theSerialPortReadsItsInputFromAFile(@TempDir Path dir) throws Exception {
+        Path input = dir.resolve("input.txt");
+        Files.writeString(input, "typed ahead\n");
+        String echo = """
+                1:  mov $0x3fd, %dx
+                    in %dx, %al
+                    test $1, %al
+                    jz 1b
+                    mov $0x3f8, %dx
+                    in %dx, %al
+                    out %al, $0xe9
+                    cmp $'\\n', %al
+                    jne 1b
+                """ + TestKernels.exit(0);
+        Result r = run("run", "-q", "--serial-input", input.toString(), "--debugcon", "stdio", "--kernel", TestKernels.file(echo).toString());
+        assertEquals(1, r.status(), r.err());
+        assertEquals("typed ahead\n", r.out());
+    }
+
+    @Test
     void aTripleFaultEndsWithItsStatusAndARegisterDump() {
         Result r = run("run", "--kernel", TestKernels.file("    lidt zero\n    int3\nzero: .word 0\n .long 0\n").toString());
         assertEquals(RunCommand.TRIPLE_FAULT, r.status());

@@ -81,6 +81,32 @@ public final class CharBackends {
         throw new org.symbiont.vmm.config.VmConfigException("character device \"" + spec + "\": expected stdio, null or file:PATH");
     }
 
+    /**
+     * {@code output} with its input replaced by the bytes of {@code input}, read as the guest asks
+     * for them (then none: a file ends).
+     */
+    public static CharBackend withInput(CharBackend output, Path input) {
+        java.io.InputStream in;
+        try {
+            in = new java.io.BufferedInputStream(java.nio.file.Files.newInputStream(input));
+        } catch (IOException e) {
+            throw new org.symbiont.vmm.config.VmConfigException("cannot open " + input + " for the console's input: " + e.getMessage());
+        }
+        return new CharBackend() {
+            @Override public void write(int b) { output.write(b); }
+            @Override public void flush() { output.flush(); }
+
+            @Override
+            public int read() {
+                try {
+                    return in.read();
+                } catch (IOException e) {
+                    return -1;
+                }
+            }
+        };
+    }
+
     /** Keeps everything written, for the demo's per-guest output and for tests. */
     public static final class Capture implements CharBackend {
         private final ByteArrayOutputStream bytes = new ByteArrayOutputStream();

@@ -20,7 +20,9 @@ public record VmSpec(VmConfig config, MultibootImage kernel, String kernelName, 
                      Extensions extensions, CharBackend console) {
 
     public static VmSpec prepare(VmConfig config, Extensions extensions) {
-        return prepare(config, extensions, CharBackends.open(config.console()));
+        CharBackend console = CharBackends.open(config.console());
+        if (config.consoleInput() != null) console = CharBackends.withInput(console, config.consoleInput());
+        return prepare(config, extensions, console);
     }
 
     /** As {@link #prepare(VmConfig, Extensions)} with the console back end given (the demo captures it). */

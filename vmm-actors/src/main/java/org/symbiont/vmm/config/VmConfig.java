@@ -19,11 +19,12 @@ import org.symbiont.x86.CpuModel;
  * @param cpuModel       the processor preset the guest sees
  * @param quantum        instructions a vCPU runs per scheduling turn
  * @param devices        the devices to create, in order
- * @param console        where COM1 and the debug console write
+ * @param console        the back end devices name with {@code chardev = console} (COM1)
+ * @param consoleInput   a file whose bytes the guest reads from the console instead of standard input, or null
  */
 public record VmConfig(String name, long memoryBytes, int cpus, CpuModel cpuModel, String cpuModelName,
                        ExecutionMode mode, long seed, long quantum, long cyclesPerInstruction, CostModel costs,
-                       Kernel kernel, List<DeviceSpec> devices, String console) {
+                       Kernel kernel, List<DeviceSpec> devices, String console, Path consoleInput) {
 
     public enum ExecutionMode { DETERMINISTIC, PARALLEL }
 
@@ -128,7 +129,14 @@ public record VmConfig(String name, long memoryBytes, int cpus, CpuModel cpuMode
             devices.add(new DeviceSpec(dn, d.getString("type"), d));
         }
         return new VmConfig(name, memory, cpus, model, modelName, mode, c.getLong("seed"), quantum, cpi, costs, kernel,
-                List.copyOf(devices), c.getIsNull("console") ? "null" : c.getString("console"));
+                List.copyOf(devices), c.getIsNull("console") ? "null" : c.getString("console"), consoleInput(c, origin));
+    }
+
+    private static Path consoleInput(Config c, String origin) {
+        if (!c.hasPath("console-input")) return null;
+        Path p = Path.of(c.getString("console-input"));
+        if (!Files.isReadable(p)) throw bad(origin, "console-input", "a readable file, got " + p);
+        return p;
     }
 
     private static long cycles(Config c, String origin, String path) {
@@ -145,11 +153,5 @@ public record VmConfig(String name, long memoryBytes, int cpus, CpuModel cpuMode
 
     private static VmConfigException bad(String origin, String path, String expected) {
         return new VmConfigException(origin + ": " + path + ": expected " + expected);
-    }
-
-    /** This configuration with another kernel (the command line's --kernel/--append/--module). */
-    public VmConfig withKernel(Kernel k) {
-        return new VmConfig(name, memoryBytes, cpus, cpuModel, cpuModelName, mode, seed, quantum, cyclesPerInstruction, costs,
-                k, devices, console);
     }
 }
