@@ -11,7 +11,15 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import com.typesafe.config.ConfigFactory;
+import java.time.Duration;
 import org.symbiont.guests.GuestImages;
+import org.symbiont.vmm.CharBackends;
+import org.symbiont.vmm.Extensions;
+import org.symbiont.vmm.VmReport;
+import org.symbiont.vmm.VmSpec;
+import org.symbiont.vmm.Vms;
+import org.symbiont.vmm.config.VmConfig;
 import org.symbiont.vmm.boot.MultibootImage;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -52,7 +60,8 @@ final class BenchCommand implements Callable<Integer> {
         }
     }
 
-    private record Row(Workload w, long instructions, String result, double[] symbiontMips, double nativeMips, double qemuMips) {}
+    private record Row(Workload w, long instructions, String result, double[] symbiontMips, double vmMips, double nativeMips,
+                       double qemuMips) {}
 
     @Override
     public Integer call() throws Exception {
@@ -76,6 +85,9 @@ final class BenchCommand implements Callable<Integer> {
         }
         byte[] image = GuestImages.cpubench();
         MultibootImage kernel = MultibootImage.parse(image, "cpubench.bin");
+        Path imageForVm = Files.createTempFile("cpubench", ".bin");
+        imageForVm.toFile().deleteOnExit();
+        Files.write(imageForVm, image);
         Path nativeBinary = noNative ? null : GuestImages.cpubenchNative();
         Path qemu = noQemu ? null : findQemu();
         Path imageFile = null;
@@ -95,6 +107,8 @@ final class BenchCommand implements Callable<Integer> {
             for (int k = 0; k < runs; k++) mips[k] = runSymbiont(kernel, w).mips();
             Matcher m = RESULT.matcher(warm.console());
             String result = m.find() ? m.group(4) : "?";
+            double[] vm = new double[runs];
+            for (int k = 0; k < runs; k++) vm[k] = runSymbiontVm(imageForVm, w, result);
             double nativeMips = Double.NaN;
             if (nativeBinary != null) {
                 double[] t = new double[runs];
@@ -122,7 +136,7 @@ final class BenchCommand implements Callable<Integer> {
                 }
                 qemuMips = warm.instructions() / Math.max(1e-3, median(t) - qemuStartup) / 1e6;
             }
-            rows.add(new Row(w, warm.instructions(), result, mips, nativeMips, qemuMips));
+            rows.add(new Row(w, warm.instructions(), result, mips, median(vm), nativeMips, qemuMips));
         }
         print(rows, qemuStartup);
         return 0;
@@ -136,6 +150,19 @@ final class BenchCommand implements Callable<Integer> {
             }
             return r;
         }
+    }
+
+    /** The workload in a whole VM (the default PC, its devices and timers, deterministic scheduling): its MIPS. */
+    private static double runSymbiontVm(Path image, Workload w, String expected) {
+        VmConfig config = VmConfig.from(ConfigFactory.parseString("name = cpubench\nmemory = 512M\nkernel.file = \"" + image
+                + "\"\nkernel.append = \"" + w.guestArgs() + "\""), "cpu benchmark");
+        CharBackends.Capture console = new CharBackends.Capture();
+        VmReport r = Vms.runAll(List.of(VmSpec.prepare(config, Extensions.none(), console)), Duration.ofMinutes(10)).getFirst();
+        Matcher m = RESULT.matcher(console.text());
+        if (r.guestStatus() == null || r.guestStatus() != 1 || !m.find() || !m.group(4).equals(expected)) {
+            throw new IllegalStateException("cpubench " + w.name() + " failed in a VM: " + r.reason() + " " + r.message() + "\n" + console.text());
+        }
+        return r.mips();
     }
 
     static double median(double[] v) {
@@ -180,16 +207,19 @@ final class BenchCommand implements Callable<Integer> {
 
     private void print(List<Row> rows, double qemuStartup) {
         System.out.println();
-        System.out.println("| workload | guest instructions | Symbiont MIPS (median, min-max) | QEMU TCG MIPS | native MIPS | Symbiont / QEMU | Symbiont / native |");
-        System.out.println("|---|---:|---:|---:|---:|---:|---:|");
+        System.out.println("| workload | guest instructions | Symbiont core MIPS (median, min-max) | Symbiont VM MIPS | QEMU TCG MIPS | native MIPS | Symbiont / QEMU | Symbiont / native |");
+        System.out.println("|---|---:|---:|---:|---:|---:|---:|---:|");
         for (Row r : rows) {
             double[] s = r.symbiontMips().clone();
             Arrays.sort(s);
             double med = median(s);
-            System.out.printf(Locale.ROOT, "| %s (%s) | %,d | %.0f (%.0f-%.0f) | %s | %s | %s | %s |%n",
+            System.out.printf(Locale.ROOT, "| %s (%s) | %,d | %.0f (%.0f-%.0f) | %.0f | %s | %s | %s | %s |%n",
                     r.w().name(), r.w().guestArgs().substring(r.w().name().length() + 1), r.instructions(), med, s[0], s[s.length - 1],
-                    fmt(r.qemuMips()), fmt(r.nativeMips()), ratio(med, r.qemuMips()), ratio(med, r.nativeMips()));
+                    r.vmMips(), fmt(r.qemuMips()), fmt(r.nativeMips()), ratio(med, r.qemuMips()), ratio(med, r.nativeMips()));
         }
+        System.out.println();
+        System.out.println("Core: the workload on the bare CPU core (cli's BareMetal runner). VM: the same image in a whole VM");
+        System.out.println("(the default PC, devices, timers and deterministic scheduling rounds), MIPS over the VM's run time.");
         if (qemuStartup > 0) {
             System.out.printf(Locale.ROOT, "%nQEMU times exclude its start-up and boot (%.2f s, measured with a 1-iteration run).%n", qemuStartup);
         }
