@@ -17,14 +17,8 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
 import org.symbiont.devices.CharBackend;
 import org.symbiont.devices.Device;
-import org.symbiont.devices.DeviceRegistry;
 import org.symbiont.devices.MachineInfo;
-import org.symbiont.devices.MmioDevice;
-import org.symbiont.devices.MmioRange;
-import org.symbiont.devices.PortIoDevice;
-import org.symbiont.devices.PortRange;
 import org.symbiont.devices.TimerQueue;
-import org.symbiont.devices.firmware.MemoryMap;
 import org.symbiont.vmm.boot.MultibootLoader;
 import org.symbiont.vmm.config.VmConfig;
 import org.symbiont.x86.Cpu;
@@ -354,7 +348,7 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
                 .onMessage(MachineReset.class, m -> reset())
                 .onMessage(DeviceFailed.class, m -> {
                     int n = deviceFailures.merge(m.device(), 1, Integer::sum);
-                    getContext().getLog().warn("device {} failed ({} so far), restarted with its state: {}", m.device(), n,
+                    getContext().getLog().warn("device {} failed ({} so far): {}", m.device(), n,
                             m.cause().toString());
                     return this;
                 })
