@@ -136,7 +136,8 @@ public final class DeviceActor {
      * The actor for {@code model}, created with {@code context} (which the model was built with).
      * A failure inside the model still answers the waiting vCPU (reads see all ones, as from
      * absent hardware), is reported to the VM supervisor, and restarts the actor with the same
-     * model, state included; up to five times an hour; a sixth failure stops the actor, and its VM ends with a report.
+     * model, state included, up to five times an hour; a sixth failure stops the actor, and its VM
+     * ends with a report.
      */
     static Behavior<Command> create(Device model, HostedContext context, Observer observer) {
         Behavior<Command> b = Behaviors.setup(ctx -> {
