@@ -108,7 +108,9 @@ final class Platform {
             } catch (com.typesafe.config.ConfigException | IllegalArgumentException e) {
                 throw new VmConfigException(config.name() + ": device " + d.name() + ": " + e.getMessage());
             }
-            host(model, dc, model instanceof Pic8259 ? picToBsp() : DeviceActor.Observer.NONE);
+            Hosted h = host(model, dc, model instanceof Pic8259 ? picToBsp() : DeviceActor.Observer.NONE);
+            devices.put(h.name(), h);
+            takeRole(h);
         }
         this.lapics = new Hosted[vcpus.size()];
         for (int k = 0; k < lapics.length; k++) lapics[k] = createLocalApic(k, vcpus.get(k));
@@ -120,13 +122,17 @@ final class Platform {
     // Creation and wiring
     // =====================================================================================
 
+    /** Spawns the actor hosting {@code model}; the supervisor hears when it stops for good. */
     private Hosted host(Device model, DeviceActor.HostedContext dc, DeviceActor.Observer observer) {
         String name = model.name();
         ActorRef<DeviceActor.Command> actor = ctx.spawn(DeviceActor.create(model, dc, observer), "dev-" + name, dispatcher);
         ctx.watchWith(actor, new VmSupervisor.DeviceStopped(name));
-        Hosted h = new Hosted(name, model, actor);
-        devices.put(name, h);
-        switch (model) {
+        return new Hosted(name, model, actor);
+    }
+
+    /** Remembers the devices the platform wires: one of each at most. */
+    private void takeRole(Hosted h) {
+        switch (h.model()) {
             case Pic8259 p -> pic = unique(pic, h, "8259 interrupt controller");
             case IoApic a -> ioapic = unique(ioapic, h, "I/O APIC");
             case PciHost p -> pciHost = unique(pciHost, h, "PCI host bridge");
@@ -135,7 +141,6 @@ final class Platform {
             case CmosRtc r -> hasRtc = true;
             default -> { }
         }
-        return h;
     }
 
     private Hosted unique(Hosted existing, Hosted added, String what) {
@@ -209,9 +214,8 @@ final class Platform {
             }
             if (posted) supervisor.tell(new VmSupervisor.InterruptPosted(k));
         };
-        Hosted h = host(apic, dc, post);
-        devices.remove(name); // on the vCPU's own view of the APIC page, not the shared MMIO bus
-        return h;
+        // Not among the shared devices: a vCPU reaches only its own APIC page and MSRs.
+        return host(apic, dc, post);
     }
 
     private void wire(NetworkLinks links) {
