@@ -116,6 +116,8 @@ bool ram_size_agrees(uint64_t firmware_bytes, uint64_t multiboot_top);
 extern const char *scenario_command, *scenario_args;
 /* The value of "key=N" among the scenario arguments (decimal, or hex with 0x), or dflt. */
 uint64_t arg_u64(const char *key, uint64_t dflt);
+/* Whether "key=value" is among the scenario arguments. */
+bool arg_is(const char *key, const char *value);
 
 /* The guest image in memory, from the linker script. */
 extern char __image_start[], __bss_end[];
@@ -352,5 +354,6 @@ void scenario_fwcfg(void);
 void scenario_acpi(void);
 void scenario_serial(void);
 void scenario_pci(void);
+void scenario_net(void);
 
 #endif
