@@ -225,15 +225,29 @@ static bool parse_u64(const char *s, uint64_t *value)
     return any;
 }
 
-uint64_t arg_u64(const char *key, uint64_t dflt)
+/* The text after "key=" among the scenario arguments, or NULL. */
+static const char *arg_value(const char *key)
 {
     size_t key_length = strlen(key);
     for (const char *p = scenario_args; *p; p++) {
-        if ((p == scenario_args || p[-1] == ' ') && memcmp(p, key, key_length) == 0 && p[key_length] == '=') {
-            uint64_t v;
-            if (!parse_u64(p + key_length + 1, &v)) fail("bad number for %s= on the command line", key);
-            return v;
-        }
+        if ((p == scenario_args || p[-1] == ' ') && memcmp(p, key, key_length) == 0 && p[key_length] == '=')
+            return p + key_length + 1;
     }
-    return dflt;
+    return NULL;
+}
+
+uint64_t arg_u64(const char *key, uint64_t dflt)
+{
+    const char *text = arg_value(key);
+    if (!text) return dflt;
+    uint64_t v;
+    if (!parse_u64(text, &v)) fail("bad number for %s= on the command line", key);
+    return v;
+}
+
+bool arg_is(const char *key, const char *value)
+{
+    const char *text = arg_value(key);
+    size_t n = strlen(value);
+    return text && memcmp(text, value, n) == 0 && (text[n] == ' ' || text[n] == 0);
 }

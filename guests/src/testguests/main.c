@@ -20,6 +20,7 @@ static const struct scenario scenarios[] = {
     { "rtc", scenario_rtc },
     { "serial", scenario_serial },
     { "pci", scenario_pci },
+    { "net", scenario_net },
     { "scribble", scenario_scribble },
     { "exitloop", scenario_exitloop },
 };

@@ -116,6 +116,8 @@ bool ram_size_agrees(uint64_t firmware_bytes, uint64_t multiboot_top);
 extern const char *scenario_command, *scenario_args;
 /* The value of "key=N" among the scenario arguments (decimal, or hex with 0x), or dflt. */
 uint64_t arg_u64(const char *key, uint64_t dflt);
+/* Whether "key=value" is among the scenario arguments. */
+bool arg_is(const char *key, const char *value);
 
 /* The guest image in memory, from the linker script. */
 extern char __image_start[], __bss_end[];
@@ -249,6 +251,90 @@ bool fw_cfg_present(void);
 /* A little-endian item of 1 to 8 bytes. */
 uint64_t fw_cfg_read_le(enum fw_cfg_key key, unsigned bytes);
 
+/* ---- PCI configuration space of bus 0 (pci.c) ---- */
+
+enum pci_config_register {
+    PCI_ID = 0x00, PCI_COMMAND = 0x04, PCI_CLASS = 0x08, PCI_HEADER = 0x0C, PCI_BAR0 = 0x10,
+    PCI_INTERRUPT = 0x3C,
+};
+#define PCI_COMMAND_IO_SPACE 0x1
+#define PCI_COMMAND_BUS_MASTER 0x4
+#define PCI_HEADER_MULTI_FUNCTION 0x80
+/* PCI_ID as a dword: the device ID in the high half, the vendor ID in the low half. */
+#define PCI_ID_OF(vendor, device) ((uint32_t)(device) << 16 | (vendor))
+
+uint32_t pci_read(unsigned device, unsigned function, enum pci_config_register reg);
+void pci_write(unsigned device, unsigned function, enum pci_config_register reg, uint32_t v);
+/* How many functions to look at in slot `device`: 0 if it is empty, 8 if function 0 says it is a
+ * multi-function device, else 1 (absent functions among the 8 read vendor ID FFFFh). */
+unsigned pci_function_slots(unsigned device);
+/* The first function on bus 0 whose PCI_ID dword is `id`; false if there is none. */
+bool pci_find(uint32_t id, unsigned *device, unsigned *function);
+
+/* ---- Legacy virtio over PCI, virtio 0.9.5 (virtio.c) ---- */
+
+#define VIRTIO_VENDOR 0x1AF4
+/* The registers in BAR0's I/O space (virtio 0.9.5, 2.2.2); without MSI-X the device-specific
+ * configuration follows at 0x14. */
+enum virtio_register {
+    VIRTIO_HOST_FEATURES = 0x00, VIRTIO_GUEST_FEATURES = 0x04, VIRTIO_QUEUE_PFN = 0x08,
+    VIRTIO_QUEUE_SIZE = 0x0C, VIRTIO_QUEUE_SELECT = 0x0E, VIRTIO_QUEUE_NOTIFY = 0x10,
+    VIRTIO_STATUS = 0x12, VIRTIO_ISR_STATUS = 0x13, VIRTIO_DEVICE_CONFIG = 0x14,
+};
+#define VIRTIO_STATUS_ACKNOWLEDGE 1
+#define VIRTIO_STATUS_DRIVER 2
+#define VIRTIO_STATUS_DRIVER_OK 4
+#define VIRTQ_DESC_F_NEXT 1
+#define VIRTQ_DESC_F_WRITE 2
+#define VIRTQ_AVAIL_F_NO_INTERRUPT 1
+#define VIRTQ_ALIGN 4096
+/* The memory a queue of up to 256 entries takes: descriptors and available ring, padded to a
+ * page, then the used ring. */
+#define VIRTQ_MEMORY_256 (3 * VIRTQ_ALIGN)
+
+struct virtq_desc { uint64_t address; uint32_t length; uint16_t flags, next; };
+struct virtq_avail { uint16_t flags, index, ring[]; };
+struct virtq_used_elem { uint32_t id, length; };
+struct virtq_used { uint16_t flags, index; struct virtq_used_elem ring[]; };
+
+/* A device found on PCI bus 0, driven through its legacy registers; `name` is for messages. */
+struct virtio_device {
+    const char *name;
+    unsigned pci_device, pci_function;
+    uint16_t io;
+};
+
+/* One split virtqueue in guest memory, as the driver sees it. */
+struct virtqueue {
+    uint16_t index, size;
+    struct virtq_desc *descriptors;
+    struct virtq_avail *avail;
+    volatile struct virtq_used *used;
+    uint16_t used_taken;        /* used-ring entries the driver has taken */
+};
+
+/* Enables the function's I/O decoding and bus mastering, then the first steps of device
+ * initialisation (virtio 0.9.5, 2.2.1): reset, ACKNOWLEDGE, DRIVER. Returns the features the
+ * device offers. FAIL if BAR0 is not an assigned I/O range. */
+uint32_t virtio_start(struct virtio_device *dev, const char *name, unsigned pci_device, unsigned pci_function);
+void virtio_accept_features(const struct virtio_device *dev, uint32_t features);
+/* Sets up queue `index` in `memory` (page-aligned, `bytes` long, zeroed here) and gives its page
+ * frame to the device. FAIL if the device has no such queue or it does not fit. */
+void virtio_queue_setup(const struct virtio_device *dev, struct virtqueue *q, uint16_t index, void *memory, size_t bytes);
+void virtio_driver_ok(const struct virtio_device *dev);
+/* Writing 0 to the status resets the device: it stops using the queues and forgets them. */
+void virtio_reset(const struct virtio_device *dev);
+uint8_t virtio_config_read8(const struct virtio_device *dev, unsigned offset);
+uint16_t virtio_config_read16(const struct virtio_device *dev, unsigned offset);
+/* Reads and so clears the ISR status (bit 0 a used buffer, bit 1 a configuration change), which
+ * deasserts the device's INTx#. */
+uint8_t virtio_acknowledge_interrupt(const struct virtio_device *dev);
+/* Puts the chain that starts at descriptor `head` in the available ring, without notifying. */
+void virtq_make_available(struct virtqueue *q, uint16_t head);
+void virtio_notify(const struct virtio_device *dev, const struct virtqueue *q);
+/* Takes the next entry the device put in the used ring, if there is one. */
+bool virtq_take_used(struct virtqueue *q, struct virtq_used_elem *elem);
+
 static inline uint32_t bswap32(uint32_t v) { return __builtin_bswap32(v); }
 static inline uint16_t bswap16(uint16_t v) { return __builtin_bswap16(v); }
 static inline uint64_t bswap64(uint64_t v) { return __builtin_bswap64(v); }
@@ -268,5 +354,6 @@ void scenario_fwcfg(void);
 void scenario_acpi(void);
 void scenario_serial(void);
 void scenario_pci(void);
+void scenario_net(void);
 
 #endif

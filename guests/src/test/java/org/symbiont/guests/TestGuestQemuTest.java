@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.File;
 import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -23,12 +25,14 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * Runs the test guest's scenarios under QEMU (TCG) and checks each against its expected output in
- * {@code expected/<case>.txt} ({@link GuestScenario}). Skipped, with a message on stderr, when
- * {@code qemu-system-x86_64} is not on the PATH.
+ * {@code expected/<case>.txt} ({@link GuestScenario}), the net pair as two QEMU processes whose
+ * cards share a socket netdev. Skipped, with a message on stderr, when {@code qemu-system-x86_64}
+ * is not on the PATH.
  */
 class TestGuestQemuTest {
     private static final String QEMU = "qemu-system-x86_64";
     private static final long RUN_TIMEOUT_SECONDS = 30;
+    private static final long LISTEN_TIMEOUT_SECONDS = 10;
     private static final List<String> COMMON_ARGS = List.of(
             "-machine", "pc", "-accel", "tcg", "-m", "256", "-display", "none", "-no-reboot",
             "-serial", "stdio", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04");
@@ -57,7 +61,11 @@ class TestGuestQemuTest {
     @MethodSource("scenarios")
     void printsTheExpectedOutput(String name) throws Exception {
         GuestScenario expected = GuestScenario.load(name);
-        Run run = run(expected.cmdline(), expected.qemuArgs());
+        assertPrints(expected, run(expected.cmdline(), expected.qemuArgs()));
+    }
+
+    private static void assertPrints(GuestScenario expected, Run run) {
+        String name = expected.name();
         assertEquals(expected.exitStatus(), run.exitStatus(), () -> "QEMU's exit status for " + name + "\n" + run);
         assertEquals(String.join("\n", expected.reconciledWith(run.lines())), String.join("\n", run.lines()),
                 () -> "guest output of " + name + " differs from expected/" + name + ".txt");
@@ -85,6 +93,70 @@ class TestGuestQemuTest {
         assertEquals("PASS pci", lines.getLast(), run::toString);
     }
 
+    /**
+     * The net pair (expected/README.md): the receiver listens on a socket netdev, the sender
+     * connects to it once the port is open, and their cards exchange frames.
+     */
+    @Test
+    void netExchangesFramesBetweenTwoQemusOverASocketNetdev() throws Exception {
+        GuestScenario receiver = GuestScenario.load("net-recv");
+        GuestScenario sender = GuestScenario.load("net-send");
+        int port = freeLocalPort();
+        Started listening = start(receiver.cmdline(), withNetdev("listen=127.0.0.1:" + port, receiver.qemuArgs()));
+        Started connecting = null;
+        try {
+            awaitListening(port, listening);
+            connecting = start(sender.cmdline(), withNetdev("connect=127.0.0.1:" + port, sender.qemuArgs()));
+            Run sent = connecting.finish();
+            Run received = listening.finish();
+            assertPrints(sender, sent);
+            assertPrints(receiver, received);
+        } finally {
+            listening.process().destroyForcibly();
+            if (connecting != null) connecting.process().destroyForcibly();
+        }
+    }
+
+    private static List<String> withNetdev(String socket, List<String> qemuArgs) {
+        List<String> args = new ArrayList<>(List.of("-netdev", "socket,id=n," + socket));
+        args.addAll(qemuArgs);
+        return args;
+    }
+
+    private static int freeLocalPort() throws IOException {
+        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            return socket.getLocalPort();
+        }
+    }
+
+    /**
+     * Waits until the kernel lists a socket listening on {@code port} of 127.0.0.1: a connection
+     * to find out would be the one QEMU accepts.
+     */
+    private static void awaitListening(int port, Started listener) throws IOException, InterruptedException {
+        Path table = Path.of("/proc/net/tcp");
+        assumeTrue(Files.isReadable(table), "no /proc/net/tcp to see when QEMU listens: the net pair was not run");
+        String listeningEntry = String.format(" 0100007F:%04X 00000000:0000 0A ", port);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(LISTEN_TIMEOUT_SECONDS);
+        while (!Files.readString(table).contains(listeningEntry)) {
+            if (!listener.process().isAlive() || System.nanoTime() > deadline) {
+                fail("QEMU did not listen on 127.0.0.1:" + port + " within " + LISTEN_TIMEOUT_SECONDS + " s\n" + listener.finish());
+            }
+            Thread.sleep(20);
+        }
+    }
+
+    private record Started(Process process, String cmdline, Path out, Path err) {
+        Run finish() throws IOException, InterruptedException {
+            if (!process.waitFor(RUN_TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
+                process.destroyForcibly().waitFor();
+                fail("QEMU did not finish \"" + cmdline + "\" within " + RUN_TIMEOUT_SECONDS + " s and was killed\n"
+                        + new Run(-1, lines(Files.readString(out)), Files.readString(err)));
+            }
+            return new Run(process.exitValue(), lines(Files.readString(out)), Files.readString(err));
+        }
+    }
+
     private record Run(int exitStatus, List<String> lines, String stderr) {
         @Override
         public String toString() {
@@ -94,6 +166,10 @@ class TestGuestQemuTest {
     }
 
     private static Run run(String cmdline, List<String> extraArgs) throws IOException, InterruptedException {
+        return start(cmdline, extraArgs).finish();
+    }
+
+    private static Started start(String cmdline, List<String> extraArgs) throws IOException {
         List<String> command = new ArrayList<>();
         command.add(qemu.toString());
         command.addAll(COMMON_ARGS);
@@ -106,12 +182,7 @@ class TestGuestQemuTest {
                 .redirectOutput(out.toFile())
                 .redirectError(err.toFile())
                 .start();
-        if (!process.waitFor(RUN_TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
-            process.destroyForcibly().waitFor();
-            fail("QEMU did not finish \"" + cmdline + "\" within " + RUN_TIMEOUT_SECONDS + " s and was killed\n"
-                    + new Run(-1, lines(Files.readString(out)), Files.readString(err)));
-        }
-        return new Run(process.exitValue(), lines(Files.readString(out)), Files.readString(err));
+        return new Started(process, cmdline, out, err);
     }
 
     private static List<String> lines(String text) {
