@@ -23,7 +23,7 @@ import java.util.List;
 public record GuestScenario(String name, String cmdline, List<String> qemuArgs, int exitStatus, List<String> lines) {
     private static final String MAY_DIFFER = "~ ";
 
-    /** Every scenario with an expected-output file. */
+    /** Every scenario that runs alone (the net-send/net-recv pair needs two cabled machines). */
     public static final List<String> NAMES = List.of("hello", "debugexit", "pit", "apic-timer", "ioapic", "smp", "smp-1cpu",
             "fwcfg", "acpi", "rtc", "serial", "scribble", "exitloop", "exitloop-port");
 
