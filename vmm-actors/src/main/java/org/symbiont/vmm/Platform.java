@@ -297,17 +297,33 @@ final class Platform {
                     .bootArchitecture(false, false, false, hasRtc);
             if (ioapic != null) tables.ioApic(((IoApic) ioapic.model()).id(), ((IoApic) ioapic.model()).mmioRanges().getFirst().base());
             if (fwCfg != null) tables.fwCfg((FwCfg) fwCfg.model());
+            if (pciHost != null) tables.pciInterrupts(pciIrqs());
             tables.write(memory);
         }
         if (fwCfg != null) {
             byte[] e820 = memoryMap.e820Bytes();
             fwCfg.call(d -> ((FwCfg) d).addFile("etc/e820", e820), 0);
         }
+        if (pciHost != null && pic != null) {
+            // PCI INTx lines are level-triggered and shared: the ELCR says so to the 8259 (as SeaBIOS sets it).
+            int elcr = 0;
+            for (int irq : pciIrqs()) elcr |= 1 << irq;
+            int low = elcr & 0xFF, high = elcr >>> 8;
+            pic.call(d -> {
+                ((Pic8259) d).ioWrite(0x4D0, 1, low);
+                ((Pic8259) d).ioWrite(0x4D1, 1, high);
+            }, 0);
+        }
         if (pciHost != null) {
             MmioRange window = new MmioRange(Math.max(ramBelow4g, LOW_RAM_LIMIT), PCI_WINDOW_END - Math.max(ramBelow4g, LOW_RAM_LIMIT));
             pciHost.call(d -> ((PciHost) d).assignResources(window), 0);
         }
         lapics[0].call(a -> ((LocalApic) a).programVirtualWire(), 0);
+    }
+
+    /** The ISA IRQs the PCI host bridge routes INTx lines to. */
+    private List<Integer> pciIrqs() {
+        return ((PciHost) pciHost.model()).pirqGsis().stream().filter(g -> g < 16).distinct().toList();
     }
 
     // =====================================================================================

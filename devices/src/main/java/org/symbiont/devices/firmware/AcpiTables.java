@@ -42,7 +42,8 @@ import org.symbiont.x86.memory.PhysicalMemory;
  *     Processor Local x2APIC entry when the APIC ID or UID does not fit in a byte; one I/O APIC
  *     (ID, address, GSI base 0); interrupt source overrides ISA IRQ 0 → GSI 2 (flags 0: conforms
  *     to the ISA bus, edge-triggered active-high, as QEMU) and IRQ 9 → GSI 9 level-triggered
- *     active-high (the SCI); Local APIC NMI on LINT1 for all processors (UID 0xFF), and the x2APIC
+ *     active-high (the SCI), and each IRQ given to {@link #pciInterrupts} level-triggered
+ *     active-high; Local APIC NMI on LINT1 for all processors (UID 0xFF), and the x2APIC
  *     form (UID 0xFFFFFFFF) when x2APIC entries exist.
  * </ul>
  */
@@ -80,6 +81,8 @@ public final class AcpiTables {
      * 0xFEC00000, {@link AcpiPm}'s default layout (iobase 0x600, 24-bit timer, reset register),
      * no fw_cfg node, and a PC with legacy devices, a CMOS RTC, no VGA and no 8042.
      */
+    private final java.util.SortedSet<Integer> pciIrqs = new java.util.TreeSet<>();
+
     public AcpiTables(List<Integer> apicIds) {
         if (apicIds.isEmpty()) throw new IllegalArgumentException("a machine has at least one CPU");
         this.apicIds = List.copyOf(apicIds);
@@ -108,6 +111,19 @@ public final class AcpiTables {
         this.pmBase = ioBase;
         this.pmTimer32 = timer32;
         this.resetRegister = resetRegister;
+        return this;
+    }
+
+    /**
+     * ISA IRQs that PCI devices' INTx lines share: level-triggered, active-high overrides in the
+     * MADT (IRQ n to GSI n, as QEMU's tables declare for its PCI links), so an OS programs the
+     * I/O APIC for what the wire does.
+     */
+    public AcpiTables pciInterrupts(java.util.Collection<Integer> irqs) {
+        for (int irq : irqs) {
+            if (irq < 1 || irq > 15 || irq == 2) throw new IllegalArgumentException("PCI interrupt on ISA IRQ " + irq + " is not 1, 3-15");
+            if (irq != AcpiPm.SCI_IRQ) pciIrqs.add(irq);
+        }
         return this;
     }
 
@@ -296,7 +312,7 @@ public final class AcpiTables {
             anyX2apic |= x2;
             length += x2 ? 16 : 8;
         }
-        length += 12 + 2 * 10 + 6 + (anyX2apic ? 12 : 0);
+        length += 12 + (2 + pciIrqs.size()) * 10 + 6 + (anyX2apic ? 12 : 0);
         ByteBuffer b = table("APIC", length, MADT_REVISION);
         b.putInt((int) LOCAL_APIC_ADDRESS).putInt(MADT_PCAT_COMPAT);
         for (int k = 0; k < apicIds.size(); k++) {
@@ -310,6 +326,10 @@ public final class AcpiTables {
         b.put((byte) MADT_INTERRUPT_OVERRIDE).put((byte) 10).put((byte) 0).put((byte) 0).putInt(2).putShort((short) 0);
         b.put((byte) MADT_INTERRUPT_OVERRIDE).put((byte) 10).put((byte) 0).put((byte) AcpiPm.SCI_IRQ).putInt(AcpiPm.SCI_IRQ)
                 .putShort((short) (INTI_ACTIVE_HIGH | INTI_LEVEL));
+        for (int irq : pciIrqs) {
+            b.put((byte) MADT_INTERRUPT_OVERRIDE).put((byte) 10).put((byte) 0).put((byte) irq).putInt(irq)
+                    .putShort((short) (INTI_ACTIVE_HIGH | INTI_LEVEL));
+        }
         b.put((byte) MADT_LOCAL_APIC_NMI).put((byte) 6).put((byte) 0xFF).putShort((short) 0).put((byte) 1);
         if (anyX2apic) {
             b.put((byte) MADT_LOCAL_X2APIC_NMI).put((byte) 12).putShort((short) 0).putInt(-1).put((byte) 1).put(new byte[3]);

@@ -148,6 +148,11 @@ public final class PciHost implements PortIoDevice {
         fn.connectInterrupt(pin >= 1 && pin <= 4 ? new IntxWire(lines.get(gsi(device, pin))) : InterruptLine.NONE);
     }
 
+    /** The GSIs PIRQA-D drive. */
+    public List<Integer> pirqGsis() {
+        return java.util.Arrays.stream(pirqGsis).boxed().toList();
+    }
+
     /** The lowest free device number, or -1 when the bus is full. */
     public int freeSlot() {
         for (int d = 1; d < 32; d++) if (slots[d] == null) return d;

@@ -237,6 +237,21 @@ class AcpiTablesTest {
     }
 
     @Test
+    void pciInterruptsAreLevelTriggeredActiveHighOverrides() {
+        try (TestDeviceContext ctx = new TestDeviceContext(16 << 20, 1)) {
+            new AcpiTables(List.of(0)).pciInterrupts(List.of(10, 10, 11, 9)).write(ctx.memory());
+            Map<Integer, MadtEntry> overrides = new HashMap<>();
+            for (MadtEntry x : madtEntries(tables(ctx.memory()).get("APIC"))) if (x.type() == 2) overrides.put(x.u8(3), x);
+            assertEquals(java.util.Set.of(0, 9, 10, 11), overrides.keySet(), "IRQ 9 (the SCI) once, 10 and 11 once each");
+            for (int irq : List.of(10, 11)) {
+                assertEquals(irq, overrides.get(irq).u32(4), "IRQ n -> GSI n");
+                assertEquals(0x000D, overrides.get(irq).u16(8), "level, active high");
+            }
+            assertThrows(IllegalArgumentException.class, () -> new AcpiTables(List.of(0)).pciInterrupts(List.of(2)));
+        }
+    }
+
+    @Test
     void apicIdsAbove254UseX2apicEntriesAndManyCpusForcePhysicalMode() {
         try (TestDeviceContext ctx = new TestDeviceContext()) {
             List<Integer> ids = new ArrayList<>();
