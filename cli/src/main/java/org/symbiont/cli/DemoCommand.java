@@ -28,7 +28,7 @@ import picocli.CommandLine.Option;
  * and a summary per guest.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
-        description = "Boot several guests at once in one JVM (a compute benchmark, an SMP start-up, timers and interrupts, ACPI, a virtio disk, a guest scribbling over all its RAM) and summarize each.")
+        description = "Boot several guests at once in one JVM (a compute benchmark, an SMP start-up, timers and interrupts, ACPI, a virtio disk, a guest scribbling over all its RAM, two guests cabled by virtio-net) and summarize each.")
 final class DemoCommand implements Callable<Integer> {
     @Option(names = "--n", description = "Size of the cpubench guest's sieve (default: ${DEFAULT-VALUE}).", defaultValue = "10000000")
     long n;
@@ -48,7 +48,11 @@ final class DemoCommand implements Callable<Integer> {
                 new Guest("acpi", "ACPI tables checked as a kernel reads them; PM timer vs PIT", testguest, "acpi", ""),
                 new Guest("disk", "PCI enumeration and a sector read from a virtio-blk disk", testguest, "pci",
                         "devices += { name = disk0, type = virtio-blk, size = 1M }"),
-                new Guest("scribbler", "writes a pattern over all of its RAM and checks it", testguest, "scribble", "memory = 64M"));
+                new Guest("scribbler", "writes a pattern over all of its RAM and checks it", testguest, "scribble", "memory = 64M"),
+                new Guest("net-a", "virtio-net: sends 8 frames over a virtual cable to net-b ...", testguest, "net role=send",
+                        "devices += { name = net0, type = virtio-net, link = demo-cable }"),
+                new Guest("net-b", "... which checks them and answers", testguest, "net role=recv",
+                        "devices += { name = net0, type = virtio-net, link = demo-cable }"));
 
         System.out.printf("Symbiont demo: %d guests boot at once in one JVM, each in its own VM (own thread, memory and devices):%n", guests.size());
         List<VmSpec> specs = new ArrayList<>();
