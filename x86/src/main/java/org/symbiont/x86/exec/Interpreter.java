@@ -90,6 +90,10 @@ public final class Interpreter {
             c.retired += k;
             if (k < b.count || !b.endsWithJump) c.rip = insns[k - 1].nextRip;
             if (c.replayLength > 0) c.replayLength = c.replayPosition = 0;
+            if (c.trapFlagSampledAfter) {
+                c.trapFlagSampledAfter = false;
+                trapAfter = (c.rflags & TF) != 0;
+            }
             // MOV SS and POP SS also hold back a single-step trap until after the next
             // instruction (SDM Vol. 3A, 6.8.3); the shadow they set makes that happen.
             if (trapAfter && !c.interruptShadow) {
