@@ -341,6 +341,11 @@ final class Platform {
         for (Hosted h : lowestPriority(targets, ipi.deliveryMode())) h.call(a -> ((LocalApic) a).acceptIpi(ipi), nanos);
     }
 
+    /** Whether vCPU {@code k}'s local APIC is globally disabled (IA32_APIC_BASE.EN clear). */
+    boolean localApicDisabled(int k) {
+        return ((LocalApic) lapics[k].model()).mode() == LocalApic.Mode.DISABLED;
+    }
+
     /** Whether {@code sender} takes its own copy of {@code ipi} as it sends it (no arbitration needed). */
     private static boolean reachesSenderAtOnce(Ipi ipi, LocalApic sender) {
         return ipi.deliveryMode() != org.symbiont.devices.apic.DeliveryMode.LOWEST_PRIORITY && ipi.isDeliveredTo(sender);

@@ -7,7 +7,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The local APIC as a vCPU sees it in a whole VM: events the vCPU raises on itself are taken at
- * the next instruction boundary.
+ * the next instruction boundary, and CPUID reflects the APIC (x2APIC topology leaf, the APIC
+ * feature flag following IA32_APIC_BASE).
  */
 class LocalApicInVmTest {
     /**
@@ -110,5 +111,42 @@ class LocalApicInVmTest {
                     cmpl $1, count
                     jne bad
                 """), 1);
+    }
+
+    @Test
+    void cpuidDescribesTheX2apicTopologyAndFollowsTheApicEnable() {
+        assertPasses("cpuid-apic", kernel("""
+                    cli
+                    mov $0xb, %eax
+                    xor %ecx, %ecx
+                    cpuid
+                    cmp $0x100, %ecx                 # level 0: SMT
+                    jne bad
+                    cmp $1, %ebx
+                    jne bad
+                    test %edx, %edx                  # x2APIC ID of vCPU 0
+                    jne bad
+                    mov $0xb, %eax
+                    mov $1, %ecx
+                    cpuid
+                    cmp $0x201, %ecx                 # level 1: core
+                    jne bad
+                    cmp $3, %ebx                     # three vCPUs
+                    jne bad
+                    cmp $2, %eax                     # two bits of the x2APIC ID above the core level
+                    jne bad
+                    mov $1, %eax
+                    cpuid
+                    bt $9, %edx
+                    jnc bad
+                    mov $0x1b, %ecx                  # IA32_APIC_BASE: clear EN
+                    rdmsr
+                    and $~0x800, %eax
+                    wrmsr
+                    mov $1, %eax
+                    cpuid
+                    bt $9, %edx                      # no APIC any more (SDM Vol. 3A 11.4.3)
+                    jc bad
+                """), 3);
     }
 }
