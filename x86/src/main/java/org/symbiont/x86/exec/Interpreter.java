@@ -41,6 +41,9 @@ public final class Interpreter {
             if (remaining <= 0) return Exit.BUDGET_EXHAUSTED;
             // The shadow covers exactly the next instruction, whichever run() executes it.
             if (shadowed) c.interruptShadow = false;
+            // RF lasts until an instruction starts (SDM Vol. 3A 17.3.1.1); only IRET sets it, and
+            // IRET ends its block, so clearing it as a block starts is enough.
+            c.rflags &= ~RF;
 
             Block b;
             try {

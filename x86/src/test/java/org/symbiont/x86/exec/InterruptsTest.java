@@ -74,6 +74,27 @@ class InterruptsTest {
     }
 
     @Test
+    void rfLoadedByIretLastsUntilTheNextInstructionStarts() {
+        TestMachine m = lm64("""
+                mov rcx, rsp
+                mov ax, ss
+                push rax
+                push rcx
+                pushfq
+                or qword ptr [rsp], 0x10000
+                mov ax, cs
+                push rax
+                lea rax, [rip + 1f]
+                push rax
+                iretq
+            1:  nop
+                int3
+            """);
+        expectStub(m, EXC_BP);
+        assertEquals(0, stack64(m, 16) & RF, "cleared as the NOP started, so the trap frame holds 0");
+    }
+
+    @Test
     void invalidOpcodePushesNoErrorCode() {
         TestMachine m = lm64("""
                 lea rsi, [rip + 1f]
