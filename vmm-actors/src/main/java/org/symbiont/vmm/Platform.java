@@ -193,7 +193,14 @@ final class Platform {
                 supervisor.tell(new VmSupervisor.InterruptPosted(k));
             }
         });
-        apic.connectIpi(ipi -> supervisor.tell(new VmSupervisor.IpiSent(ipi)));
+        // An IPI that selects its sender reaches it within the access that sent it, as on hardware,
+        // where a self-IPI or self-NMI is taken at the next instruction boundary (SDM Vol. 3A
+        // 11.6.1): the observer posts it before the vCPU resumes. The other targets, and the
+        // arbitration of a lowest-priority IPI, go through the supervisor.
+        apic.connectIpi(ipi -> {
+            if (reachesSenderAtOnce(ipi, apic)) apic.acceptIpi(ipi);
+            supervisor.tell(new VmSupervisor.IpiSent(ipi));
+        });
         apic.connectEoi(vector -> supervisor.tell(new VmSupervisor.LevelEoi(vector)));
         int[] lastVector = {-1};
         boolean[] lastExtInt = {false};
@@ -339,11 +346,29 @@ final class Platform {
         }
     }
 
-    /** An IPI from a local APIC: to every APIC it selects, or the lowest-priority one among them. */
+    /**
+     * An IPI from a local APIC: to every APIC it selects, or the lowest-priority one among them;
+     * the sender's own copy of a fixed, NMI or other non-arbitrated IPI it already took.
+     */
     void deliverIpi(Ipi ipi, long nanos) {
         List<Hosted> targets = new ArrayList<>();
-        for (Hosted h : lapics) if (ipi.isDeliveredTo((LocalApic) h.model())) targets.add(h);
+        for (Hosted h : lapics) {
+            LocalApic target = (LocalApic) h.model();
+            if (ipi.isDeliveredTo(target) && !(target.initialApicId() == ipi.source() && reachesSenderAtOnce(ipi, target))) {
+                targets.add(h);
+            }
+        }
         for (Hosted h : lowestPriority(targets, ipi.deliveryMode())) h.call(a -> ((LocalApic) a).acceptIpi(ipi), nanos);
+    }
+
+    /** Whether vCPU {@code k}'s local APIC is globally disabled (IA32_APIC_BASE.EN clear). */
+    boolean localApicDisabled(int k) {
+        return ((LocalApic) lapics[k].model()).mode() == LocalApic.Mode.DISABLED;
+    }
+
+    /** Whether {@code sender} takes its own copy of {@code ipi} as it sends it (no arbitration needed). */
+    private static boolean reachesSenderAtOnce(Ipi ipi, LocalApic sender) {
+        return ipi.deliveryMode() != org.symbiont.devices.apic.DeliveryMode.LOWEST_PRIORITY && ipi.isDeliveredTo(sender);
     }
 
     /** A message from the I/O APIC. */

@@ -553,7 +553,9 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
         return this;
     }
 
-    private static final int X2APIC = 1 << 21, TSC_DEADLINE = 1 << 24, HYPERVISOR = 1 << 31;
+    private static final int X2APIC = 1 << 21, TSC_DEADLINE = 1 << 24, HYPERVISOR = 1 << 31, APIC = 1 << 9;
+    /** CPUID leaf 0BH level types. */
+    private static final int LEVEL_SMT = 1, LEVEL_CORE = 2;
 
     /** CPUID: extension hooks first, then the hypervisor leaves, then the CPU model. */
     private int[] cpuid(int vcpu, int leaf, int subleaf) {
@@ -563,10 +565,30 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
             // Hypervisor vendor leaf: the highest hypervisor leaf and "SymbiontVMM\0".
             return new int[] {0x4000_0000, 0x626D_7953, 0x746E_6F69, 0x004D_4D56};
         }
+        if (leaf == 0xB) return x2apicTopology(vcpu, subleaf);
         int[] a = config.cpuModel().cpuid(leaf, subleaf, vcpu, (cpus[vcpu].cr4 & CR4_OSXSAVE) != 0).clone();
-        // The platform's local APIC does x2APIC and the TSC-deadline timer; and this is a hypervisor.
-        if (leaf == 1) a[2] |= X2APIC | TSC_DEADLINE | HYPERVISOR;
+        if (leaf == 1) {
+            // The platform's local APIC does x2APIC and the TSC-deadline timer; and this is a hypervisor.
+            a[2] |= X2APIC | TSC_DEADLINE | HYPERVISOR;
+            // A local APIC disabled in IA32_APIC_BASE makes the processor one without an APIC,
+            // down to the CPUID feature flag (SDM Vol. 3A 11.4.3).
+            if (platform.localApicDisabled(vcpu)) a[3] &= ~APIC;
+        }
         return a;
+    }
+
+    /**
+     * CPUID leaf 0BH, the x2APIC topology (SDM Vol. 2A, CPUID; Vol. 3A 11.12.8): one thread per
+     * core, every vCPU a core of one package; EDX is the x2APIC ID (the vCPU's index) at every
+     * sub-leaf. Sub-leaves past the core level are invalid (level type 0).
+     */
+    private int[] x2apicTopology(int vcpu, int subleaf) {
+        int n = cpus.length;
+        return switch (subleaf) {
+            case 0 -> new int[] {0, 1, LEVEL_SMT << 8, vcpu};
+            case 1 -> new int[] {32 - Integer.numberOfLeadingZeros(n - 1), n, LEVEL_CORE << 8 | 1, vcpu};
+            default -> new int[] {0, 0, subleaf & 0xFF, vcpu};
+        };
     }
 
     // =====================================================================================

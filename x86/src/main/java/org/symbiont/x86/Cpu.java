@@ -131,6 +131,11 @@ public final class Cpu implements PhysicalMemory.CodePageListener {
     public boolean nmiPending, nmiBlocked;
     /** Interrupts (and single-step traps) are inhibited for one instruction after STI, MOV SS, POP SS. */
     public boolean interruptShadow;
+    /**
+     * Set by an instruction whose single-step trap follows RFLAGS.TF as the instruction leaves it
+     * rather than as it found it (SYSCALL and SYSRET); cleared when the interpreter consumed it.
+     */
+    public boolean trapFlagSampledAfter;
     public boolean interruptWindowExiting;
 
     // ---- exits ----
@@ -224,7 +229,7 @@ public final class Cpu implements PhysicalMemory.CodePageListener {
         java.util.Arrays.fill(fpuRegisters, (byte) 0);
         halted = false;
         pendingVector = -1;
-        nmiPending = nmiBlocked = interruptShadow = false;
+        nmiPending = nmiBlocked = interruptShadow = trapFlagSampledAfter = false;
         pendingExit = null;
         replayLength = replayPosition = 0;
         updateMode();

@@ -182,7 +182,9 @@ final class ApicTimer {
                 // A deadline with bit 63 set is beyond any TSC this machine reaches.
                 if (tscDeadline > 0) {
                     long at = scale(tscDeadline, NANOS_PER_SECOND, tscHz, true);
-                    if (at != Long.MAX_VALUE) event = context.schedule(at, this::deadlineReached);
+                    // A deadline the TSC already reached expires at once (11.5.4.1), not at a later timer tick.
+                    if (at <= context.nanos()) deadlineReached();
+                    else if (at != Long.MAX_VALUE) event = context.schedule(at, this::deadlineReached);
                 }
             }
             default -> { }

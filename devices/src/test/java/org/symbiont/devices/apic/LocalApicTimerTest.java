@@ -156,8 +156,9 @@ class LocalApicTimerTest {
             assertEquals(0x35, m.take(0));
             m.eoi(0);
 
-            apic.wrmsr(MSR_TSC_DEADLINE, 100);   // already past: fires at once
-            m.ctx.advance(0);
+            apic.wrmsr(MSR_TSC_DEADLINE, 100);   // already past: pending before the WRMSR completes
+            assertTrue(m.bit(0, REG_IRR, 0x35), "not left to a later timer tick");
+            assertEquals(0, apic.rdmsr(MSR_TSC_DEADLINE));
             assertEquals(2, m.core(0).wakeups);
             m.take(0);
             m.eoi(0);

@@ -580,6 +580,10 @@ public final class FarTransfer {
      * AMD64 behaviour is modelled (APM Vol. 3, SYSCALL): from compatibility mode the target is
      * CSTAR, and in legacy protected mode ECX gets the return EIP, EIP comes from STAR[31:0], CS
      * and SS are flat 32-bit segments, and VM, IF and RF are cleared. Real mode: #UD.
+     * Its single-step trap follows TF after the instruction, so an OS masking TF in IA32_FMASK
+     * takes no #DB on its entry code; SYSRET likewise traps at once when it loads TF from R11
+     * (as processors do and OSes rely on; unlike POPF or IRET, whose newly set TF traps only
+     * after the next instruction).
      */
     private static void syscall(Cpu c, Insn i) {
         if ((c.efer & EFER_SCE) == 0 || !protectedMode(c)) throw c.ud();
@@ -596,6 +600,7 @@ public final class FarTransfer {
             c.updateMode();
             c.setRflags(flags & ~(c.sfmask & 0xFFFF_FFFFL));
             c.rip = target;
+            c.trapFlagSampledAfter = true;
             return;
         }
         c.writeReg(RCX, 4, i.nextRip);
@@ -605,6 +610,7 @@ public final class FarTransfer {
         c.updateMode();
         c.setRflags(c.getRflags() & ~(VM | IF | RF));
         c.rip = c.star & 0xFFFF_FFFFL;
+        c.trapFlagSampledAfter = true;
     }
 
     /**
@@ -628,6 +634,7 @@ public final class FarTransfer {
             c.updateMode();
             c.setRflags((c.gpr[R11] & 0x3C_7FD7L) | RFLAGS_FIXED1);
             c.rip = target;
+            c.trapFlagSampledAfter = true;
             return;
         }
         loadFlat(c, CS, base | 3, CODE32_DPL3);
@@ -636,6 +643,7 @@ public final class FarTransfer {
         c.updateMode();
         c.rflags |= IF;
         c.rip = c.gpr[RCX] & 0xFFFF_FFFFL;
+        c.trapFlagSampledAfter = true;
     }
 
     /**

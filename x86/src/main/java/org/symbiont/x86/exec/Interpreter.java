@@ -41,6 +41,9 @@ public final class Interpreter {
             if (remaining <= 0) return Exit.BUDGET_EXHAUSTED;
             // The shadow covers exactly the next instruction, whichever run() executes it.
             if (shadowed) c.interruptShadow = false;
+            // RF lasts until an instruction starts (SDM Vol. 3A 17.3.1.1); only IRET sets it, and
+            // IRET ends its block, so clearing it as a block starts is enough.
+            c.rflags &= ~RF;
 
             Block b;
             try {
@@ -90,6 +93,10 @@ public final class Interpreter {
             c.retired += k;
             if (k < b.count || !b.endsWithJump) c.rip = insns[k - 1].nextRip;
             if (c.replayLength > 0) c.replayLength = c.replayPosition = 0;
+            if (c.trapFlagSampledAfter) {
+                c.trapFlagSampledAfter = false;
+                trapAfter = (c.rflags & TF) != 0;
+            }
             // MOV SS and POP SS also hold back a single-step trap until after the next
             // instruction (SDM Vol. 3A, 6.8.3); the shadow they set makes that happen.
             if (trapAfter && !c.interruptShadow) {

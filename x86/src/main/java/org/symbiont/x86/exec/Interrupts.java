@@ -53,17 +53,17 @@ public final class Interrupts {
 
     /** Delivers the fault recorded in the CPU; RIP is the faulting instruction. */
     public static Exit deliverException(Cpu c) {
-        return deliver(c, c.faultVector, c.faultErrorCode, c.faultHasErrorCode, c.rip, KIND_EXCEPTION);
+        return deliver(c, c.faultVector, c.faultErrorCode, c.faultHasErrorCode, c.rip, KIND_EXCEPTION, RF);
     }
 
     /** Delivers a trap-class exception after an instruction (single step); RIP is the next one. */
     public static Exit deliverTrap(Cpu c, int vector) {
-        return deliver(c, vector, 0, false, c.rip, KIND_EXCEPTION);
+        return deliver(c, vector, 0, false, c.rip, KIND_EXCEPTION, 0);
     }
 
     /** Delivers an external interrupt or NMI at an instruction boundary. */
     public static Exit deliverExternal(Cpu c, int vector) {
-        return deliver(c, vector, 0, false, c.rip, KIND_EXTERNAL);
+        return deliver(c, vector, 0, false, c.rip, KIND_EXTERNAL, 0);
     }
 
     /**
@@ -72,7 +72,7 @@ public final class Interrupts {
      * interrupt never combines into a double fault).
      */
     public static void softwareInterrupt(Cpu c, int vector, long returnRip, int kind) {
-        dispatch(c, vector, 0, false, returnRip, kind);
+        dispatch(c, vector, 0, false, returnRip, kind, 0);
         c.halted = false;
     }
 
@@ -80,10 +80,15 @@ public final class Interrupts {
         return v == EXC_DE || (v >= EXC_TS && v <= EXC_GP);
     }
 
-    private static Exit deliver(Cpu c, int vector, int errorCode, boolean hasError, long returnRip, int kind) {
+    /**
+     * @param pushedRf RF for the saved RFLAGS image: set for fault-class exceptions (SDM Vol. 3A,
+     *                 17.3.1.1: the handler of a fault returns to an instruction that must not
+     *                 break again); for traps and interrupts the image holds RFLAGS.RF as it is
+     */
+    private static Exit deliver(Cpu c, int vector, int errorCode, boolean hasError, long returnRip, int kind, long pushedRf) {
         for (int nested = 0; ; nested++) {
             try {
-                dispatch(c, vector, errorCode, hasError, returnRip, kind);
+                dispatch(c, vector, errorCode, hasError, returnRip, kind, pushedRf);
                 c.halted = false;
                 return null;
             } catch (Fault f) {
@@ -104,10 +109,12 @@ public final class Interrupts {
                     vector = EXC_DF;
                     errorCode = 0;
                     hasError = true;
+                    pushedRf = 0; // an abort, not a fault
                 } else {
                     vector = second;
                     errorCode = c.faultErrorCode;
                     hasError = c.faultHasErrorCode;
+                    pushedRf = RF;
                 }
                 kind = KIND_EXCEPTION;
             } catch (ExitSignal x) {
@@ -134,13 +141,13 @@ public final class Interrupts {
         return kind == KIND_SOFTWARE || kind == KIND_SOFT_EXCEPTION;
     }
 
-    private static void dispatch(Cpu c, int vector, int errorCode, boolean hasError, long returnRip, int kind) {
+    private static void dispatch(Cpu c, int vector, int errorCode, boolean hasError, long returnRip, int kind, long pushedRf) {
         if ((c.cr0 & CR0_PE) == 0) {
             deliverReal(c, vector, returnRip);
         } else if ((c.efer & EFER_LMA) != 0) {
-            deliverLong(c, vector, errorCode, hasError, returnRip, kind);
+            deliverLong(c, vector, errorCode, hasError, returnRip, kind, pushedRf);
         } else {
-            deliverProtected(c, vector, errorCode, hasError, returnRip, kind);
+            deliverProtected(c, vector, errorCode, hasError, returnRip, kind, pushedRf);
         }
     }
 
@@ -164,7 +171,7 @@ public final class Interrupts {
 
     // ---- IA-32e mode: 16-byte gates (SDM Vol. 3A, 6.14) ----
 
-    private static void deliverLong(Cpu c, int vector, int errorCode, boolean hasError, long returnRip, int kind) {
+    private static void deliverLong(Cpu c, int vector, int errorCode, boolean hasError, long returnRip, int kind, long pushedRf) {
         int e = ext(kind);
         if (vector * 16L + 15 > c.idtLimit) throw c.fault(EXC_GP, idtError(vector, kind));
         long gateLo = c.readSys(c.idtBase + vector * 16L, 8);
@@ -200,7 +207,7 @@ public final class Interrupts {
         long sp = rsp;
         sp = push(c, sp, 8, c.segSel[SS], user);
         sp = push(c, sp, 8, c.gpr[RSP], user);
-        sp = push(c, sp, 8, c.getRflags(), user);
+        sp = push(c, sp, 8, c.getRflags() | pushedRf, user);
         sp = push(c, sp, 8, c.segSel[CS], user);
         sp = push(c, sp, 8, returnRip, user);
         if (hasError) sp = push(c, sp, 8, errorCode & 0xFFFF_FFFFL, user);
@@ -255,7 +262,7 @@ public final class Interrupts {
 
     // ---- legacy protected mode: 8-byte gates (SDM Vol. 3A, 6.12) ----
 
-    private static void deliverProtected(Cpu c, int vector, int errorCode, boolean hasError, long returnRip, int kind) {
+    private static void deliverProtected(Cpu c, int vector, int errorCode, boolean hasError, long returnRip, int kind, long pushedRf) {
         int e = ext(kind);
         if (vector * 8L + 7 > c.idtLimit) throw c.fault(EXC_GP, idtError(vector, kind));
         long gate = c.readSys(c.idtBase + vector * 8L, 8);
@@ -305,7 +312,7 @@ public final class Interrupts {
             at = pushLegacy(c, ssBase, at, spMask, size, c.segSel[SS], user);
             at = pushLegacy(c, ssBase, at, spMask, size, c.gpr[RSP], user);
         }
-        at = pushLegacy(c, ssBase, at, spMask, size, c.getRflags(), user);
+        at = pushLegacy(c, ssBase, at, spMask, size, c.getRflags() | pushedRf, user);
         at = pushLegacy(c, ssBase, at, spMask, size, c.segSel[CS], user);
         at = pushLegacy(c, ssBase, at, spMask, size, returnRip, user);
         if (hasError) at = pushLegacy(c, ssBase, at, spMask, size, errorCode, user);

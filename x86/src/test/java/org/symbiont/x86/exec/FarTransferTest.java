@@ -495,6 +495,29 @@ class FarTransferTest {
     }
 
     @Test
+    void singleStepTrapsFollowTfAsSyscallAndSysretLeaveIt() {
+        // TF set by POPFQ would trap after the SYSCALL, but SYSCALL clears it through IA32_FMASK
+        // and so takes no #DB on the kernel's first instruction; SYSRET loading TF = 1 from R11
+        // traps at once, at the user's return address.
+        TestMachine m = syscallMachine("""
+                lea rsi, [rip + 1f]
+                pushfq
+                or qword ptr [rsp], 0x100
+                popfq
+                syscall
+            1:  hlt
+            """, """
+                mov [0x6000], cs
+                .byte 0x48, 0x0f, 0x07
+            """);
+        m.cpu.sfmask = TF | DF;
+        assertEquals(EXC_DB, runToStub(m, 1000));
+        assertEquals(TestMachine.CODE64_SEL, m.memory.readU16(DATA), "the kernel ran");
+        assertEquals(m.reg(RSI), stack64(m, 0), "trapped after SYSRET, before the user's next instruction");
+        assertEquals(TestMachine.USER_CODE64, stack64(m, 8));
+    }
+
+    @Test
     void sysretToCompatibilityMode() {
         TestMachine m = syscallMachine("""
                 lea rcx, [rip + 1f]

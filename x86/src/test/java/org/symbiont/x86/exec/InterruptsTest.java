@@ -44,9 +44,54 @@ class InterruptsTest {
         assertEquals(0x200, stack64(m, 0));
         assertEquals(m.reg(RSI), stack64(m, 8));
         assertEquals(TestMachine.CODE64_SEL, stack64(m, 16));
-        assertEquals(RFLAGS_FIXED1, stack64(m, 24) & ~STATUS_FLAGS);
+        assertEquals(RFLAGS_FIXED1 | RF, stack64(m, 24) & ~STATUS_FLAGS);
         assertEquals(TOP, stack64(m, 32));
         assertEquals(TestMachine.DATA_SEL, stack64(m, 40));
+    }
+
+    @Test
+    void faultFramesHoldRfSetWhileTrapAndInterruptFramesHoldItAsItWas() {
+        // SDM Vol. 3A 17.3.1.1: RF is pushed as 1 for every fault-class exception (other than an
+        // instruction-breakpoint #DB), and as RFLAGS.RF for traps and interrupts.
+        TestMachine fault = lm64("ud2");
+        expectStub(fault, EXC_UD);
+        assertEquals(RF, stack64(fault, 16) & RF, "#UD");
+
+        TestMachine faultInDelivery = lm64("int 0x20");
+        faultInDelivery.cpu.idtLimit = 16 * 0x20 - 1;
+        expectStub(faultInDelivery, EXC_GP);
+        assertEquals(RF, stack64(faultInDelivery, 24) & RF, "a #GP raised by the delivery of INT n");
+
+        TestMachine trap = lm64("int3");
+        expectStub(trap, EXC_BP);
+        assertEquals(0, stack64(trap, 16) & RF, "#BP is a trap");
+
+        TestMachine external = lm64("1: jmp 1b");
+        external.cpu.setRflags(RFLAGS_FIXED1 | IF);
+        external.cpu.injectInterrupt(EXC_GP);
+        expectStub(external, EXC_GP);
+        assertEquals(0, stack64(external, 16) & RF, "an external interrupt");
+    }
+
+    @Test
+    void rfLoadedByIretLastsUntilTheNextInstructionStarts() {
+        TestMachine m = lm64("""
+                mov rcx, rsp
+                mov ax, ss
+                push rax
+                push rcx
+                pushfq
+                or qword ptr [rsp], 0x10000
+                mov ax, cs
+                push rax
+                lea rax, [rip + 1f]
+                push rax
+                iretq
+            1:  nop
+                int3
+            """);
+        expectStub(m, EXC_BP);
+        assertEquals(0, stack64(m, 16) & RF, "cleared as the NOP started, so the trap frame holds 0");
     }
 
     @Test
@@ -119,7 +164,7 @@ class InterruptsTest {
         assertEquals(0, stack64(m, 0));
         assertEquals(m.reg(RSI), stack64(m, 8));
         assertEquals(TestMachine.USER_CODE64, stack64(m, 16));
-        assertEquals(RFLAGS_FIXED1, stack64(m, 24) & ~STATUS_FLAGS);
+        assertEquals(RFLAGS_FIXED1 | RF, stack64(m, 24) & ~STATUS_FLAGS);
         assertEquals(0x6FFF8, stack64(m, 32));
         assertEquals(TestMachine.USER_DATA, stack64(m, 40));
         assertEquals(0, m.cpu.cpl);
