@@ -204,6 +204,7 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
             for (int k = 0; k < n; k++) {
                 cpus[k] = new Cpu(k, memory, config.cpuModel());
                 cpus[k].cyclesPerInstruction = config.cyclesPerInstruction();
+                cpus[k].pauseCycles = config.costs().pause();
             }
             for (int k = 0; k < n; k++) {
                 // Parallel mode: a thread per vCPU; devices stay on the VM's thread with the supervisor.

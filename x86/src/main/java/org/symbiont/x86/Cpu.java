@@ -168,6 +168,12 @@ public final class Cpu implements PhysicalMemory.CodePageListener {
     public long cyclesPerInstruction = 1;
     /** Cycles the VMM charged on top of instruction execution (exits, page walks, noise). */
     public long extraCycles;
+    /**
+     * Extra virtual cycles a PAUSE costs (the VMM's cost model; the spin-wait hint takes tens to
+     * over a hundred cycles on recent cores). A PAUSE also draws them from the instruction budget,
+     * so a vCPU spinning on a lock reaches the end of its slice as soon as its time is spent.
+     */
+    public long pauseCycles;
     public long tscOffset;
 
     // ---- execution control used by the interpreter ----

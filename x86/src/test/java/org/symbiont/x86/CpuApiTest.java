@@ -91,6 +91,25 @@ class CpuApiTest {
     }
 
     @Test
+    void pauseCostsItsCyclesAndShortensTheBudget() {
+        try (TestMachine m = machine("1: pause\ninc rax\njmp 1b")) {
+            m.cpu.pauseCycles = 97;
+            assertEquals(Exit.BUDGET_EXHAUSTED, m.cpu.run(3000));
+            long charged = m.cpu.virtualCycles() - m.cpu.retired;
+            assertEquals(0, charged % 97, "instructions plus 97 cycles per PAUSE");
+            long pauses = charged / 97;
+            assertTrue(pauses == m.reg(RAX) || pauses == m.reg(RAX) + 1, "one charge per PAUSE executed");
+            assertTrue(m.cpu.virtualCycles() >= 3000 && m.cpu.virtualCycles() < 3000 + 97 + 3,
+                    "the run ends once its 3000 cycles are spent: " + m.cpu.virtualCycles());
+        }
+        try (TestMachine m = machine("1: nop\ninc rax\njmp 1b")) {
+            m.cpu.pauseCycles = 97;
+            assertEquals(Exit.BUDGET_EXHAUSTED, m.cpu.run(3000));
+            assertEquals(1000, m.reg(RAX), "a NOP without F3 is free");
+        }
+    }
+
+    @Test
     void theBudgetIsExactAndRunsAreDeterministic() {
         try (TestMachine m = machine("1: inc rax\njmp 1b")) {
             assertEquals(Exit.BUDGET_EXHAUSTED, m.cpu.run(1001));

@@ -32,7 +32,7 @@ public record VmConfig(String name, long memoryBytes, int cpus, CpuModel cpuMode
     public record Kernel(Path file, String append, List<String> modules) {}
 
     /** Virtual cycles each kind of exit costs the guest. */
-    public record CostModel(long portIo, long mmio, long otherExit) {}
+    public record CostModel(long portIo, long mmio, long otherExit, long pause) {}
 
     /** A device to create: instance name, type, and the whole entry as its parameters. */
     public record DeviceSpec(String name, String type, Config params) {}
@@ -106,7 +106,7 @@ public record VmConfig(String name, long memoryBytes, int cpus, CpuModel cpuMode
         long cpi = c.getLong("cycles-per-instruction");
         if (cpi < 1 || cpi > 1000) throw bad(origin, "cycles-per-instruction", "1 to 1000, got " + cpi);
         CostModel costs = new CostModel(cycles(c, origin, "cost-model.port-io"), cycles(c, origin, "cost-model.mmio"),
-                cycles(c, origin, "cost-model.other-exit"));
+                cycles(c, origin, "cost-model.other-exit"), cycles(c, origin, "cost-model.pause"));
         Kernel kernel = null;
         if (c.hasPath("kernel.file")) {
             Path file = Path.of(c.getString("kernel.file"));

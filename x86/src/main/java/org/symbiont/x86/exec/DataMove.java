@@ -168,6 +168,9 @@ public final class DataMove {
                     long a = c.readReg(RAX, size), b = c.readReg(i.reg, size);
                     c.writeReg(RAX, size, b);
                     c.writeReg(i.reg, size, a);
+                } else if (i.hasPrefix(Insn.P_REP) && c.pauseCycles > 0) {
+                    c.chargeCycles(c.pauseCycles);
+                    c.budgetEnd -= c.pauseCycles / c.cyclesPerInstruction;
                 }
             }
             case NOP -> { }
