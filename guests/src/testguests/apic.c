@@ -198,3 +198,45 @@ void scenario_smp(void)
     for (unsigned i = 0; i < count; i++) print(" %u", ids[i]);
     print("\n");
 }
+
+/* ---- tpr ---- */
+
+#define TPR_TEST_VECTOR 0x45
+#define ICR_SELF (1u << 18)   /* destination shorthand 01: self */
+
+static volatile uint32_t tpr_test_interrupts;
+
+static void tpr_test_fired(struct interrupt_frame *frame)
+{
+    (void)frame;
+    tpr_test_interrupts++;
+    lapic_eoi();
+}
+
+static inline void write_cr8(uint64_t v) { __asm__ volatile("mov %0, %%cr8" : : "r"(v) : "memory"); }
+static inline uint64_t read_cr8(void) { uint64_t v; __asm__ volatile("mov %%cr8, %0" : "=r"(v)); return v; }
+
+/* "tpr": CR8 and the local APIC's TPR are one task priority (SDM Vol. 3A 11.8.6: CR8[3:0] is
+ * TPR[7:4]), and it holds back interrupts whose priority class is not above it. */
+void scenario_tpr(void)
+{
+    pic_init(0);
+    lapic_enable();
+    write_cr8(5);
+    check("apic tpr follows cr8", lapic_read(LAPIC_TPR) == 0x50);
+    lapic_write(LAPIC_TPR, 0x30);
+    check("cr8 follows the apic tpr", read_cr8() == 3);
+
+    set_interrupt_handler(TPR_TEST_VECTOR, tpr_test_fired);
+    write_cr8(TPR_TEST_VECTOR >> 4);
+    sti();
+    lapic_write(LAPIC_ICR_HIGH, 0);
+    lapic_write(LAPIC_ICR_LOW, ICR_SELF | TPR_TEST_VECTOR);
+    pit_wait_us(1000);
+    check("cr8 at the vector's class holds it back", tpr_test_interrupts == 0);
+    write_cr8((TPR_TEST_VECTOR >> 4) - 1);
+    /* The interrupt is taken at the instruction boundary after the write. */
+    check("lowering cr8 lets it in", tpr_test_interrupts == 1);
+    cli();
+    write_cr8(0);
+}

@@ -15,6 +15,7 @@ static const struct scenario scenarios[] = {
     { "apic-timer", scenario_apic_timer },
     { "ioapic", scenario_ioapic },
     { "smp", scenario_smp },
+    { "tpr", scenario_tpr },
     { "fwcfg", scenario_fwcfg },
     { "acpi", scenario_acpi },
     { "rtc", scenario_rtc },

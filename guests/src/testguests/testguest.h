@@ -144,7 +144,7 @@ void pic_eoi(unsigned irq);
 
 #define LAPIC_BASE 0xFEE00000u
 enum lapic_register {
-    LAPIC_ID = 0x20, LAPIC_EOI = 0xB0, LAPIC_SPURIOUS = 0xF0, LAPIC_ERROR_STATUS = 0x280,
+    LAPIC_ID = 0x20, LAPIC_TPR = 0x80, LAPIC_EOI = 0xB0, LAPIC_SPURIOUS = 0xF0, LAPIC_ERROR_STATUS = 0x280,
     LAPIC_ICR_LOW = 0x300, LAPIC_ICR_HIGH = 0x310, LAPIC_LVT_TIMER = 0x320,
     LAPIC_LVT_LINT0 = 0x350, LAPIC_LVT_LINT1 = 0x360, LAPIC_TIMER_INITIAL = 0x380,
     LAPIC_TIMER_CURRENT = 0x390, LAPIC_TIMER_DIVIDE = 0x3E0,
@@ -355,5 +355,6 @@ void scenario_acpi(void);
 void scenario_serial(void);
 void scenario_pci(void);
 void scenario_net(void);
+void scenario_tpr(void);
 
 #endif

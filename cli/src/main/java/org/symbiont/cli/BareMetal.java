@@ -86,6 +86,7 @@ final class BareMetal implements AutoCloseable {
                     return result(null, "triple fault: " + t.reason(), first, start);
                 }
                 case Exit.PagingFault p -> throw new IllegalStateException("no second stage is installed: " + p);
+                case Exit.Cr8Write w -> throw new IllegalStateException("CR8 writes stay in the core here (cr8Exits is off): " + w);
                 case Exit.InterruptWindow w -> cpu.setInterruptWindowExiting(false);
                 case Exit.BudgetExhausted b -> { }
             }

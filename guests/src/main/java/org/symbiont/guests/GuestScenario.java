@@ -24,7 +24,7 @@ public record GuestScenario(String name, String cmdline, List<String> qemuArgs, 
     private static final String MAY_DIFFER = "~ ";
 
     /** Every scenario that runs alone (the net-send/net-recv pair needs two cabled machines). */
-    public static final List<String> NAMES = List.of("hello", "debugexit", "pit", "apic-timer", "ioapic", "smp", "smp-1cpu",
+    public static final List<String> NAMES = List.of("hello", "debugexit", "pit", "apic-timer", "tpr", "ioapic", "smp", "smp-1cpu",
             "fwcfg", "acpi", "rtc", "serial", "scribble", "exitloop", "exitloop-port");
 
     public static GuestScenario load(String name) {

@@ -55,6 +55,13 @@ public final class DeviceActor {
     public record Call(Consumer<Device> action, long nanos) implements Command {}
 
     /**
+     * A VMM-side operation on the model whose result answers a vCPU waiting on it (an interrupt
+     * acknowledge, a CR8 write): answered after the observer ran, as accesses are.
+     */
+    public record Request(java.util.function.Function<Device, VcpuActor.Command> action, long nanos,
+                          ActorRef<VcpuActor.Command> replyTo) implements Command {}
+
+    /**
      * Runs after every call into the model, in the actor: how the VMM observes outputs a model
      * exposes as state (the local APIC's deliverable vector, the PIC's INTR pin).
      */
@@ -177,6 +184,8 @@ public final class DeviceActor {
                         m.action().accept(model);
                         return null;
                     }))
+                    .onMessage(Request.class, m -> reply(m.replyTo(), m.nanos(), context, model, observer,
+                            () -> m.action().apply(model)))
                     .build();
         });
         return Behaviors.supervise(b).onFailure(SupervisorStrategy.restart().withLimit(5, java.time.Duration.ofHours(1)).withLoggingEnabled(false));

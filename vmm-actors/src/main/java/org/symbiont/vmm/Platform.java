@@ -58,6 +58,10 @@ final class Platform {
         void call(Consumer<Device> action, long nanos) {
             actor.tell(new DeviceActor.Call(action, nanos));
         }
+
+        void request(java.util.function.Function<Device, VcpuActor.Command> action, long nanos, ActorRef<VcpuActor.Command> replyTo) {
+            actor.tell(new DeviceActor.Request(action, nanos, replyTo));
+        }
     }
 
     private final ActorContext<VmSupervisor.Command> ctx;
@@ -204,6 +208,7 @@ final class Platform {
         apic.connectEoi(vector -> supervisor.tell(new VmSupervisor.LevelEoi(vector)));
         int[] lastVector = {-1};
         boolean[] lastExtInt = {false};
+        int[] lastTpr = {0};
         DeviceActor.Observer post = d -> {
             LocalApic a = (LocalApic) d;
             int v = a.pendingInterrupt();
@@ -220,6 +225,12 @@ final class Platform {
                 posted |= ext;
             }
             if (posted) supervisor.tell(new VmSupervisor.InterruptPosted(k));
+            // The core's CR8 mirrors TPR[7:4]: reads of CR8 need no exit (SDM Vol. 3A 11.8.6).
+            int tpr = a.taskPriority();
+            if (tpr != lastTpr[0]) {
+                lastTpr[0] = tpr;
+                vcpu.tell(new VcpuActor.TaskPriority(tpr));
+            }
         };
         // Not among the shared devices: a vCPU reaches only its own APIC page and MSRs.
         return host(apic, dc, post);
@@ -402,8 +413,16 @@ final class Platform {
         if (pic == null) {
             replyTo.tell(new VcpuActor.ExtIntVector(0xFF)); // no 8259: the floating bus
         } else {
-            pic.call(d -> replyTo.tell(new VcpuActor.ExtIntVector(((Pic8259) d).acknowledge())), nanos);
+            pic.request(d -> new VcpuActor.ExtIntVector(((Pic8259) d).acknowledge()), nanos, replyTo);
         }
+    }
+
+    /** MOV to CR8 on vCPU {@code k}: the task priority of its local APIC. */
+    void writeCr8(int k, long priority, ActorRef<VcpuActor.Command> replyTo, long nanos) {
+        lapics[k].request(a -> {
+            ((LocalApic) a).writeCr8((int) priority);
+            return new VcpuActor.ExitDone(0);
+        }, nanos, replyTo);
     }
 
     /** vCPU {@code k} took the vector its local APIC posted. */

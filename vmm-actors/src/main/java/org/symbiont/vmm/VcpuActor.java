@@ -62,6 +62,9 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
 
     public record Nmi() implements Command {}
 
+    /** The local APIC's task priority changed: the core's CR8 holds its bits 7:4. */
+    public record TaskPriority(int tpr) implements Command {}
+
     /** INIT: reset and wait for a start-up IPI (SDM Vol. 3A, 10.4 / 9.4). */
     public record Init() implements Command {}
 
@@ -175,6 +178,10 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
                     awaitingExtIntVector = false;
                     cpu.injectInterrupt(m.vector());
                     return inSlice ? continueSlice() : this;
+                })
+                .onMessage(TaskPriority.class, m -> {
+                    cpu.cr8 = m.tpr() >>> 4;
+                    return this;
                 })
                 .onMessage(Nmi.class, m -> {
                     nmi = true;

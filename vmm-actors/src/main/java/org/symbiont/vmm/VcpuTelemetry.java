@@ -10,7 +10,7 @@ import org.symbiont.x86.Exit;
  */
 final class VcpuTelemetry {
     private static final String[] NAMES = {"PortIn", "PortOut", "MmioRead", "MmioWrite", "Cpuid", "Rdmsr", "Wrmsr", "Hypercall",
-        "Halt", "InterruptWindow", "BudgetExhausted", "PagingFault", "TripleFault"};
+        "Halt", "InterruptWindow", "BudgetExhausted", "PagingFault", "TripleFault", "Cr8Write"};
     private final long[] counts = new long[NAMES.length];
     private final long[] handlerNanos = new long[NAMES.length];
 
@@ -29,6 +29,7 @@ final class VcpuTelemetry {
             case Exit.BudgetExhausted x -> 10;
             case Exit.PagingFault x -> 11;
             case Exit.TripleFault x -> 12;
+            case Exit.Cr8Write x -> 13;
         };
     }
 

@@ -205,6 +205,7 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
                 cpus[k] = new Cpu(k, memory, config.cpuModel());
                 cpus[k].cyclesPerInstruction = config.cyclesPerInstruction();
                 cpus[k].pauseCycles = config.costs().pause();
+                cpus[k].cr8Exits = true; // the local APIC holds the task priority
             }
             for (int k = 0; k < n; k++) {
                 // Parallel mode: a thread per vCPU; devices stay on the VM's thread with the supervisor.
@@ -543,6 +544,7 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
                 else handler.handle(r.vcpu(), gprs);
                 reply.tell(new VcpuActor.HypercallDone(gprs));
             }
+            case Exit.Cr8Write w -> platform.writeCr8(r.vcpu(), w.priority(), reply, r.nanos());
             case Exit.PagingFault p -> {
                 return end(VmReport.Reason.VMM_ERROR, null, "vCPU " + r.vcpu() + ": second-stage paging fault " + p
                         + " with no paging component configured");

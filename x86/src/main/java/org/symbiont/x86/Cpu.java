@@ -174,6 +174,11 @@ public final class Cpu implements PhysicalMemory.CodePageListener {
      * so a vCPU spinning on a lock reaches the end of its slice as soon as its time is spent.
      */
     public long pauseCycles;
+    /**
+     * MOV to CR8 exits ({@link Exit.Cr8Write}) so that a VMM's local APIC holds the task
+     * priority; the VMM keeps {@link #cr8} in step when the guest changes the TPR through the APIC.
+     */
+    public boolean cr8Exits;
     public long tscOffset;
 
     // ---- execution control used by the interpreter ----
@@ -272,7 +277,7 @@ public final class Cpu implements PhysicalMemory.CodePageListener {
     /** Acknowledges a {@link Exit.PortOut}, {@link Exit.MmioWrite} or {@link Exit.Wrmsr}. */
     public void completeWrite() {
         Exit e = requirePending();
-        if (!(e instanceof Exit.PortOut || e instanceof Exit.MmioWrite || e instanceof Exit.Wrmsr)) {
+        if (!(e instanceof Exit.PortOut || e instanceof Exit.MmioWrite || e instanceof Exit.Wrmsr || e instanceof Exit.Cr8Write)) {
             throw new IllegalStateException("completeWrite does not answer " + e);
         }
         pushReplay(0);

@@ -35,6 +35,13 @@ public sealed interface Exit {
      */
     record Hypercall(long number) implements Exit {}
 
+    /**
+     * MOV to CR8 when the VMM keeps the task priority in a local APIC ({@link Cpu#cr8Exits}):
+     * the new priority (TPR bits 7:4, SDM Vol. 3A 11.8.6); acknowledged with
+     * {@link Cpu#completeWrite()}, after which the core holds the value in CR8 as well.
+     */
+    record Cr8Write(long priority) implements Exit {}
+
     /** HLT retired; the vCPU sleeps until an interrupt is injected. */
     record Halt() implements Exit {}
 

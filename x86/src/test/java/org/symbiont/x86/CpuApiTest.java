@@ -110,6 +110,23 @@ class CpuApiTest {
     }
 
     @Test
+    void cr8WritesExitWhenTheVmmKeepsTheTaskPriority() {
+        try (TestMachine m = machine("mov eax, 9\nmov cr8, rax\nmov rbx, cr8\nhlt")) {
+            m.cpu.cr8Exits = true;
+            assertEquals(new Exit.Cr8Write(9), m.cpu.run(100));
+            assertEquals(0, m.cpu.cr8, "nothing changes before the VMM answers");
+            m.cpu.completeWrite();
+            assertEquals(Exit.HALT, m.cpu.run(100));
+            assertEquals(9, m.cpu.cr8);
+            assertEquals(9, m.reg(RBX), "reads of CR8 stay in the core");
+        }
+        try (TestMachine m = machine("mov eax, 5\nmov cr8, rax\nhlt")) {
+            assertEquals(Exit.HALT, m.cpu.run(100), "without a VMM asking, CR8 is the core's alone");
+            assertEquals(5, m.cpu.cr8);
+        }
+    }
+
+    @Test
     void theBudgetIsExactAndRunsAreDeterministic() {
         try (TestMachine m = machine("1: inc rax\njmp 1b")) {
             assertEquals(Exit.BUDGET_EXHAUSTED, m.cpu.run(1001));

@@ -549,6 +549,16 @@ public final class LocalApic implements MmioDevice, MsrDevice {
         notifyIfDeliverable();
     }
 
+    /** The task-priority register, which the core's CR8 mirrors (bits 7:4, SDM Vol. 3A 11.8.6). */
+    public int taskPriority() {
+        return tpr;
+    }
+
+    /** MOV to CR8 with {@code priority} (0-15): TPR = priority << 4 (SDM Vol. 3A 11.8.6). */
+    public void writeCr8(int priority) {
+        writeTpr((priority & 0xF) << 4);
+    }
+
     /** SVR: clearing the enable bit masks every LVT entry (11.4.7.2). */
     private void writeSvr(int value) {
         svr = value & SVR_WRITABLE;

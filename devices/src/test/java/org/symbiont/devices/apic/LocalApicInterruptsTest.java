@@ -36,6 +36,25 @@ class LocalApicInterruptsTest {
         }
     }
 
+    @Test
+    void cr8WritesTheTaskPriorityClass() {
+        try (ApicMachine m = new ApicMachine(1)) {
+            LocalApic apic = m.apic(0);
+            m.enable(0);
+            apic.acceptInterrupt(0x45, false);
+            apic.writeCr8(4);
+            assertEquals(0x40, m.read(0, REG_TPR), "TPR[7:4] = CR8[3:0]");
+            assertEquals(0x40, apic.taskPriority());
+            assertEquals(-1, apic.pendingInterrupt(), "class 4 is not above CR8 = 4");
+            int wakeups = m.core(0).wakeups;
+            apic.writeCr8(3);
+            assertEquals(0x45, apic.pendingInterrupt());
+            assertEquals(wakeups + 1, m.core(0).wakeups, "lowering CR8 wakes the core");
+            m.write(0, REG_TPR, 0xA7);
+            assertEquals(0xA7, apic.taskPriority(), "the core's CR8 follows TPR[7:4] = 0xA");
+        }
+    }
+
     private static int takeAndEoi(ApicMachine m) {
         int vector = m.take(0);
         m.eoi(0);

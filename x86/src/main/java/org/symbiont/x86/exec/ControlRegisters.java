@@ -3,6 +3,7 @@ package org.symbiont.x86.exec;
 import static org.symbiont.x86.Arch.*;
 
 import org.symbiont.x86.Cpu;
+import org.symbiont.x86.Exit;
 import org.symbiont.x86.decode.Decoder;
 
 /**
@@ -107,9 +108,10 @@ public final class ControlRegisters {
         c.updateMode();
     }
 
-    /** MOV to CR8: the task-priority register, bits 3:0. */
+    /** MOV to CR8: the task-priority register, bits 3:0 (the local APIC's TPR bits 7:4, SDM Vol. 3A 11.8.6). */
     public static void writeCr8(Cpu c, long value) {
         if ((value & ~0xFL) != 0) throw c.gp0();
+        if (c.cr8Exits) c.exitOrReplay(new Exit.Cr8Write(value));
         c.cr8 = value;
     }
 

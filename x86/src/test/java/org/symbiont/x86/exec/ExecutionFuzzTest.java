@@ -107,6 +107,7 @@ class ExecutionFuzzTest {
                 case Exit.PortOut p -> c.completeWrite();
                 case Exit.MmioWrite p -> c.completeWrite();
                 case Exit.Wrmsr p -> { if (r.nextBoolean()) c.completeWrite(); else c.failMsr(); }
+                case Exit.Cr8Write p -> c.completeWrite();
                 case Exit.Cpuid q -> {
                     int[] v = c.model.cpuid(q.leaf(), q.subleaf(), 0, false);
                     c.completeCpuid(v[0], v[1], v[2], v[3]);
