@@ -67,6 +67,11 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--disk", paramLabel = "FILE", description = "Add a virtio-blk disk backed by FILE (raw image); repeatable.")
     List<Path> disks = new ArrayList<>();
 
+    @Option(names = "--device", paramLabel = "TYPE[,KEY=VALUE...]",
+            description = "A device as QEMU's -device gives it (e.g. pc-testdev, or isa-debug-exit,iobase=0xf4,iosize=0x04; id= names it). "
+                    + "A type the machine has once already is reconfigured, others are added; repeatable.")
+    List<String> deviceOptions = new ArrayList<>();
+
     @Option(names = "--cpu-model", paramLabel = "intel|amd", description = "The processor the guest sees.")
     String cpuModel;
 
@@ -128,7 +133,34 @@ final class RunCommand implements Callable<Integer> {
         }
         overrides = ConfigFactory.parseString(added.toString()).withFallback(overrides);
         if (config == null && kernel == null) throw new UserError("run: give --kernel FILE (or --config FILE naming kernel.file)");
-        return config == null ? VmConfig.from(overrides, "command line") : VmConfig.load(config, overrides);
+        VmConfig vm = config == null ? VmConfig.from(overrides, "command line") : VmConfig.load(config, overrides);
+        return deviceOptions.isEmpty() ? vm : vm.withDevices(withDeviceOptions(vm.devices()));
+    }
+
+    /** The machine's devices with each --device applied: a type present once is reconfigured, others added. */
+    private List<VmConfig.DeviceSpec> withDeviceOptions(List<VmConfig.DeviceSpec> machine) {
+        List<VmConfig.DeviceSpec> devices = new ArrayList<>(machine);
+        for (String option : deviceOptions) {
+            String[] parts = option.split(",");
+            String type = parts[0].trim();
+            if (type.isEmpty()) throw new UserError("--device " + option + ": expected TYPE[,KEY=VALUE...]");
+            java.util.Map<String, Object> params = new java.util.LinkedHashMap<>();
+            for (int k = 1; k < parts.length; k++) {
+                int eq = parts[k].indexOf('=');
+                if (eq <= 0) throw new UserError("--device " + option + ": expected KEY=VALUE, got \"" + parts[k] + "\"");
+                params.put(parts[k].substring(0, eq).trim(), parts[k].substring(eq + 1).trim());
+            }
+            Object id = params.remove("id");
+            List<Integer> same = new ArrayList<>();
+            for (int k = 0; k < devices.size(); k++) if (devices.get(k).type().equals(type)) same.add(k);
+            String name = id != null ? id.toString() : same.size() == 1 ? devices.get(same.getFirst()).name() : type;
+            params.put("name", name);
+            params.put("type", type);
+            var spec = new VmConfig.DeviceSpec(name, type, ConfigFactory.parseMap(params, "--device " + option));
+            if (id == null && same.size() == 1) devices.set(same.getFirst(), spec);
+            else devices.add(spec);
+        }
+        return devices;
     }
 
     /** QEMU's -m: a bare number is MiB. */

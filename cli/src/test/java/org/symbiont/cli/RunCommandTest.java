@@ -72,6 +72,29 @@ class RunCommandTest {
     }
 
     @Test
+    void devicesAreGivenAsQemuGivesThem() {
+        String viaOtherPort = """
+                    mov $0x501, %dx
+                    mov $3, %al
+                    out %al, %dx
+                """;
+        Result r = run("run", "-q", "--device", "isa-debug-exit,iobase=0x501,iosize=0x02", "--kernel", TestKernels.file(viaOtherPort).toString());
+        assertEquals(7, r.status(), "the machine's isa-debug-exit moved to 0x501: " + r.err());
+        String scratch = """
+                    mov $0x5a5a1234, %eax
+                    out %eax, $0xe0
+                    xor %eax, %eax
+                    in $0xe0, %eax
+                    cmp $0x5a5a1234, %eax
+                    jne 1f
+                """ + TestKernels.exit(0) + "1:\n" + TestKernels.exit(1);
+        r = run("run", "-q", "--device", "pc-testdev", "--kernel", TestKernels.file(scratch).toString());
+        assertEquals(1, r.status(), "pc-testdev's scratch register: " + r.err());
+        assertError(run("run", "--device", "warp-drive", "--kernel", TestKernels.file(scratch).toString()), "unknown type \"warp-drive\"");
+        assertError(run("run", "--device", "pc-testdev,iobase", "--kernel", TestKernels.file(scratch).toString()), "expected KEY=VALUE");
+    }
+
+    @Test
     void aTripleFaultEndsWithItsStatusAndARegisterDump() {
         Result r = run("run", "--kernel", TestKernels.file("    lidt zero\n    int3\nzero: .word 0\n .long 0\n").toString());
         assertEquals(RunCommand.TRIPLE_FAULT, r.status());

@@ -129,7 +129,10 @@ public final class DeviceActor {
         public InterruptLine interruptLine(int gsi) {
             return asserted -> {
                 Boolean old = lineLevels.put(gsi, asserted);
-                if (old == null || old != asserted) vm.supervisor().tell(new VmSupervisor.IrqChanged(gsi, asserted, now));
+                if (old == null || old != asserted) {
+                    vm.lineChanged();
+                    vm.supervisor().tell(new VmSupervisor.IrqChanged(gsi, asserted, now));
+                }
             };
         }
 
@@ -201,6 +204,7 @@ public final class DeviceActor {
                                            java.util.function.Supplier<VcpuActor.Command> access) {
         context.now = Math.max(context.now, nanos); // vCPUs of a round reach a device in turn: its clock never runs back
         context.machineStopRequested = false;
+        long linesBefore = context.vm.lineChanges();
         VcpuActor.Command answer;
         try {
             answer = access.get();
@@ -212,6 +216,7 @@ public final class DeviceActor {
         }
         if (replyTo != null) {
             if (context.machineStopRequested) replyTo.tell(new VcpuActor.Hold());
+            else if (context.vm.lineChanges() != linesBefore) replyTo.tell(new VcpuActor.Settle());
             replyTo.tell(answer);
         }
         return Behaviors.same();

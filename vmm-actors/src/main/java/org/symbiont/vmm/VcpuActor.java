@@ -40,6 +40,17 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
      */
     public record Hold() implements Command {}
 
+    /**
+     * Sent before the answer to an access that changed an interrupt line: the vCPU completes the
+     * instruction, then resumes only once the VM's thread has settled, so an interrupt the access
+     * raised (through the 8259 or the I/O APIC to its local APIC) is taken at the next instruction
+     * boundary, as on hardware.
+     */
+    public record Settle() implements Command {}
+
+    /** Resume the slice after settling. */
+    private record Continue() implements Command {}
+
     /** A machine reset: the core to its power-on state; answered with {@link VmSupervisor.VcpuReset}. */
     public record MachineReset() implements Command {}
 
@@ -79,6 +90,7 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
     private final ActorRef<VmSupervisor.Command> supervisor;
     private final long tscHz;
     private final VmConfig.CostModel costs;
+    private final String vmDispatcher;
     private final VcpuTelemetry telemetry = new VcpuTelemetry();
     /** The last exits and when they happened (virtual cycles), formatted only for a report. */
     private final Exit[] recentExits = new Exit[16];
@@ -88,6 +100,7 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
     private long sliceTarget;
     private boolean inSlice;
     private boolean held;
+    private boolean settleAfterExit;
     /** The last slice ended halted or parked (or none ran yet): the clock may have to catch up. */
     private boolean idleSinceLastSlice = true;
     private Exit pendingExit;
@@ -98,14 +111,16 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
     private boolean extInt;
     private boolean nmi;
 
+    /** @param vmDispatcher the dispatcher of the VM's devices, whose quiet {@link Settle} waits for */
     public static Behavior<Command> create(int id, Cpu cpu, ActorRef<VmSupervisor.Command> supervisor, long tscHz,
-                                           VmConfig.CostModel costs, boolean waitForSipi) {
-        return Behaviors.setup(ctx -> new VcpuActor(ctx, id, cpu, supervisor, tscHz, costs, waitForSipi));
+                                           VmConfig.CostModel costs, String vmDispatcher, boolean waitForSipi) {
+        return Behaviors.setup(ctx -> new VcpuActor(ctx, id, cpu, supervisor, tscHz, costs, vmDispatcher, waitForSipi));
     }
 
     private VcpuActor(ActorContext<Command> ctx, int id, Cpu cpu, ActorRef<VmSupervisor.Command> supervisor, long tscHz,
-                      VmConfig.CostModel costs, boolean waitForSipi) {
+                      VmConfig.CostModel costs, String vmDispatcher, boolean waitForSipi) {
         super(ctx);
+        this.vmDispatcher = vmDispatcher;
         this.costs = costs;
         this.id = id;
         this.cpu = cpu;
@@ -129,6 +144,11 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
                     held = true;
                     return this;
                 })
+                .onMessage(Settle.class, m -> {
+                    settleAfterExit = true;
+                    return this;
+                })
+                .onMessage(Continue.class, m -> continueSlice())
                 .onMessage(MachineReset.class, m -> {
                     powerOn();
                     supervisor.tell(new VmSupervisor.VcpuReset(id));
@@ -142,26 +162,26 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
                         case Exit.Rdmsr e -> cpu.completeRead(m.value());
                         default -> cpu.completeWrite();
                     }
-                    return continueSlice();
+                    return resumeAfterExit();
                 })
                 .onMessage(CpuidDone.class, m -> {
                     if (pendingExit == null) return this;
                     exitDone();
                     cpu.completeCpuid(m.eax(), m.ebx(), m.ecx(), m.edx());
-                    return continueSlice();
+                    return resumeAfterExit();
                 })
                 .onMessage(MsrRefused.class, m -> {
                     if (pendingExit == null) return this;
                     exitDone();
                     cpu.failMsr();
-                    return continueSlice();
+                    return resumeAfterExit();
                 })
                 .onMessage(HypercallDone.class, m -> {
                     if (pendingExit == null) return this;
                     exitDone();
                     System.arraycopy(m.gprs(), 0, cpu.gpr, 0, 16);
                     cpu.completeHypercall();
-                    return continueSlice();
+                    return resumeAfterExit();
                 })
                 .onMessage(InterruptPending.class, m -> {
                     lapicVector = m.vector();
@@ -222,6 +242,7 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
         cpu.tscOffset = -cpu.virtualCycles();
         inSlice = false;
         held = false;
+        settleAfterExit = false;
         pendingExit = null;
         awaitingExtIntVector = false;
         waitingForSipi = id != 0;
@@ -271,6 +292,15 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
             awaitingExtIntVector = true;
             supervisor.tell(new VmSupervisor.AcknowledgeExtInt(id, getContext().getSelf(), nanos()));
         }
+    }
+
+    /** After an exit's answer: on at once, or once the VM's thread settled (see {@link Settle}). */
+    private Behavior<Command> resumeAfterExit() {
+        if (!settleAfterExit) return continueSlice();
+        settleAfterExit = false;
+        ActorRef<Command> self = getContext().getSelf();
+        VmDispatchers.whenIdle(vmDispatcher, () -> self.tell(new Continue()));
+        return this;
     }
 
     private Behavior<Command> continueSlice() {

@@ -16,4 +16,10 @@ interface VmServices {
     CharBackend charBackend(String spec);
 
     long seed();
+
+    /** A device changed an interrupt line (called on the VM's thread). */
+    void lineChanged();
+
+    /** How many interrupt-line changes there have been. */
+    long lineChanges();
 }

@@ -160,6 +160,8 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
     private Integer guestStatus;
     private String endMessage;
     private boolean reported;
+    /** Interrupt-line changes so far (on the VM's thread): an access that made one asks its vCPU to settle. */
+    private long lineChanges;
     /** Host time, for telemetry only: the guest's time is virtual. */
     private long startedAt;
     private long collectors;
@@ -210,7 +212,7 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
             for (int k = 0; k < n; k++) {
                 // Parallel mode: a thread per vCPU; devices stay on the VM's thread with the supervisor.
                 DispatcherSelector d = parallel ? VmDispatchers.register(ctx.getSystem(), dispatcherId + ".vcpu" + k) : dispatcher;
-                vcpus.add(ctx.spawn(VcpuActor.create(k, cpus[k], ctx.getSelf(), tscHz, config.costs(), k != 0), "vcpu-" + k, d));
+                vcpus.add(ctx.spawn(VcpuActor.create(k, cpus[k], ctx.getSelf(), tscHz, config.costs(), dispatcherId, k != 0), "vcpu-" + k, d));
                 halted[k] = parked[k] = k != 0;
             }
             this.platform = new Platform(ctx, config, services(ctx), dispatcher, vcpus, links);
@@ -227,6 +229,8 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
             @Override public PhysicalMemory memory() { return memory; }
             @Override public MachineInfo machine() { return machine; }
             @Override public long seed() { return config.seed(); }
+            @Override public void lineChanged() { lineChanges++; }
+            @Override public long lineChanges() { return lineChanges; }
 
             @Override
             public CharBackend charBackend(String backend) {

@@ -69,7 +69,8 @@ class DeviceProtocolSpec {
             Map.entry("virtio-blk", DeviceProtocolSpec::virtioBlock),
             Map.entry("virtio-net", DeviceProtocolSpec::virtioNet),
             Map.entry("isa-debug-exit", DeviceProtocolSpec::isaDebugExit),
-            Map.entry("debugcon", DeviceProtocolSpec::debugcon));
+            Map.entry("debugcon", DeviceProtocolSpec::debugcon),
+            Map.entry("pc-testdev", DeviceProtocolSpec::pcTestdev));
 
     @AfterAll
     static void shutdown() {
@@ -380,6 +381,20 @@ class DeviceProtocolSpec {
         assertEquals("hi\n", bench.console.text());
     }
 
+    /** QEMU's pc-testdev: a scratch register, interrupt lines driven by port writes, MMIO memory. */
+    private static void pcTestdev(Bench bench) {
+        Hosted dev = bench.host("pc-testdev", "testdev", "");
+        dev.out(0xE0, 4, 0xCAFE_F00DL);
+        assertEquals(0xCAFE_F00DL, dev.in(0xE0, 4));
+        assertEquals(0xCA, dev.in(0xE3, 1), "the top byte lane");
+        assertFalse(dev.settled, "no interrupt line moved");
+        dev.out(0x2000 + 5, 1, 1);
+        assertTrue(dev.settled, "the vCPU settles after an access that raised a line, to take its interrupt next");
+        bench.supervisor.expectMessage(new VmSupervisor.IrqChanged(5, true, dev.nanos));
+        dev.mmioWrite(0xFF00_0010L, 4, 0x1234_5678L);
+        assertEquals(0x5678, dev.mmioRead(0xFF00_0010L, 2));
+    }
+
     // =====================================================================================
     // The bench: a VM's services around hosted devices, with probes for supervisor and vCPU
     // =====================================================================================
@@ -398,12 +413,15 @@ class DeviceProtocolSpec {
             @Override public PhysicalMemory memory() { return memory; }
             @Override public MachineInfo machine() { return machine; }
             @Override public long seed() { return 1; }
+            @Override public void lineChanged() { lineChanges++; }
+            @Override public long lineChanges() { return lineChanges; }
 
             @Override
             public CharBackend charBackend(String spec) {
                 return spec.equals("console") ? console : CharBackends.open(spec);
             }
         };
+        private long lineChanges;
 
         Hosted host(String type, String name, String params) {
             return host(type, name, params, DeviceActor.Observer.NONE);
@@ -459,26 +477,36 @@ class DeviceProtocolSpec {
             this.nanos = nanos;
         }
 
+        /** Whether the last access's answer came after a {@link VcpuActor.Settle} (it changed an interrupt line). */
+        boolean settled;
+
+        /** The answer to an access, after the Settle that precedes it when the access changed a line. */
+        private VcpuActor.Command answer() {
+            VcpuActor.Command m = vcpu.receiveMessage();
+            settled = m instanceof VcpuActor.Settle;
+            return settled ? vcpu.receiveMessage() : m;
+        }
+
         /** An IN: the answer must be an {@link VcpuActor.ExitDone}, whose value is returned. */
         long in(int port, int size) {
             actor.tell(new DeviceActor.PortRead(port, size, nanos, vcpu.ref()));
-            return vcpu.expectMessageClass(VcpuActor.ExitDone.class).value();
+            return assertInstanceOf(VcpuActor.ExitDone.class, answer()).value();
         }
 
         /** An OUT: acknowledged with ExitDone(0), no Hold. */
         void out(int port, int size, long value) {
             actor.tell(new DeviceActor.PortWrite(port, size, value, nanos, vcpu.ref()));
-            vcpu.expectMessage(new VcpuActor.ExitDone(0));
+            assertEquals(new VcpuActor.ExitDone(0), answer());
         }
 
         long mmioRead(long address, int size) {
             actor.tell(new DeviceActor.MmioRead(address, size, nanos, vcpu.ref()));
-            return vcpu.expectMessageClass(VcpuActor.ExitDone.class).value();
+            return assertInstanceOf(VcpuActor.ExitDone.class, answer()).value();
         }
 
         void mmioWrite(long address, int size, long value) {
             actor.tell(new DeviceActor.MmioWrite(address, size, value, nanos, vcpu.ref()));
-            vcpu.expectMessage(new VcpuActor.ExitDone(0));
+            assertEquals(new VcpuActor.ExitDone(0), answer());
         }
 
         VcpuActor.Command rdmsr(int msr) {

@@ -70,7 +70,11 @@ class LocalApicInVmTest {
     }
 
     private static void assertPasses(String name, Path kernel, int cpus) {
-        VmRun r = VmRun.run(VmRun.config(name, kernel, "cpus = " + cpus + "\n"));
+        assertPasses(VmRun.config(name, kernel, "cpus = " + cpus + "\n"));
+    }
+
+    private static void assertPasses(org.symbiont.vmm.config.VmConfig config) {
+        VmRun r = VmRun.run(config);
         assertEquals(VmReport.Reason.GUEST_EXIT, r.report.reason(), r.report.message());
         assertEquals(1, r.report.guestStatus(), "guest status 0 (failures leave with 1)");
     }
@@ -99,6 +103,26 @@ class LocalApicInVmTest {
                     cmpl $1, count
                     jne bad
                 """), 2);
+    }
+
+    @Test
+    void anInterruptAPortWriteRaisesIsTakenAtTheNextInstruction() {
+        // pc-testdev's port 0x2000 + n drives line n: through the I/O APIC (pin 14, edge, vector
+        // 0x40, to APIC 0) the interrupt must be in service by the instruction after the OUT.
+        // The machine without the 0xE9 debug console, whose port pc-testdev's registers cover.
+        assertPasses(VmRun.pcConfig("line-raised", kernel("""
+                    movl $0x10 + 2 * 14, 0xfec00000  # redirection entry 14, low half
+                    movl $0x40, 0xfec00010
+                    movl $0x10 + 2 * 14 + 1, 0xfec00000
+                    movl $0, 0xfec00010
+                    mov $0x2000 + 14, %dx
+                    mov $1, %al
+                    out %al, %dx
+                    cmpl $1, count
+                    jne bad
+                    mov $0, %al
+                    out %al, %dx
+                """), "devices += { name = testdev, type = pc-testdev }"));
     }
 
     @Test

@@ -124,6 +124,8 @@ class VmSupervisionSpec {
             @Override public MachineInfo machine() { return machine; }
             @Override public CharBackend charBackend(String spec) { return CharBackends.NULL; }
             @Override public long seed() { return 1; }
+            @Override public void lineChanged() { }
+            @Override public long lineChanges() { return 0; }
         };
     }
 

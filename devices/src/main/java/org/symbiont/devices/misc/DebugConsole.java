@@ -6,6 +6,7 @@ import org.symbiont.devices.CharBackend;
 import org.symbiont.devices.Device;
 import org.symbiont.devices.DeviceContext;
 import org.symbiont.devices.DeviceFactory;
+import org.symbiont.devices.DeviceParams;
 import org.symbiont.devices.PortIoDevice;
 import org.symbiont.devices.PortRange;
 
@@ -41,8 +42,8 @@ public final class DebugConsole implements PortIoDevice {
 
         @Override
         public Device create(String name, Config params, DeviceContext context) {
-            int port = params.hasPath("iobase") ? params.getInt("iobase") : 0xE9;
-            String chardev = params.hasPath("chardev") ? params.getString("chardev") : "stdio";
+            int port = DeviceParams.intIn(params, "iobase", 0, 0xFFFF, 0xE9);
+            String chardev = DeviceParams.string(params, "chardev", "stdio");
             return new DebugConsole(name, port, context.charBackend(chardev));
         }
     }

@@ -5,6 +5,7 @@ import java.util.List;
 import org.symbiont.devices.Device;
 import org.symbiont.devices.DeviceContext;
 import org.symbiont.devices.DeviceFactory;
+import org.symbiont.devices.DeviceParams;
 import org.symbiont.devices.PortIoDevice;
 import org.symbiont.devices.PortRange;
 
@@ -39,8 +40,8 @@ public final class DebugExit implements PortIoDevice {
 
         @Override
         public Device create(String name, Config params, DeviceContext context) {
-            int base = params.hasPath("iobase") ? params.getInt("iobase") : 0xF4;
-            int size = params.hasPath("iosize") ? params.getInt("iosize") : 4;
+            int base = DeviceParams.intIn(params, "iobase", 0, 0xFFFF, 0xF4);
+            int size = DeviceParams.intIn(params, "iosize", 1, 4, 4);
             if (size != 1 && size != 2 && size != 4) {
                 throw new com.typesafe.config.ConfigException.BadValue(params.origin(), "iosize", "must be 1, 2 or 4, got " + size);
             }

@@ -10,6 +10,7 @@ import java.util.List;
 import org.symbiont.devices.Device;
 import org.symbiont.devices.DeviceContext;
 import org.symbiont.devices.DeviceFactory;
+import org.symbiont.devices.DeviceParams;
 import org.symbiont.devices.InterruptLine;
 import org.symbiont.devices.MachineInfo;
 import org.symbiont.devices.PortRange;
@@ -465,7 +466,7 @@ public final class CmosRtc extends IsaPortDevice {
 
         @Override
         public Device create(String name, Config params, DeviceContext context) {
-            String text = Params.string(params, "base-time", DEFAULT_BASE_TIME);
+            String text = DeviceParams.string(params, "base-time", DEFAULT_BASE_TIME);
             Instant base;
             try {
                 base = Instant.parse(text);
@@ -476,7 +477,7 @@ public final class CmosRtc extends IsaPortDevice {
             if (base.getEpochSecond() < FIRST_SECOND || base.getEpochSecond() >= END_SECOND) {
                 throw new ConfigException.BadValue(params.origin(), "base-time", "must lie in the years 0000-9999, got " + text);
             }
-            int irq = Params.intIn(params, "irq", 0, 15, 8);
+            int irq = DeviceParams.intIn(params, "irq", 0, 15, 8);
             long ram = context.machine().ramBytes();
             long below = ram >= 0xE000_0000L ? 0xC000_0000L : ram;
             if (params.hasPath("ram-below-4g")) {

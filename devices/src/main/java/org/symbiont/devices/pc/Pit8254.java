@@ -5,6 +5,7 @@ import java.util.List;
 import org.symbiont.devices.Device;
 import org.symbiont.devices.DeviceContext;
 import org.symbiont.devices.DeviceFactory;
+import org.symbiont.devices.DeviceParams;
 import org.symbiont.devices.InterruptLine;
 import org.symbiont.devices.PortRange;
 import org.symbiont.devices.VirtualTimer;
@@ -494,7 +495,7 @@ public final class Pit8254 extends IsaPortDevice {
 
         @Override
         public Device create(String name, Config params, DeviceContext context) {
-            int irq = Params.intIn(params, "irq", 0, 15, 0);
+            int irq = DeviceParams.intIn(params, "irq", 0, 15, 0);
             return new Pit8254(name, context.interruptLine(irq), context);
         }
     }

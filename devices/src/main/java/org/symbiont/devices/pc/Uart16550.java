@@ -6,6 +6,7 @@ import org.symbiont.devices.CharBackend;
 import org.symbiont.devices.Device;
 import org.symbiont.devices.DeviceContext;
 import org.symbiont.devices.DeviceFactory;
+import org.symbiont.devices.DeviceParams;
 import org.symbiont.devices.InterruptLine;
 import org.symbiont.devices.PortRange;
 import org.symbiont.devices.VirtualTimer;
@@ -429,10 +430,10 @@ public final class Uart16550 extends IsaPortDevice {
 
         @Override
         public Device create(String name, Config params, DeviceContext context) {
-            int com = Params.intIn(params, "port", 1, 4, 1);
-            int base = Params.intIn(params, "iobase", 0, 0xFFF8, COM_BASES[com - 1]);
-            int irq = Params.intIn(params, "irq", 0, 15, COM_IRQS[com - 1]);
-            String chardev = Params.string(params, "chardev", "stdio");
+            int com = DeviceParams.intIn(params, "port", 1, 4, 1);
+            int base = DeviceParams.intIn(params, "iobase", 0, 0xFFF8, COM_BASES[com - 1]);
+            int irq = DeviceParams.intIn(params, "irq", 0, 15, COM_IRQS[com - 1]);
+            String chardev = DeviceParams.string(params, "chardev", "stdio");
             return new Uart16550(name, base, context.interruptLine(irq), context.charBackend(chardev), context);
         }
     }

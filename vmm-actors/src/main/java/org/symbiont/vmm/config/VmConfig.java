@@ -132,6 +132,16 @@ public record VmConfig(String name, long memoryBytes, int cpus, CpuModel cpuMode
                 List.copyOf(devices), c.getIsNull("console") ? "null" : c.getString("console"), consoleInput(c, origin));
     }
 
+    /** This configuration with another device list (names must stay unique). */
+    public VmConfig withDevices(List<DeviceSpec> list) {
+        Set<String> names = new HashSet<>();
+        for (DeviceSpec d : list) {
+            if (!names.add(d.name())) throw new VmConfigException(name + ": two devices are named \"" + d.name() + "\"");
+        }
+        return new VmConfig(name, memoryBytes, cpus, cpuModel, cpuModelName, mode, seed, quantum, cyclesPerInstruction, costs,
+                kernel, List.copyOf(list), console, consoleInput);
+    }
+
     private static Path consoleInput(Config c, String origin) {
         if (!c.hasPath("console-input")) return null;
         Path p = Path.of(c.getString("console-input"));

@@ -1,18 +1,18 @@
-package org.symbiont.devices.pc;
+package org.symbiont.devices;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigValueType;
 
 /** Reading and checking factory parameters: bad values are {@link ConfigException}s naming the path. */
-final class Params {
-    private Params() {}
+public final class DeviceParams {
+    private DeviceParams() {}
 
     /**
      * The integer at {@code path}, or {@code fallback} when absent; must lie in {@code [min, max]}.
      * A number, or a string in C notation ({@code "0x3f8"}, since HOCON has no hexadecimal numbers).
      */
-    static int intIn(Config params, String path, int min, int max, int fallback) {
+    public static int intIn(Config params, String path, int min, int max, int fallback) {
         if (!params.hasPath(path)) return fallback;
         int v;
         if (params.getValue(path).valueType() == ConfigValueType.STRING) {
@@ -32,7 +32,7 @@ final class Params {
         return v;
     }
 
-    static String string(Config params, String path, String fallback) {
+    public static String string(Config params, String path, String fallback) {
         return params.hasPath(path) ? params.getString(path) : fallback;
     }
 }
