@@ -50,9 +50,9 @@ final class DemoCommand implements Callable<Integer> {
                         "devices += { name = disk0, type = virtio-blk, size = 1M }"),
                 new Guest("scribbler", "writes a pattern over all of its RAM and checks it", testguest, "scribble", "memory = 64M"),
                 new Guest("net-a", "virtio-net: sends 8 frames over a virtual cable to net-b ...", testguest, "net role=send",
-                        "devices += { name = net0, type = virtio-net, link = demo-cable }"),
+                        "devices += { name = net0, type = virtio-net, link = demo-cable, mac = \"52:54:00:00:00:0a\" }"),
                 new Guest("net-b", "... which checks them and answers", testguest, "net role=recv",
-                        "devices += { name = net0, type = virtio-net, link = demo-cable }"));
+                        "devices += { name = net0, type = virtio-net, link = demo-cable, mac = \"52:54:00:00:00:0b\" }"));
 
         System.out.printf("Symbiont demo: %d guests boot at once in one JVM, each in its own VM (own thread, memory and devices):%n", guests.size());
         List<VmSpec> specs = new ArrayList<>();

@@ -250,7 +250,7 @@ final class Platform {
                 f.connectRangesChanged(() -> supervisor.tell(new VmSupervisor.RangesChanged(h.name())));
             }
             if (h.model() instanceof VirtioNet nic && nic.link().isPresent()) {
-                NetBackend end = links.attach(nic.link().get(), config.name() + "/" + h.name());
+                NetBackend end = links.attach(nic.link().get(), config.name() + "/" + h.name(), nic.mac());
                 nic.connectBackend(new NetBackend() {
                     @Override public void transmit(byte[] frame) { end.transmit(frame); }
 

@@ -3,8 +3,8 @@ package org.symbiont.devices.virtio;
 import java.util.function.Consumer;
 
 /**
- * Where a network card's Ethernet frames go and come from: a link to another NIC in this JVM
- * ({@link NetworkLink}), to another VM, or to the host, as the VMM provides. Frames are whole
+ * Where a network card's Ethernet frames go and come from: a switch joining NICs in this JVM
+ * ({@link NetworkSwitch}), to another VM, or to the host, as the VMM provides. Frames are whole
  * Ethernet frames without any virtio header. An array handed over in either direction belongs
  * to the receiving side from then on: the sender never touches it again.
  */

@@ -19,7 +19,7 @@ import org.symbiont.devices.TestDeviceContext;
 import org.symbiont.devices.pci.PciHost;
 import org.symbiont.x86.memory.PhysicalMemory;
 
-/** virtio-net cards driven the way a legacy guest driver drives them, connected by a {@link NetworkLink}. */
+/** virtio-net cards driven the way a legacy guest driver drives them, connected by a {@link NetworkSwitch}. */
 class VirtioNetTest {
     static final int DRIVER_FEATURES = 1 << VirtioNet.F_MAC | 1 << VirtioNet.F_STATUS | 1 << VirtioPciDevice.F_ANY_LAYOUT;
 
@@ -105,7 +105,7 @@ class VirtioNetTest {
         a.driver.driverOk();
         TestDeviceContext.Line line = ctx.line(10);
         assertFalse(line.level);
-        a.device.connectBackend(new NetworkLink().endA());
+        a.device.connectBackend(new NetworkSwitch().port());
         assertEquals(VirtioNet.S_LINK_UP, a.driver.read(VirtioPciDevice.DEVICE_CONFIG + 6, 2));
         assertTrue(line.level, "slot 5 INTA# -> PIRQA -> GSI 10: the link came up");
         assertEquals(VirtioPciDevice.ISR_CONFIG, a.driver.isr());
@@ -123,9 +123,9 @@ class VirtioNetTest {
     void twoNicsExchangeFramesBothWays() {
         Nic a = new Nic("a", "mac = \"52:54:00:00:00:0a\"", 5, 0xC000, 0x100000).start();
         Nic b = new Nic("b", "mac = \"52:54:00:00:00:0b\"", 3, 0xC100, 0x200000).start();
-        NetworkLink link = new NetworkLink();
-        a.device.connectBackend(link.endA());
-        b.device.connectBackend(link.endB());
+        NetworkSwitch link = new NetworkSwitch();
+        a.device.connectBackend(link.port());
+        b.device.connectBackend(link.port());
         a.driver.isr();
         b.driver.isr();
         TestDeviceContext.Line lineA = ctx.line(10);
@@ -181,9 +181,9 @@ class VirtioNetTest {
     void framesWithoutAPostedBufferThatFitsAreDroppedAndCounted() {
         Nic a = new Nic("a", "", 5, 0xC000, 0x100000).start();
         Nic b = new Nic("b", "", 3, 0xC100, 0x200000);
-        NetworkLink link = new NetworkLink();
-        a.device.connectBackend(link.endA());
-        b.device.connectBackend(link.endB());
+        NetworkSwitch link = new NetworkSwitch();
+        a.device.connectBackend(link.port());
+        b.device.connectBackend(link.port());
         byte[] f = frame(b.device.mac(), a.device.mac(), 86, 4);
 
         a.send(f, 0);
@@ -242,10 +242,11 @@ class VirtioNetTest {
         assertDoesNotThrow(a.tx::kick);
         assertTrue(a.device.isBroken());
         assertEquals(1, a.device.errors());
-        NetworkLink link = new NetworkLink();
-        a.device.connectBackend(link.endA());
+        NetworkSwitch link = new NetworkSwitch();
+        a.device.connectBackend(link.port());
+        NetBackend other = link.port();
         a.postReceive(0, 1600);
-        link.endB().transmit(new byte[64]);
+        other.transmit(broadcastFrame());
         assertEquals(1, a.device.rxDropped(), "a broken card receives nothing");
         assertEquals(2, a.device.errors(), "the receive notification was ignored and counted");
 
@@ -253,7 +254,7 @@ class VirtioNetTest {
         a.start();
         assertFalse(a.device.isBroken());
         a.postReceive(0, 1600);
-        link.endB().transmit(new byte[64]);
+        other.transmit(broadcastFrame());
         assertEquals(1, a.device.framesReceived());
     }
 
@@ -275,5 +276,11 @@ class VirtioNetTest {
                     () -> DeviceRegistry.load().factory("virtio-net").create("eth0", ConfigFactory.parseString(bad), ctx), bad);
             assertTrue(e.getMessage().contains(bad.substring(0, bad.indexOf(' '))), e.getMessage());
         }
+    }
+
+    private static byte[] broadcastFrame() {
+        byte[] f = new byte[64];
+        java.util.Arrays.fill(f, 0, 6, (byte) 0xFF);
+        return f;
     }
 }
