@@ -25,13 +25,14 @@
 #define ETHERTYPE_MSG   0x88B5
 #define MSG_VERSION     1
 #define MSG_PAYLOAD     1400    /* bytes of a message per frame */
-#define MAX_RANKS       4096
+#define MAX_RANKS       65536   /* the two bytes of a rank MAC */
 #define WINDOW          32      /* DATA frames in flight per destination (< a NIC's 128 receive buffers) */
 #define CREDIT_EVERY    (WINDOW / 2)
 #define POOL_PAGES      1024    /* 4 MiB for messages not yet received */
 #define MAX_MESSAGES    512
 #define HELLO_NS        10000000ULL         /* HELLO again after 10 ms without an answer */
 #define CREDIT_NS       100000000ULL        /* ask for credit again after 100 ms without any */
+#define SPIN_NS         1000000ULL          /* a sender polls for credit 1 ms before it halts */
 #define WARN_NS         30000000000ULL      /* "still waiting" after 30 s */
 
 enum frame_kind { KIND_DATA = 1, KIND_HELLO = 2, KIND_CREDIT = 3 };
@@ -95,11 +96,15 @@ static void rank_mac(int r, uint8_t mac[6])
     mac[5] = (uint8_t)r;
 }
 
-static bool parse_int(const char *key, int *out)
+/* The kernel option `key` as a number, `absent` without it; false if it is not a number up to
+ * MAX_RANKS. */
+static bool option(const char *key, int absent, int *out)
 {
     char buf[16];
     const char *s = cmdline_get(key, buf, sizeof buf);
-    if (!s || !*s) return false;
+    *out = absent;
+    if (!s) return true;
+    if (!*s) return false;
     int v = 0;
     for (; *s; s++) {
         if (*s < '0' || *s > '9' || v > MAX_RANKS) return false;
@@ -309,9 +314,10 @@ static void receive_frame(const uint8_t *frame, uint32_t len)
 
 void msg_init(void)
 {
+    if (!net_present()) return;
+    /* Without the options a node is rank 0 of 1 (as the core reads them). */
     int r, n;
-    if (!parse_int("nranks", &n) || n == 0) return;
-    if (!parse_int("rank", &r) || n > MAX_RANKS || r >= n) {
+    if (!option("nranks", 1, &n) || !option("rank", 0, &r) || n == 0 || n > MAX_RANKS || r >= n) {
         kprintf("lwk: msg: rank= and nranks= (at most %d) do not name a node of the run: no messages\n", MAX_RANKS);
         return;
     }
@@ -333,8 +339,7 @@ void msg_init(void)
     rank = r;
     nranks = n;
     net_set_receiver(receive_frame);
-    if (net_present())
-        kprintf("lwk: msg: rank %d of %d, MAC 02:4c:57:4b:%02x:%02x\n", rank, nranks, own_mac[4], own_mac[5]);
+    kprintf("lwk: msg: rank %d of %d, MAC 02:4c:57:4b:%02x:%02x\n", rank, nranks, own_mac[4], own_mac[5]);
 }
 
 bool msg_available(void)
@@ -359,15 +364,20 @@ static int send_to_self(int tag, const uint8_t *buf, uint32_t len)
     return 0;
 }
 
-/* Waits until dst has answered and the window has room for one more frame. Called with
- * send_lock held. */
+/* Waits until dst has answered and the window has room for one more frame: polling at first (a
+ * CREDIT is usually a moment away, and the NIC may interrupt another CPU), then halted between
+ * interrupts. Called with send_lock held. */
 static void wait_for_credit(int dst, struct peer *p)
 {
     uint64_t start = clock_ns(), asked = 0;
     bool warned = false;
     for (;;) {
+        uint64_t irq = irq_disable();
         net_poll();
-        if (p->up && p->tx_frame - p->tx_taken < WINDOW) return;
+        if (p->up && p->tx_frame - p->tx_taken < WINDOW) {
+            irq_restore(irq);
+            return;
+        }
         uint64_t now = clock_ns();
         if (now - asked > (p->up ? CREDIT_NS : HELLO_NS)) {
             send_control(dst, KIND_HELLO, 0);
@@ -377,7 +387,9 @@ static void wait_for_credit(int dst, struct peer *p)
             kprintf("lwk: msg: rank %d still waiting for rank %d to %s\n", rank, dst, p->up ? "take its frames" : "answer");
             warned = true;
         }
-        cpu_relax();
+        if (now - start < SPIN_NS) cpu_relax();
+        else cpu_wait_for_interrupt();
+        irq_restore(irq);
     }
 }
 
@@ -405,6 +417,9 @@ int msg_send(int dst_rank, int tag, const void *buf, uint64_t len)
         h.length = (uint16_t)(len - (uint64_t)i * MSG_PAYLOAD < MSG_PAYLOAD ? len - (uint64_t)i * MSG_PAYLOAD : MSG_PAYLOAD);
         err = net_transmit(&h, sizeof h, data + (uint64_t)i * MSG_PAYLOAD, h.length);
     }
+    /* "Handed to the NIC": the device has the frames (QEMU sends them from a bottom half, and a
+     * node that exits right after its last message must not lose it). */
+    if (!err) err = net_flush();
     spin_unlock(&send_lock);
     return err;
 }

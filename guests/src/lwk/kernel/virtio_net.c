@@ -121,23 +121,31 @@ static void tx_reclaim(void)
     }
 }
 
+/* Waits (tx_lock held) until the device has given back `wanted` transmit buffers in all;
+ * false after a second without that. */
+static bool tx_wait_free(unsigned wanted)
+{
+    tx_reclaim();
+    uint64_t start = clock_ns();
+    while (tx_free_count < wanted) {
+        if (clock_ns() - start > TX_TIMEOUT_NS) {
+            kprintf("lwk: virtio-net: the device has not returned a transmit buffer for a second\n");
+            return false;
+        }
+        cpu_relax();
+        tx_reclaim();
+    }
+    return true;
+}
+
 int net_transmit(const void *head, uint32_t head_len, const void *data, uint32_t data_len)
 {
     if (!present) return -LWK_ENODEV;
     if (head_len + data_len > NET_MAX_FRAME) return -LWK_EINVAL;
     uint64_t flags = spin_lock_irqsave(&tx_lock);
-    tx_reclaim();
-    if (!tx_free_count) {
-        uint64_t start = clock_ns();
-        do {
-            if (clock_ns() - start > TX_TIMEOUT_NS) {
-                spin_unlock_irqrestore(&tx_lock, flags);
-                kprintf("lwk: virtio-net: the device has not returned a transmit buffer for a second\n");
-                return -LWK_EIO;
-            }
-            cpu_relax();
-            tx_reclaim();
-        } while (!tx_free_count);
+    if (!tx_wait_free(1)) {
+        spin_unlock_irqrestore(&tx_lock, flags);
+        return -LWK_EIO;
     }
     unsigned k = tx_free[--tx_free_count];
     uint8_t *frame = tx_buffers + k * BUFFER_BYTES + FRAME_OFFSET;
@@ -153,4 +161,13 @@ int net_transmit(const void *head, uint32_t head_len, const void *data, uint32_t
     virtq_notify(&dev, &txq);
     spin_unlock_irqrestore(&tx_lock, flags);
     return 0;
+}
+
+int net_flush(void)
+{
+    if (!present) return -LWK_ENODEV;
+    uint64_t flags = spin_lock_irqsave(&tx_lock);
+    bool done = tx_wait_free(tx_count);
+    spin_unlock_irqrestore(&tx_lock, flags);
+    return done ? 0 : -LWK_EIO;
 }
