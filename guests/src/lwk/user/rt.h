@@ -83,6 +83,9 @@ unsigned rt_rank(void);
 unsigned rt_nranks(void);
 /* True in the one process that reports: process 0 of rank 0. */
 bool rt_lead(void);
+/* In process 0 of a job of several processes: waits for the others (rt_join) and returns the
+ * largest of `status` and their exit statuses. Elsewhere returns `status`. */
+int rt_join_status(int status);
 
 /* Command-line options: key=value words of argv[1..], each key one of `opts` or a kernel key
  * (procs cpus slice swap rank nranks quiet), which is accepted and ignored. Unsigned values are

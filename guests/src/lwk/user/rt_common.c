@@ -28,6 +28,16 @@ unsigned rt_rank(void) { return self.rank; }
 unsigned rt_nranks(void) { return self.nranks; }
 bool rt_lead(void) { return self.proc_index == 0 && self.rank == 0; }
 
+int rt_join_status(int status)
+{
+    if (self.proc_index == 0 && self.procs > 1) {
+        int others = rt_join();
+        if (others > status)
+            status = others;
+    }
+    return status;
+}
+
 size_t rt_strlen(const char *s)
 {
     size_t n = 0;
