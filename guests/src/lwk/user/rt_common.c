@@ -591,19 +591,26 @@ static bool parse_double(const char *p, double *out)
     return true;
 }
 
+/* Appends " key" to the list in buf (size bytes, len used so far); returns the new length. */
+static size_t append_key(char *buf, size_t len, size_t size, const char *key)
+{
+    return len + (size_t)rt_snprintf(buf + len, len < size ? size - len : 0, " %s", key);
+}
+
 /* Prints `what` about `word`, with the accepted keys, from process 0 only, and exits with 2. */
 _Noreturn static void usage_error(const struct rt_opt *opts, size_t nopts, const char *what,
                                   const char *word)
 {
     if (rt_proc_index() == 0) {
-        char keys[512];
+        char list[512];
         size_t len = 0;
-        keys[0] = '\0';
         for (size_t i = 0; i < nopts; i++)
-            len += (size_t)rt_snprintf(keys + len, len < sizeof(keys) ? sizeof(keys) - len : 0,
-                                       " %s", opts[i].key);
-        rt_printf("%s: '%s': %s; accepted keys:%s (and the kernel's: procs cpus slice swap rank"
-                  " nranks quiet)\n", prog, word, what, nopts ? keys : " none");
+            len = append_key(list, len, sizeof(list), opts[i].key);
+        len += (size_t)rt_snprintf(list + len, len < sizeof(list) ? sizeof(list) - len : 0,
+                                   "%s (and the kernel's:", nopts ? "" : " none");
+        for (size_t i = 0; i < sizeof(kernel_keys) / sizeof(kernel_keys[0]); i++)
+            len = append_key(list, len, sizeof(list), kernel_keys[i]);
+        rt_printf("%s: '%s': %s; accepted keys:%s)\n", prog, word, what, list);
     }
     rt_exit(2);
 }

@@ -1,7 +1,7 @@
 /*
  * memperf: a working set of mb MiB, visited page by page in `passes` passes and a final one.
  * Each visit first checks the words the previous pass wrote into the page (not in pass 0), then
- * writes the page's pattern for this pass: every 64-bit word a function of (pass, page, word).
+ * writes the page's pattern for this pass: word i is seed(pass, page) + i * STEP.
  * Under memory pressure the kernel swaps pages out and in between visits; the checks and the
  * checksum of everything read back must not change. ns_per_page is the time per page visit;
  * swap_outs, swap_ins and page_faults are the kernel's counters over the run (0 natively).
@@ -11,9 +11,11 @@
 
 #define WORDS_PER_PAGE 512
 
-static inline uint64_t pattern(uint64_t pass, uint64_t page, uint64_t word)
+#define STEP 0x9E3779B97F4A7C15ULL
+
+static inline uint64_t seed(uint64_t pass, uint64_t page)
 {
-    uint64_t v = (pass << 48 ^ page << 9 ^ word) * 0x9E3779B97F4A7C15ULL;
+    uint64_t v = (pass << 40 ^ page) * STEP;
     return v ^ v >> 29;
 }
 
@@ -34,14 +36,18 @@ int rt_main(int argc, char **argv)
     for (uint64_t pass = 0; pass <= passes; pass++) {
         for (uint64_t pg = 0; pg < npages; pg++) {
             uint64_t *w = mem + pg * WORDS_PER_PAGE;
-            if (pass > 0)
-                for (uint64_t i = 0; i < WORDS_PER_PAGE; i++) {
-                    errors += w[i] != pattern(pass - 1, pg, i);
+            if (pass > 0) {
+                uint64_t v = seed(pass - 1, pg);
+                for (uint64_t i = 0; i < WORDS_PER_PAGE; i++, v += STEP) {
+                    errors += w[i] != v;
                     sum += w[i];
                 }
-            if (pass < passes)
-                for (uint64_t i = 0; i < WORDS_PER_PAGE; i++)
-                    w[i] = pattern(pass, pg, i);
+            }
+            if (pass < passes) {
+                uint64_t v = seed(pass, pg);
+                for (uint64_t i = 0; i < WORDS_PER_PAGE; i++, v += STEP)
+                    w[i] = v;
+            }
         }
         if (rt_lead() && pass < passes)
             rt_printf("memperf: pass %lu done, %lu errors so far\n", pass, errors);
