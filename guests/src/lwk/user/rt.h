@@ -74,7 +74,6 @@ int rt_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
 _Noreturn void rt_fail(int status, const char *fmt, ...) RT_FMT(2, 3);
 
 size_t rt_strlen(const char *s);
-int rt_strcmp(const char *a, const char *b);
 
 /* This process within the job and the run (from rt_info at start). */
 unsigned rt_proc_index(void);

@@ -46,13 +46,6 @@ size_t rt_strlen(const char *s)
     return n;
 }
 
-int rt_strcmp(const char *a, const char *b)
-{
-    while (*a && *a == *b)
-        a++, b++;
-    return (unsigned char)*a - (unsigned char)*b;
-}
-
 /* ---- Formatting ---- */
 
 /* Where formatted text goes: a caller's string, or a buffer flushed to the console. */
