@@ -506,6 +506,7 @@ _Noreturn void rt_fail(int status, const char *fmt, ...)
 
 /* ---- Arguments ---- */
 
+/* Options the kernel reads from the same command line. */
 static const char *const kernel_keys[] = { "procs", "cpus", "slice", "swap", "rank", "nranks", "quiet" };
 
 static bool parse_u64(const char *p, uint64_t *out)
@@ -615,22 +616,22 @@ void rt_parse_args(int argc, char **argv, const struct rt_opt *opts, size_t nopt
         const char *eq = word;
         while (*eq && *eq != '=')
             eq++;
+        size_t klen = (size_t)(eq - word);
+        /* Kernel keys, with a value or without one (the kernel takes a bare "quiet"). */
+        bool kernel = false;
+        for (size_t i = 0; i < sizeof(kernel_keys) / sizeof(kernel_keys[0]); i++)
+            kernel |= rt_strlen(kernel_keys[i]) == klen && !memcmp(kernel_keys[i], word, klen);
+        if (kernel)
+            continue;
         if (!*eq || eq == word)
             usage_error(opts, nopts, "not key=value", word);
-        size_t klen = (size_t)(eq - word);
-        const char *val = eq + 1;
         const struct rt_opt *opt = NULL;
         for (size_t i = 0; i < nopts && !opt; i++)
             if (rt_strlen(opts[i].key) == klen && !memcmp(opts[i].key, word, klen))
                 opt = &opts[i];
-        if (!opt) {
-            bool kernel = false;
-            for (size_t i = 0; i < sizeof(kernel_keys) / sizeof(kernel_keys[0]); i++)
-                kernel |= rt_strlen(kernel_keys[i]) == klen && !memcmp(kernel_keys[i], word, klen);
-            if (kernel)
-                continue;
+        if (!opt)
             usage_error(opts, nopts, "unknown key", word);
-        }
+        const char *val = eq + 1;
         bool ok = opt->type == RT_OPT_U64 ? parse_u64(val, opt->val) : parse_double(val, opt->val);
         if (!ok)
             usage_error(opts, nopts, opt->type == RT_OPT_U64 ? "not an unsigned number (decimal or 0x hex)"
