@@ -6,6 +6,9 @@
  * deterministic and the spread of iteration times comes from the rest of the system.
  * Reported: min/median/max iteration time and the sum of all reduced values (exact: the
  * reduction adds in rank order on every rank).
+ *
+ * Defaults (iters=100 compute=100000 count=4): ~25 M instructions per rank. Bigger: iters=1000,
+ * or compute=1000 to make the exchange dominate.
  */
 #include "rt.h"
 

@@ -11,6 +11,9 @@
  * Dot products add each z plane's rows in order, then the planes in order (all planes go
  * through rt_allreduce_sum, each rank filling its own), and no other operation mixes rows:
  * every rank of every decomposition computes the same bits as a one-rank (or native) run.
+ *
+ * Defaults (20x20x20, 150 iterations): ~270 M instructions. Bigger: nx=50 ny=50 nz=50 (125000
+ * rows, ~40 MB); nranks=N splits nz over N nodes.
  */
 #include "rt.h"
 

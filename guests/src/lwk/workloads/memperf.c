@@ -4,13 +4,15 @@
  * writes the page's pattern for this pass: word i is seed(pass, page) + i * STEP.
  * Under memory pressure the kernel swaps pages out and in between visits; the checks and the
  * checksum of everything read back must not change. ns_per_page is the time per page visit;
- * swap_outs, swap_ins and page_faults are the kernel's counters over the run (0 natively).
+ * swap_outs, swap_ins and page_faults are the kernel-wide counters over the run (0 natively).
  * `pages=` is accepted as another name for passes.
+ *
+ * Defaults (mb=64 passes=3): ~380 M instructions without swapping. To make the kernel swap, run
+ * more memory than the VM has, e.g. mb=48 procs=4 in -m 128 with a swap disk.
  */
 #include "rt.h"
 
 #define WORDS_PER_PAGE 512
-
 #define STEP 0x9E3779B97F4A7C15ULL
 
 static inline uint64_t seed(uint64_t pass, uint64_t page)

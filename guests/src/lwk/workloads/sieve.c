@@ -2,6 +2,8 @@
  * sieve: counts the primes below n with the sieve of Eratosthenes over odd numbers, one byte
  * each. Validated against trial division below min(n, 100000) and against pi(10^k) when n is a
  * power of ten.
+ *
+ * Defaults (n=10000000, 5 MB): ~120 M instructions. Bigger: n=100000000 (50 MB, 5761455 primes).
  */
 #include "rt.h"
 
