@@ -120,8 +120,8 @@ void rt_send(int dst_rank, int tag, const void *buf, size_t len);
 void rt_recv(int src_rank, int tag, void *buf, size_t len);
 /* Collectives over all ranks, called by process 0 of every rank (no-ops with one rank). */
 void rt_barrier(void);
-/* v[i] becomes the sum over ranks of v[i], added in rank order (rank 0 first), so every rank
- * gets bit-identical sums. */
+/* v[i] becomes the sum over ranks of v[i], added in an order fixed by nranks (a binomial tree),
+ * so every rank gets bit-identical sums. */
 void rt_allreduce_sum(double *v, size_t n);
 
 static inline double rt_sqrt(double x) { return __builtin_sqrt(x); }

@@ -660,7 +660,7 @@ void rt_result(const char *name, const char *fmt, ...)
 
 /* ---- Messages ---- */
 
-enum { TAG_BARRIER = RT_TAG_RESERVED, TAG_REDUCE, TAG_BCAST };
+enum { TAG_BARRIER_UP = RT_TAG_RESERVED, TAG_BARRIER_DOWN, TAG_REDUCE, TAG_BCAST };
 
 void rt_send(int dst_rank, int tag, const void *buf, size_t len)
 {
@@ -690,44 +690,49 @@ void rt_recv(int src_rank, int tag, void *buf, size_t len)
     } while (len);
 }
 
-void rt_barrier(void)
-{
-    int n = (int)rt_nranks();
-    uint64_t token = 0;
-    if (n <= 1)
-        return;
-    if (rt_rank() == 0) {
-        for (int r = 1; r < n; r++)
-            rt_recv(r, TAG_BARRIER, &token, sizeof(token));
-        for (int r = 1; r < n; r++)
-            rt_send(r, TAG_BARRIER, &token, sizeof(token));
-    } else {
-        rt_send(0, TAG_BARRIER, &token, sizeof(token));
-        rt_recv(0, TAG_BARRIER, &token, sizeof(token));
-    }
-}
-
-/* Reduce to rank 0 in rank order, then broadcast: a fixed summation order on every rank. */
-void rt_allreduce_sum(double *v, size_t n)
+/*
+ * Collectives on a binomial tree rooted at rank 0: in round k (mask = 2^k) a rank with bit k set
+ * sends its partial sum to rank - mask and drops out; the others add what rank + mask sends.
+ * The tree, hence the order of every addition, depends only on nranks, and rank 0's result
+ * goes back down the same tree, so every rank ends with the same bits. log2(nranks) steps.
+ */
+static void tree_sum(double *v, size_t n, int tag_up, int tag_down)
 {
     enum { BLOCK = 512 };
-    int ranks = (int)rt_nranks();
-    if (ranks <= 1)
-        return;
+    unsigned ranks = rt_nranks(), rank = rt_rank();
     double in[BLOCK];
     for (size_t off = 0; off < n; off += BLOCK) {
-        size_t cnt = n - off < BLOCK ? n - off : BLOCK;
-        if (rt_rank() == 0) {
-            for (int r = 1; r < ranks; r++) {
-                rt_recv(r, TAG_REDUCE, in, cnt * sizeof(double));
+        size_t cnt = n - off < BLOCK ? n - off : BLOCK, bytes = cnt * sizeof(double);
+        unsigned mask = 1;
+        for (; mask < ranks; mask <<= 1) {
+            if (rank & mask) {
+                rt_send((int)(rank - mask), tag_up, v + off, bytes);
+                break;
+            }
+            if (rank + mask < ranks) {
+                rt_recv((int)(rank + mask), tag_up, in, bytes);
                 for (size_t i = 0; i < cnt; i++)
                     v[off + i] += in[i];
             }
-            for (int r = 1; r < ranks; r++)
-                rt_send(r, TAG_BCAST, v + off, cnt * sizeof(double));
-        } else {
-            rt_send(0, TAG_REDUCE, v + off, cnt * sizeof(double));
-            rt_recv(0, TAG_BCAST, v + off, cnt * sizeof(double));
         }
+        /* Down: from the parent (rank 0 has none), then to the children below this level. */
+        if (rank)
+            rt_recv((int)(rank - mask), tag_down, v + off, bytes);
+        for (mask >>= 1; mask; mask >>= 1)
+            if (rank + mask < ranks)
+                rt_send((int)(rank + mask), tag_down, v + off, bytes);
     }
+}
+
+void rt_barrier(void)
+{
+    double token = 0.0;
+    if (rt_nranks() > 1)
+        tree_sum(&token, 1, TAG_BARRIER_UP, TAG_BARRIER_DOWN);
+}
+
+void rt_allreduce_sum(double *v, size_t n)
+{
+    if (rt_nranks() > 1)
+        tree_sum(v, n, TAG_REDUCE, TAG_BCAST);
 }

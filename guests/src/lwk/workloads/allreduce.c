@@ -5,7 +5,8 @@
  * fixed time: the same instructions on every run, so a VMM's virtual time for it is
  * deterministic and the spread of iteration times comes from the rest of the system.
  * Reported: min/median/max iteration time and the sum of all reduced values (exact: the
- * reduction adds in rank order on every rank).
+ * reduction adds in the same order for every rank; with nranks > 1 each rank prints its sum's
+ * bits, which must agree).
  *
  * Defaults (iters=100 compute=100000 count=4): ~25 M instructions per rank. Bigger: iters=1000,
  * or compute=1000 to make the exchange dominate.
@@ -61,6 +62,8 @@ int rt_main(int argc, char **argv)
     double min_us = (double)times[0] * 1e-3, med_us = (double)times[iters / 2] * 1e-3,
            max_us = (double)times[iters - 1] * 1e-3;
     union { double d; uint64_t u; } bits = { .d = total };
+    if (rt_nranks() > 1)
+        rt_printf("allreduce: rank %u: sum %.17g bits 0x%016lx\n", rt_rank(), total, bits.u);
     if (rt_lead())
         rt_printf("allreduce: %lu iterations of %lu flops + %lu-double allreduce over %u rank(s): "
                   "%.1f / %.1f / %.1f us (min/median/max)\n", iters, compute, count, rt_nranks(),
