@@ -1,0 +1,473 @@
+/*
+ * Message passing between the nodes of a run over the virtio-net NIC (drivers.h).
+ *
+ * Wire format: an Ethernet frame with EtherType 0x88B5 (IEEE local experimental) from the
+ * sender's rank MAC to the receiver's, then struct msg_header, then up to MSG_PAYLOAD bytes.
+ * A message is cut into fragments 0..count-1; every DATA frame from node s to node d carries a
+ * frame number (0, 1, 2, ... per (s, d)) and every message a sequence number (per (s, d)), so
+ * the receiver detects a lost, duplicated or reordered frame, reports it (kprintf naming both
+ * ranks) and hands -LWK_EIO to the next msg_recv from s that has no complete message to take.
+ *
+ * Flow control, since neither virtio nor the link waits for a receiver that has no buffer
+ * posted: the receiver tells the sender, in CREDIT frames, how many frames it has taken; the
+ * sender keeps at most WINDOW frames beyond that in flight. Before its first message to a node
+ * the sender sends HELLO frames until that node answers with a CREDIT, which also means the
+ * node's NIC is up (a node still booting would drop the message). HELLO also asks again for
+ * credit when a CREDIT frame got lost.
+ *
+ * Received frames are taken off the NIC by its interrupt (or by any waiter's net_poll) and
+ * reassembled at once into a pool of pages, where complete messages wait for msg_recv; a
+ * message that does not fit in the pool is dropped and reported like a lost one.
+ */
+#include "drivers.h"
+#include "virtio.h"
+
+#define ETHERTYPE_MSG   0x88B5
+#define MSG_VERSION     1
+#define MSG_PAYLOAD     1400    /* bytes of a message per frame */
+#define MAX_RANKS       65536   /* the two bytes of a rank MAC */
+#define WINDOW          32      /* DATA frames in flight per destination (< a NIC's 128 receive buffers) */
+#define CREDIT_EVERY    (WINDOW / 2)
+#define POOL_PAGES      1024    /* 4 MiB for messages not yet received */
+#define MAX_MESSAGES    512
+#define HELLO_NS        10000000ULL         /* HELLO again after 10 ms without an answer */
+#define CREDIT_NS       100000000ULL        /* ask for credit again after 100 ms without any */
+#define SPIN_NS         1000000ULL          /* a sender polls for credit 1 ms before it halts */
+#define WARN_NS         30000000000ULL      /* "still waiting" after 30 s */
+
+enum frame_kind { KIND_DATA = 1, KIND_HELLO = 2, KIND_CREDIT = 3 };
+
+struct frame_head {
+    uint8_t dst_mac[6], src_mac[6];
+    uint16_t ethertype;         /* big-endian */
+    /* struct msg_header, little-endian */
+    uint8_t kind, version;
+    uint16_t src, dst;          /* ranks */
+    uint16_t length;            /* payload bytes in this frame */
+    uint32_t frame;             /* DATA: frame number; CREDIT: DATA frames taken from dst so far */
+    uint32_t seq;               /* DATA: the message's sequence number */
+    int32_t tag;
+    uint32_t fragment, fragments;
+    uint32_t total;             /* the message's length */
+} __attribute__((packed));
+
+/* What one node knows about another. */
+struct peer {
+    /* As a sender to it. */
+    uint32_t tx_frame, tx_seq;
+    volatile uint32_t tx_taken;     /* from its CREDIT frames */
+    volatile bool up;               /* it has answered */
+    /* As a receiver from it. */
+    uint32_t rx_frame, rx_seq;
+    uint32_t credit_sent;
+    int assembling;                 /* message being reassembled, or -1 */
+    bool skipping;                  /* dropping frames until the next message starts */
+    uint32_t lost;                  /* losses not reported to msg_recv yet */
+};
+
+enum message_state { FREE, ASSEMBLING, COMPLETE, TAKEN };
+
+/* A message in the pool: its bytes in a chain of pool pages. */
+struct message {
+    uint8_t state;
+    uint16_t src;
+    int32_t tag;
+    uint32_t seq, length, filled, next_fragment, fragments;
+    uint64_t arrival;               /* messages of one (src, tag) are taken in arrival order */
+    int32_t first_page, fill_page;
+};
+
+static int rank = -1, nranks;
+static uint8_t own_mac[6];
+static struct peer *peers;
+static struct message *messages;
+static uint8_t *pool;
+static int32_t *page_next;          /* chains of pool pages, and the free list */
+static int32_t free_page = -1;
+static uint32_t free_pages;
+static uint64_t arrivals;
+static spinlock_t msg_lock;         /* peers' receive side, messages, pool */
+static spinlock_t send_lock;        /* one message at a time leaves this node, in order */
+
+static void rank_mac(int r, uint8_t mac[6])
+{
+    mac[0] = 0x02; mac[1] = 0x4C; mac[2] = 0x57; mac[3] = 0x4B;
+    mac[4] = (uint8_t)(r >> 8);
+    mac[5] = (uint8_t)r;
+}
+
+/* The kernel option `key` as a number, `absent` without it; false if it is not a number up to
+ * MAX_RANKS. */
+static bool option(const char *key, int absent, int *out)
+{
+    char buf[16];
+    const char *s = cmdline_get(key, buf, sizeof buf);
+    *out = absent;
+    if (!s) return true;
+    if (!*s) return false;
+    int v = 0;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9' || v > MAX_RANKS) return false;
+        v = v * 10 + (*s - '0');
+    }
+    *out = v;
+    return true;
+}
+
+static inline uint64_t irq_disable(void)
+{
+    uint64_t flags;
+    __asm__ volatile("pushfq; popq %0; cli" : "=r"(flags) :: "memory");
+    return flags;
+}
+
+static inline void irq_restore(uint64_t flags)
+{
+    if (flags & (1u << 9)) __asm__ volatile("sti" ::: "memory");
+}
+
+static struct frame_head frame_to(int dst, enum frame_kind kind)
+{
+    struct frame_head h = { .ethertype = __builtin_bswap16(ETHERTYPE_MSG), .kind = (uint8_t)kind,
+                            .version = MSG_VERSION, .src = (uint16_t)rank, .dst = (uint16_t)dst };
+    rank_mac(dst, h.dst_mac);
+    __builtin_memcpy(h.src_mac, own_mac, 6);
+    return h;
+}
+
+static void send_control(int dst, enum frame_kind kind, uint32_t frame)
+{
+    struct frame_head h = frame_to(dst, kind);
+    h.frame = frame;
+    net_transmit(&h, sizeof h, NULL, 0);
+}
+
+/* ---- the pool (msg_lock held) ---- */
+
+static void message_free(struct message *m)
+{
+    int32_t p = m->first_page;
+    while (p >= 0) {
+        int32_t next = page_next[p];
+        page_next[p] = free_page;
+        free_page = p;
+        free_pages++;
+        p = next;
+    }
+    m->state = FREE;
+}
+
+/* A pool message of `length` bytes with all its pages, or NULL when the pool is full. */
+static struct message *message_alloc(int src, int tag, uint32_t length)
+{
+    uint32_t pages = (length + PAGE_SIZE - 1) / PAGE_SIZE;
+    if (pages > free_pages) return NULL;
+    struct message *m = NULL;
+    for (unsigned i = 0; i < MAX_MESSAGES && !m; i++) {
+        if (messages[i].state == FREE) m = &messages[i];
+    }
+    if (!m) return NULL;
+    *m = (struct message){ .state = ASSEMBLING, .src = (uint16_t)src, .tag = tag, .length = length,
+                           .arrival = arrivals++, .first_page = -1, .fill_page = -1 };
+    int32_t *link = &m->first_page;
+    for (uint32_t i = 0; i < pages; i++) {
+        int32_t p = free_page;
+        free_page = page_next[p];
+        free_pages--;
+        *link = p;
+        link = &page_next[p];
+    }
+    *link = -1;
+    m->fill_page = m->first_page;
+    return m;
+}
+
+static void message_append(struct message *m, const uint8_t *data, uint32_t n)
+{
+    while (n) {
+        uint32_t offset = m->filled % PAGE_SIZE;
+        uint32_t chunk = PAGE_SIZE - offset < n ? PAGE_SIZE - offset : n;
+        __builtin_memcpy(pool + (uint64_t)m->fill_page * PAGE_SIZE + offset, data, chunk);
+        m->filled += chunk;
+        data += chunk;
+        n -= chunk;
+        if (m->filled % PAGE_SIZE == 0) m->fill_page = page_next[m->fill_page];
+    }
+}
+
+static void message_copy_out(const struct message *m, uint8_t *buf)
+{
+    uint32_t left = m->length;
+    for (int32_t p = m->first_page; left; p = page_next[p]) {
+        uint32_t chunk = left < PAGE_SIZE ? left : PAGE_SIZE;
+        __builtin_memcpy(buf, pool + (uint64_t)p * PAGE_SIZE, chunk);
+        buf += chunk;
+        left -= chunk;
+    }
+}
+
+/* ---- receiving (from net_poll, interrupts disabled) ---- */
+
+static uint32_t fragments_of(uint32_t length)
+{
+    return length ? (length + MSG_PAYLOAD - 1) / MSG_PAYLOAD : 1;
+}
+
+/* A broken stream from src: the message being reassembled is dropped, the next msg_recv from
+ * src that finds nothing to take fails, and frames are dropped until a message starts. */
+static void stream_broken(struct peer *p)
+{
+    if (p->assembling >= 0) message_free(&messages[p->assembling]);
+    p->assembling = -1;
+    p->skipping = true;
+    p->lost++;
+}
+
+static void take_data(const struct frame_head *h, const uint8_t *payload, uint32_t payload_bytes)
+{
+    int src = h->src;
+    struct peer *p = &peers[src];
+    if (h->frame != p->rx_frame) {
+        kprintf("lwk: msg: frame %u from rank %d to rank %d came while %u was expected: lost or out of order\n",
+                h->frame, src, rank, p->rx_frame);
+        stream_broken(p);
+    }
+    p->rx_frame = h->frame + 1;
+
+    uint32_t fragments = fragments_of(h->total);
+    uint32_t expected_length = h->fragment + 1 == fragments ? h->total - h->fragment * MSG_PAYLOAD : MSG_PAYLOAD;
+    if (h->total > LWK_MSG_MAX || h->fragments != fragments || h->fragment >= fragments
+        || h->length != expected_length || h->length > payload_bytes) {
+        kprintf("lwk: msg: malformed frame from rank %d to rank %d (fragment %u of %u, %u bytes of %u)\n",
+                src, rank, h->fragment, h->fragments, h->length, h->total);
+        stream_broken(p);
+        return;
+    }
+    if (h->fragment == 0) {
+        if (p->assembling >= 0) {
+            kprintf("lwk: msg: message %u from rank %d to rank %d lost its end\n", messages[p->assembling].seq, src, rank);
+            stream_broken(p);
+        }
+        if (h->seq != p->rx_seq && !p->skipping) {
+            kprintf("lwk: msg: message %u from rank %d to rank %d came while %u was expected\n", h->seq, src, rank, p->rx_seq);
+            p->lost++;
+        }
+        p->skipping = false;
+        p->rx_seq = h->seq + 1;
+        struct message *m = message_alloc(src, h->tag, h->total);
+        if (!m) {
+            kprintf("lwk: msg: no room to buffer a message of %u bytes from rank %d tag %d on rank %d: dropped\n",
+                    h->total, src, h->tag, rank);
+            stream_broken(p);
+            return;
+        }
+        m->seq = h->seq;
+        m->fragments = fragments;
+        p->assembling = (int)(m - messages);
+    } else if (p->skipping) {
+        return;
+    }
+    struct message *m = &messages[p->assembling];
+    if (h->seq != m->seq || h->fragment != m->next_fragment || h->tag != m->tag || h->total != m->length) {
+        kprintf("lwk: msg: fragment %u of message %u from rank %d to rank %d came while fragment %u of message %u was expected\n",
+                h->fragment, h->seq, src, rank, m->next_fragment, m->seq);
+        stream_broken(p);
+        return;
+    }
+    message_append(m, payload, h->length);
+    if (++m->next_fragment == m->fragments) {
+        m->state = COMPLETE;
+        p->assembling = -1;
+    }
+}
+
+static void receive_frame(const uint8_t *frame, uint32_t len)
+{
+    const struct frame_head *h = (const struct frame_head *)frame;
+    if (len < sizeof *h || h->ethertype != __builtin_bswap16(ETHERTYPE_MSG) || __builtin_memcmp(h->dst_mac, own_mac, 6) != 0
+        || h->version != MSG_VERSION || h->dst != rank || h->src >= nranks || h->src == rank)
+        return;
+    struct peer *p = &peers[h->src];
+    uint64_t flags = spin_lock_irqsave(&msg_lock);
+    switch (h->kind) {
+    case KIND_DATA:
+        take_data(h, frame + sizeof *h, len - (uint32_t)sizeof *h);
+        if (p->rx_frame - p->credit_sent >= CREDIT_EVERY) {
+            p->credit_sent = p->rx_frame;
+            send_control(h->src, KIND_CREDIT, p->rx_frame);
+        }
+        break;
+    case KIND_HELLO:
+        p->credit_sent = p->rx_frame;
+        send_control(h->src, KIND_CREDIT, p->rx_frame);
+        break;
+    case KIND_CREDIT:
+        /* Credit only grows (frame numbers wrap: compare differences). */
+        if ((int32_t)(h->frame - p->tx_taken) > 0) p->tx_taken = h->frame;
+        p->up = true;
+        break;
+    }
+    spin_unlock_irqrestore(&msg_lock, flags);
+}
+
+/* ---- the interface ---- */
+
+void msg_init(void)
+{
+    if (!net_present()) return;
+    /* Without the options a node is rank 0 of 1 (as the core reads them). */
+    int r, n;
+    if (!option("nranks", 1, &n) || !option("rank", 0, &r) || n == 0 || n > MAX_RANKS || r >= n) {
+        kprintf("lwk: msg: rank= and nranks= (at most %d) do not name a node of the run: no messages\n", MAX_RANKS);
+        return;
+    }
+    peers = kalloc_pages((n * sizeof *peers + PAGE_SIZE - 1) / PAGE_SIZE);
+    messages = kalloc_pages((MAX_MESSAGES * sizeof *messages + PAGE_SIZE - 1) / PAGE_SIZE);
+    page_next = kalloc_pages((POOL_PAGES * sizeof *page_next + PAGE_SIZE - 1) / PAGE_SIZE);
+    pool = kalloc_pages(POOL_PAGES);
+    if (!peers || !messages || !page_next || !pool) {
+        kprintf("lwk: msg: no memory for the message buffers: no messages\n");
+        return;
+    }
+    for (int i = 0; i < n; i++) peers[i].assembling = -1;
+    for (int32_t i = POOL_PAGES - 1; i >= 0; i--) {
+        page_next[i] = free_page;
+        free_page = i;
+    }
+    free_pages = POOL_PAGES;
+    rank_mac(r, own_mac);
+    rank = r;
+    nranks = n;
+    net_set_receiver(receive_frame);
+    kprintf("lwk: msg: rank %d of %d, MAC 02:4c:57:4b:%02x:%02x\n", rank, nranks, own_mac[4], own_mac[5]);
+}
+
+bool msg_available(void)
+{
+    return net_present() && nranks > 0;
+}
+
+/* A message to this node goes straight into the pool. */
+static int send_to_self(int tag, const uint8_t *buf, uint32_t len)
+{
+    uint64_t flags = spin_lock_irqsave(&msg_lock);
+    struct message *m = message_alloc(rank, tag, len);
+    if (m) {
+        message_append(m, buf, len);
+        m->state = COMPLETE;
+    }
+    spin_unlock_irqrestore(&msg_lock, flags);
+    if (!m) {
+        kprintf("lwk: msg: no room to buffer a message of %u bytes from rank %d to itself (tag %d)\n", len, rank, tag);
+        return -LWK_ENOMEM;
+    }
+    return 0;
+}
+
+/* Waits until dst has answered and the window has room for one more frame: polling at first (a
+ * CREDIT is usually a moment away, and the NIC may interrupt another CPU), then halted between
+ * interrupts. Called with send_lock held. */
+static void wait_for_credit(int dst, struct peer *p)
+{
+    uint64_t start = clock_ns(), asked = 0;
+    bool warned = false;
+    for (;;) {
+        uint64_t irq = irq_disable();
+        net_poll();
+        if (p->up && p->tx_frame - p->tx_taken < WINDOW) {
+            irq_restore(irq);
+            return;
+        }
+        uint64_t now = clock_ns();
+        if (now - asked > (p->up ? CREDIT_NS : HELLO_NS)) {
+            send_control(dst, KIND_HELLO, 0);
+            asked = now;
+        }
+        if (!warned && now - start > WARN_NS) {
+            kprintf("lwk: msg: rank %d still waiting for rank %d to %s\n", rank, dst, p->up ? "take its frames" : "answer");
+            warned = true;
+        }
+        if (now - start < SPIN_NS) cpu_relax();
+        else cpu_wait_for_interrupt();
+        irq_restore(irq);
+    }
+}
+
+int msg_send(int dst_rank, int tag, const void *buf, uint64_t len)
+{
+    if (!msg_available()) return -LWK_ENODEV;
+    if (dst_rank < 0 || dst_rank >= nranks) return -LWK_EINVAL;
+    if (len > LWK_MSG_MAX) return -LWK_EMSGSIZE;
+    if (dst_rank == rank) return send_to_self(tag, buf, (uint32_t)len);
+
+    struct peer *p = &peers[dst_rank];
+    const uint8_t *data = buf;
+    spin_lock(&send_lock);
+    uint32_t fragments = fragments_of((uint32_t)len);
+    struct frame_head h = frame_to(dst_rank, KIND_DATA);
+    h.seq = p->tx_seq++;
+    h.tag = tag;
+    h.fragments = fragments;
+    h.total = (uint32_t)len;
+    int err = 0;
+    for (uint32_t i = 0; i < fragments && !err; i++) {
+        wait_for_credit(dst_rank, p);
+        h.frame = p->tx_frame++;
+        h.fragment = i;
+        h.length = (uint16_t)(len - (uint64_t)i * MSG_PAYLOAD < MSG_PAYLOAD ? len - (uint64_t)i * MSG_PAYLOAD : MSG_PAYLOAD);
+        err = net_transmit(&h, sizeof h, data + (uint64_t)i * MSG_PAYLOAD, h.length);
+    }
+    /* "Handed to the NIC": the device has the frames (QEMU sends them from a bottom half, and a
+     * node that exits right after its last message must not lose it). */
+    if (!err) err = net_flush();
+    spin_unlock(&send_lock);
+    return err;
+}
+
+long msg_recv(int src_rank, int tag, void *buf, uint64_t maxlen)
+{
+    if (!msg_available()) return -LWK_ENODEV;
+    if (src_rank < 0 || src_rank >= nranks) return -LWK_EINVAL;
+    uint64_t start = clock_ns();
+    bool warned = false;
+    for (;;) {
+        /* Interrupts stay off from the last look at the pool to the HLT in
+         * cpu_wait_for_interrupt (STI; HLT), so a frame's interrupt cannot slip in between. */
+        uint64_t irq = irq_disable();
+        net_poll();
+        spin_lock(&msg_lock);
+        struct message *found = NULL;
+        for (unsigned i = 0; i < MAX_MESSAGES; i++) {
+            struct message *m = &messages[i];
+            if (m->state == COMPLETE && m->src == src_rank && m->tag == tag && (!found || m->arrival < found->arrival))
+                found = m;
+        }
+        if (found) {
+            found->state = TAKEN;
+            spin_unlock(&msg_lock);
+            irq_restore(irq);
+            long result = found->length;
+            /* A message longer than the buffer is consumed all the same: the caller learns it
+             * was there, and the pool does not keep what nobody can take. */
+            if (found->length > maxlen) result = -LWK_EMSGSIZE;
+            else message_copy_out(found, buf);
+            uint64_t flags = spin_lock_irqsave(&msg_lock);
+            message_free(found);
+            spin_unlock_irqrestore(&msg_lock, flags);
+            return result;
+        }
+        if (peers[src_rank].lost) {
+            peers[src_rank].lost--;
+            spin_unlock(&msg_lock);
+            irq_restore(irq);
+            return -LWK_EIO;
+        }
+        spin_unlock(&msg_lock);
+        if (!warned && clock_ns() - start > WARN_NS) {
+            kprintf("lwk: still waiting for a message from rank %d tag %d\n", src_rank, tag);
+            warned = true;
+        }
+        cpu_wait_for_interrupt();
+        irq_restore(irq);
+    }
+}

@@ -1,0 +1,89 @@
+/* Time: the TSC, calibrated against the 8254 PIT's channel 2 (gated through port 0x61, no
+ * interrupt needed), and clock_ns. */
+#include "core.h"
+
+#define PIT_HZ 1193182u
+#define PIT_CH2 0x42
+#define PIT_CMD 0x43
+#define PORT_B 0x61          /* bit 0: channel 2 gate, bit 1: speaker, bit 5: OUT2 */
+#define MAX_POLLS 50000000u
+
+uint64_t tsc_hz;
+static uint64_t tsc_boot, ns_mult;   /* ns = (tsc - tsc_boot) * ns_mult >> 32 */
+
+/* Channel 2 in mode 0 (interrupt on terminal count), counting `count` from when both bytes are
+ * written; OUT2 goes high at zero. */
+static void ch2_start(uint16_t count)
+{
+    outb(PORT_B, (uint8_t)((inb(PORT_B) & ~0x02) | 0x01));
+    outb(PIT_CMD, 0xB0);
+    outb(PIT_CH2, (uint8_t)count);
+    outb(PIT_CH2, (uint8_t)(count >> 8));
+}
+
+static bool ch2_done(void) { return inb(PORT_B) & 0x20; }
+
+static uint16_t ch2_count(void)
+{
+    outb(PIT_CMD, 0x80);   /* latch channel 2 */
+    uint8_t lo = inb(PIT_CH2);
+    return (uint16_t)(lo | inb(PIT_CH2) << 8);
+}
+
+void pit_wait_us(uint32_t us)
+{
+    uint64_t counts = ((uint64_t)us * PIT_HZ + 999999) / 1000000;
+    while (counts) {
+        uint16_t chunk = counts > 0xFFFF ? 0xFFFF : (uint16_t)counts;
+        ch2_start(chunk);
+        for (uint32_t i = 0; !ch2_done(); i++)
+            if (i == MAX_POLLS) panic("PIT channel 2 never reached its terminal count");
+        counts -= chunk;
+    }
+}
+
+/* TSC ticks over ~40 ms of channel 2 counting down from 0xFFFF; the samples at both ends are
+ * bracketed by TSC reads, and a run is retried when a bracket is wider than 0.1%. */
+static bool measure(uint64_t *hz)
+{
+    ch2_start(0xFFFF);
+    uint64_t t0a = rdtsc();
+    uint16_t c0 = ch2_count();
+    uint64_t t0b = rdtsc();
+    uint16_t c1;
+    uint64_t t1a, t1b;
+    for (uint32_t i = 0;; i++) {
+        t1a = rdtsc();
+        c1 = ch2_count();
+        t1b = rdtsc();
+        if ((uint16_t)(c0 - c1) >= 47727) break;
+        if (i == MAX_POLLS) panic("PIT channel 2 does not count down");
+    }
+    if (ch2_done() || c1 >= c0) return false;
+    uint64_t ticks = (t1a + t1b) / 2 - (t0a + t0b) / 2;
+    if ((t0b - t0a + t1b - t1a) * 1000 > ticks) return false;
+    *hz = ticks * PIT_HZ / (uint64_t)(c0 - c1);
+    return true;
+}
+
+void time_init(void)
+{
+    tsc_boot = rdtsc();
+    for (int attempt = 0; attempt < 20; attempt++) {
+        if (measure(&tsc_hz) && tsc_hz) break;
+        tsc_hz = 0;
+    }
+    if (!tsc_hz) panic("could not calibrate the TSC against PIT channel 2 in 20 attempts");
+    ns_mult = (1000000000ULL << 32) / tsc_hz;
+}
+
+uint64_t clock_ns(void)
+{
+    return (uint64_t)(((unsigned __int128)(rdtsc() - tsc_boot) * ns_mult) >> 32);
+}
+
+void delay_us(uint64_t us)
+{
+    uint64_t end = rdtsc() + us * tsc_hz / 1000000;
+    while (rdtsc() < end) cpu_relax();
+}
