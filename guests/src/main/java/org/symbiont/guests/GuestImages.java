@@ -6,6 +6,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Optional;
 
 /** The guest images built by this module, packaged as resources. */
 public final class GuestImages {
@@ -52,6 +53,36 @@ public final class GuestImages {
      */
     public static byte[] testguest() {
         return resource("testguest.bin");
+    }
+
+    /**
+     * The lightweight kernel (LWK) with the HPC workloads as its user programs: a multiboot v1
+     * image (flat, with load addresses in its header) whose command line is {@code PROGRAM
+     * [key=value ...]}: the program (hello, stream, gups, hpccg, sieve, memperf, ctxsw, allreduce),
+     * its parameters and the kernel's options (procs, cpus, slice, swap, rank, nranks, quiet).
+     * Each program prints one {@link ResultLine}; the kernel ends the VM through isa-debug-exit
+     * with the largest exit status of its processes (0 when all went well, so QEMU exits with 1).
+     */
+    public static byte[] lwk() {
+        return resource("lwk.bin");
+    }
+
+    /**
+     * The native Linux twin of an LWK program, built from the same object files, extracted to a
+     * temporary executable taking the same {@code key=value} arguments; empty where the build had
+     * no gcc to build it.
+     */
+    public static Optional<Path> lwkNative(String program) {
+        try (InputStream in = GuestImages.class.getResourceAsStream("lwk-native/" + program)) {
+            if (in == null) return Optional.empty();
+            Path p = Files.createTempFile("lwk-" + program, "");
+            Files.write(p, in.readAllBytes());
+            Files.setPosixFilePermissions(p, PosixFilePermissions.fromString("rwx------"));
+            p.toFile().deleteOnExit();
+            return Optional.of(p);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot extract the native " + program, e);
+        }
     }
 
     /**

@@ -48,7 +48,7 @@ class CommittedImagesTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"cpubench/cpubench.bin", "testguests/testguest.bin"})
+    @ValueSource(strings = {"cpubench/cpubench.bin", "testguests/testguest.bin", "lwk/lwk.bin"})
     void theCommittedImageIsWhatTheSourcesGive(String built) throws IOException {
         assumeTrue(skipReason == null, () -> skipReason);
         Path rebuilt = REBUILT.resolve(built);

@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import java.io.File;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
@@ -30,12 +29,8 @@ import org.junit.jupiter.params.provider.MethodSource;
  * is not on the PATH.
  */
 class TestGuestQemuTest {
-    private static final String QEMU = "qemu-system-x86_64";
     private static final long RUN_TIMEOUT_SECONDS = 30;
     private static final long LISTEN_TIMEOUT_SECONDS = 10;
-    private static final List<String> COMMON_ARGS = List.of(
-            "-machine", "pc", "-accel", "tcg", "-m", "256", "-display", "none", "-no-reboot",
-            "-serial", "stdio", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04");
 
     @TempDir
     static Path workDir;
@@ -44,9 +39,9 @@ class TestGuestQemuTest {
 
     @BeforeAll
     static void findQemu() throws IOException {
-        qemu = onPath(QEMU);
+        qemu = Qemu.find();
         if (qemu == null) {
-            System.err.println("SKIPPED: " + QEMU + " not installed (not on the PATH); the test guest's scenarios were not run under QEMU");
+            System.err.println("SKIPPED: " + Qemu.PROGRAM + " not installed (not on the PATH); the test guest's scenarios were not run under QEMU");
         }
         kernel = workDir.resolve("testguest.bin");
         Files.write(kernel, GuestImages.testguest());
@@ -54,7 +49,7 @@ class TestGuestQemuTest {
 
     @BeforeEach
     void requireQemu() {
-        assumeTrue(qemu != null, QEMU + " not installed");
+        assumeTrue(qemu != null, Qemu.PROGRAM + " not installed");
     }
 
     @ParameterizedTest(name = "{0}")
@@ -64,7 +59,7 @@ class TestGuestQemuTest {
         assertPrints(expected, run(expected.cmdline(), expected.qemuArgs()));
     }
 
-    private static void assertPrints(GuestScenario expected, Run run) {
+    private static void assertPrints(GuestScenario expected, Qemu.Run run) {
         String name = expected.name();
         assertEquals(expected.exitStatus(), run.exitStatus(), () -> "QEMU's exit status for " + name + "\n" + run);
         assertEquals(String.join("\n", expected.reconciledWith(run.lines())), String.join("\n", run.lines()),
@@ -83,7 +78,7 @@ class TestGuestQemuTest {
         System.arraycopy(marker, 0, disk, 0, marker.length);
         Path image = workDir.resolve("virtio-disk.img");
         Files.write(image, disk);
-        Run run = run("pci", List.of("-drive", "file=" + image + ",if=virtio,format=raw"));
+        Qemu.Run run = run("pci", List.of("-drive", "file=" + image + ",if=virtio,format=raw"));
         assertEquals(1, run.exitStatus(), run::toString);
         List<String> lines = run.lines();
         assertTrue(lines.contains("00:00.0 8086:1237 060000"), () -> "i440fx host bridge missing\n" + run);
@@ -102,13 +97,13 @@ class TestGuestQemuTest {
         GuestScenario receiver = GuestScenario.load("net-recv");
         GuestScenario sender = GuestScenario.load("net-send");
         int port = freeLocalPort();
-        Started listening = start(receiver.cmdline(), withNetdev("listen=127.0.0.1:" + port, receiver.qemuArgs()));
-        Started connecting = null;
+        Qemu.Started listening = start(receiver.cmdline(), withNetdev("listen=127.0.0.1:" + port, receiver.qemuArgs()));
+        Qemu.Started connecting = null;
         try {
             awaitListening(port, listening);
             connecting = start(sender.cmdline(), withNetdev("connect=127.0.0.1:" + port, sender.qemuArgs()));
-            Run sent = connecting.finish();
-            Run received = listening.finish();
+            Qemu.Run sent = connecting.finish(RUN_TIMEOUT_SECONDS);
+            Qemu.Run received = listening.finish(RUN_TIMEOUT_SECONDS);
             assertPrints(sender, sent);
             assertPrints(receiver, received);
         } finally {
@@ -133,69 +128,26 @@ class TestGuestQemuTest {
      * Waits until the kernel lists a socket listening on {@code port} of 127.0.0.1: a connection
      * to find out would be the one QEMU accepts.
      */
-    private static void awaitListening(int port, Started listener) throws IOException, InterruptedException {
+    private static void awaitListening(int port, Qemu.Started listener) throws IOException, InterruptedException {
         Path table = Path.of("/proc/net/tcp");
         assumeTrue(Files.isReadable(table), "no /proc/net/tcp to see when QEMU listens: the net pair was not run");
         String listeningEntry = String.format(" 0100007F:%04X 00000000:0000 0A ", port);
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(LISTEN_TIMEOUT_SECONDS);
         while (!Files.readString(table).contains(listeningEntry)) {
             if (!listener.process().isAlive() || System.nanoTime() > deadline) {
-                fail("QEMU did not listen on 127.0.0.1:" + port + " within " + LISTEN_TIMEOUT_SECONDS + " s\n" + listener.finish());
+                fail("QEMU did not listen on 127.0.0.1:" + port + " within " + LISTEN_TIMEOUT_SECONDS + " s\n" + listener.finish(RUN_TIMEOUT_SECONDS));
             }
             Thread.sleep(20);
         }
     }
 
-    private record Started(Process process, String cmdline, Path out, Path err) {
-        Run finish() throws IOException, InterruptedException {
-            if (!process.waitFor(RUN_TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
-                process.destroyForcibly().waitFor();
-                fail("QEMU did not finish \"" + cmdline + "\" within " + RUN_TIMEOUT_SECONDS + " s and was killed\n"
-                        + new Run(-1, lines(Files.readString(out)), Files.readString(err)));
-            }
-            return new Run(process.exitValue(), lines(Files.readString(out)), Files.readString(err));
-        }
+    private static Qemu.Run run(String cmdline, List<String> extraArgs) throws IOException, InterruptedException {
+        return start(cmdline, extraArgs).finish(RUN_TIMEOUT_SECONDS);
     }
 
-    private record Run(int exitStatus, List<String> lines, String stderr) {
-        @Override
-        public String toString() {
-            return "exit status " + exitStatus + "\n--- guest output:\n" + String.join("\n", lines)
-                    + "\n--- QEMU stderr:\n" + stderr;
-        }
-    }
-
-    private static Run run(String cmdline, List<String> extraArgs) throws IOException, InterruptedException {
-        return start(cmdline, extraArgs).finish();
-    }
-
-    private static Started start(String cmdline, List<String> extraArgs) throws IOException {
-        List<String> command = new ArrayList<>();
-        command.add(qemu.toString());
-        command.addAll(COMMON_ARGS);
-        command.addAll(extraArgs);
-        command.addAll(List.of("-kernel", kernel.toString(), "-append", cmdline));
-        Path out = Files.createTempFile(workDir, "serial", ".txt");
-        Path err = Files.createTempFile(workDir, "stderr", ".txt");
-        Process process = new ProcessBuilder(command)
-                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
-                .redirectOutput(out.toFile())
-                .redirectError(err.toFile())
-                .start();
-        return new Started(process, cmdline, out, err);
-    }
-
-    private static List<String> lines(String text) {
-        return text.lines().map(line -> line.replace("\r", "")).toList();
-    }
-
-    private static Path onPath(String program) {
-        String path = System.getenv("PATH");
-        if (path == null) return null;
-        for (String dir : path.split(File.pathSeparator)) {
-            Path candidate = Path.of(dir).resolve(program);
-            if (!dir.isEmpty() && Files.isExecutable(candidate)) return candidate;
-        }
-        return null;
+    private static Qemu.Started start(String cmdline, List<String> extraArgs) throws IOException {
+        List<String> args = new ArrayList<>(List.of("-m", "256"));
+        args.addAll(extraArgs);
+        return Qemu.start(qemu, workDir, kernel, cmdline, args);
     }
 }
