@@ -132,7 +132,7 @@ static bool usable_page(uint64_t pa)
     if (pa < (1UL << 20) || pa + PAGE_SIZE > MAX_RAM) return false;
     if (pa + PAGE_SIZE > virt_to_phys(__image_start) && pa < virt_to_phys(__bss_end)) return false;
     for (unsigned i = 0; i < nreserved; i++)
-        if (pa + PAGE_SIZE > reserved_base[i] && pa < reserved_hi[i]) return false;
+        if (pa + PAGE_SIZE > reserved_base[i] && pa < reserved_end[i]) return false;
     for (unsigned i = 0; i < nmem_ranges; i++) {
         const struct mem_range *r = &mem_ranges[i];
         if (r->type == 1 && pa >= r->base && pa + PAGE_SIZE <= r->base + r->len) {
@@ -557,12 +557,12 @@ void mm_info(struct lwk_info *info)
 void swap_init(void)
 {
     uint64_t sectors = blk_sectors();
-    if (config.swap == 0) return;
-    if (sectors < 16) {
-        if (config.swap == 1) {
-            kprintf("lwk: bad kernel option swap=on: expected a virtio-blk disk of at least 8 KiB to swap to\n");
-            debug_exit(2);
-        }
+    if (config.swap == 1 && sectors < 16) {
+        kprintf("lwk: bad kernel option swap=on: expected a virtio-blk disk of at least 8 KiB to swap to\n");
+        debug_exit(2);
+    }
+    if (config.swap == 0 || sectors < 16) {
+        chatter("lwk: swap off%s\n", config.swap == 0 ? "" : " (no disk)");
         return;
     }
     uint64_t n = sectors / 8;
