@@ -137,7 +137,8 @@ struct mem_range { uint64_t base, len; uint32_t type; };
 #define MAX_MEM_RANGES 64
 extern struct mem_range mem_ranges[MAX_MEM_RANGES];
 extern unsigned nmem_ranges;
-extern uint64_t reserved_lo, reserved_hi[8], reserved_base[8];
+#define MAX_RESERVED 16
+extern uint64_t reserved_base[MAX_RESERVED], reserved_end[MAX_RESERVED];
 extern unsigned nreserved;
 extern char cmdline[1024];
 extern const char *cmd_args;     /* the command line from the program name on */
@@ -147,7 +148,6 @@ extern struct config { unsigned procs, cpus, slice_us, rank, nranks; int swap; }
 extern uint64_t tsc_hz;
 void time_init(void);
 void delay_us(uint64_t us);
-void pit_wait_us(uint32_t us);
 
 /* acpi.c */
 struct madt {

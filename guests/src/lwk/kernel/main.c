@@ -25,7 +25,7 @@ struct multiboot_module { uint32_t start, end, string, reserved; };
 
 struct mem_range mem_ranges[MAX_MEM_RANGES];
 unsigned nmem_ranges;
-uint64_t reserved_base[8], reserved_hi[8];
+uint64_t reserved_base[MAX_RESERVED], reserved_end[MAX_RESERVED];
 unsigned nreserved;
 char cmdline[1024];
 const char *cmd_args = "";
@@ -33,26 +33,28 @@ struct config config;
 
 static void reserve(uint64_t base, uint64_t end)
 {
-    if (nreserved < 8) {
-        reserved_base[nreserved] = base;
-        reserved_hi[nreserved++] = end;
-    }
+    if (nreserved == MAX_RESERVED) panic("more than %u reserved areas (multiboot modules)", MAX_RESERVED);
+    reserved_base[nreserved] = base;
+    reserved_end[nreserved++] = end;
 }
 
 /* Copies what the kernel needs out of the loader's structures (still identity-mapped by the boot
- * tables), so none of them has to stay reserved; modules, which are not copied, are reserved. */
+ * tables); the structures and the modules are kept out of the frame allocator all the same. */
 static void multiboot_read(uint32_t magic, uint32_t info_phys)
 {
     if (magic != MULTIBOOT_MAGIC) panic("entered with EAX 0x%x, not the multiboot magic", magic);
     const struct multiboot_info *mbi = (const void *)(uintptr_t)info_phys;
+    reserve(info_phys, info_phys + sizeof *mbi);
     if (mbi->flags & MBI_CMDLINE) {
         const char *s = (const char *)(uintptr_t)mbi->cmdline;
         size_t n = strlen(s);
+        reserve(mbi->cmdline, mbi->cmdline + n + 1);
         if (n >= sizeof cmdline) panic("the command line is longer than %zu bytes", sizeof cmdline - 1);
         memcpy(cmdline, s, n + 1);
     }
     if (mbi->flags & MBI_MMAP) {
         uint64_t p = mbi->mmap_addr, end = p + mbi->mmap_length;
+        reserve(p, end);
         while (p + sizeof(struct multiboot_mmap_entry) <= end && nmem_ranges < MAX_MEM_RANGES) {
             const struct multiboot_mmap_entry *e = (const void *)(uintptr_t)p;
             mem_ranges[nmem_ranges++] = (struct mem_range){ e->base, e->len, e->type };
@@ -66,7 +68,11 @@ static void multiboot_read(uint32_t magic, uint32_t info_phys)
     }
     if (mbi->flags & MBI_MODS) {
         const struct multiboot_module *m = (const void *)(uintptr_t)mbi->mods_addr;
-        for (uint32_t i = 0; i < mbi->mods_count; i++) reserve(m[i].start, m[i].end);
+        reserve(mbi->mods_addr, mbi->mods_addr + mbi->mods_count * sizeof *m);
+        for (uint32_t i = 0; i < mbi->mods_count; i++) {
+            reserve(m[i].start, m[i].end);
+            if (m[i].string) reserve(m[i].string, m[i].string + strlen((const char *)(uintptr_t)m[i].string) + 1);
+        }
     }
 }
 
@@ -189,7 +195,7 @@ void kmain(uint32_t magic, uint32_t info_phys)
     timer_init();
     unsigned want = config.cpus ? config.cpus : madt.ncpus;
     if (want > madt.ncpus) {
-        kprintf("lwk: bad kernel option cpus=%u: expected at most the %u CPUs the machine has\n", want, madt.ncpus);
+        kprintf("lwk: bad kernel option cpus=%u: expected 1 to %u (the CPUs in the MADT)\n", want, madt.ncpus);
         debug_exit(2);
     }
     smp_start(want);

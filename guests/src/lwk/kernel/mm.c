@@ -42,6 +42,7 @@ static bool swap_on;
 static uint64_t nslots, slot_cursor, slots_used;
 static uint64_t *slot_bitmap;
 static uint32_t *slot_frame;   /* swap cache: the CACHED frame holding a slot's page, or NIL */
+static uint8_t *swap_staging;  /* EVICT_BATCH pages: victims with consecutive slots go out in one write */
 static uint64_t n_swap_outs, n_swap_ins, n_cache_hits, n_page_faults;
 
 /* ---- kernel page tables ---- */
@@ -132,7 +133,7 @@ static bool usable_page(uint64_t pa)
     if (pa < (1UL << 20) || pa + PAGE_SIZE > MAX_RAM) return false;
     if (pa + PAGE_SIZE > virt_to_phys(__image_start) && pa < virt_to_phys(__bss_end)) return false;
     for (unsigned i = 0; i < nreserved; i++)
-        if (pa + PAGE_SIZE > reserved_base[i] && pa < reserved_hi[i]) return false;
+        if (pa + PAGE_SIZE > reserved_base[i] && pa < reserved_end[i]) return false;
     for (unsigned i = 0; i < nmem_ranges; i++) {
         const struct mem_range *r = &mem_ranges[i];
         if (r->type == 1 && pa >= r->base && pa + PAGE_SIZE <= r->base + r->len) {
@@ -285,14 +286,20 @@ static unsigned evict_batch(void)
         f->state = F_EVICTING;
     }
     if (n) tlb_shootdown(cpu_mask);
+    for (unsigned i = 0, j; i < n; i = j) {
+        j = i + 1;
+        if (!victims[i].write) continue;
+        uint32_t first = frames[victims[i].pfn].slot;
+        memcpy(swap_staging, pfn_va(victims[i].pfn), PAGE_SIZE);
+        for (; j < n && victims[j].write && frames[victims[j].pfn].slot == first + (j - i); j++)
+            memcpy(swap_staging + (j - i) * PAGE_SIZE, pfn_va(victims[j].pfn), PAGE_SIZE);
+        int r = blk_write((uint64_t)first * 8, swap_staging, (j - i) * 8);
+        if (r) panic("swap: writing %u pages from slot %u failed (error %d)", j - i, first, r);
+        n_swap_outs += j - i;
+    }
     for (unsigned i = 0; i < n; i++) {
         uint32_t pfn = victims[i].pfn;
         struct pframe *f = &frames[pfn];
-        if (victims[i].write) {
-            int r = blk_write((uint64_t)f->slot * 8, pfn_va(pfn), 8);
-            if (r) panic("swap: writing slot %u failed (error %d)", f->slot, r);
-            n_swap_outs++;
-        }
         f->state = F_CACHED;
         f->owner = NULL;
         slot_frame[f->slot] = pfn;
@@ -557,12 +564,12 @@ void mm_info(struct lwk_info *info)
 void swap_init(void)
 {
     uint64_t sectors = blk_sectors();
-    if (config.swap == 0) return;
-    if (sectors < 16) {
-        if (config.swap == 1) {
-            kprintf("lwk: bad kernel option swap=on: expected a virtio-blk disk of at least 8 KiB to swap to\n");
-            debug_exit(2);
-        }
+    if (config.swap == 1 && sectors < 16) {
+        kprintf("lwk: bad kernel option swap=on: expected a virtio-blk disk of at least 8 KiB to swap to\n");
+        debug_exit(2);
+    }
+    if (config.swap == 0 || sectors < 16) {
+        chatter("lwk: swap off%s\n", config.swap == 0 ? "" : " (no disk)");
         return;
     }
     uint64_t n = sectors / 8;
@@ -572,7 +579,8 @@ void swap_init(void)
     slot_bitmap = kalloc_pages((n / 64 + 1) * 8 / PAGE_SIZE + 1);
     slot_frame = kalloc_pages((n * 4) / PAGE_SIZE + 1);
     uint32_t *header = kalloc_pages(1);
-    if (!slot_bitmap || !slot_frame || !header) panic("no memory for the swap tables");
+    swap_staging = kalloc_pages(EVICT_BATCH);
+    if (!slot_bitmap || !slot_frame || !header || !swap_staging) panic("no memory for the swap tables");
     for (uint64_t i = 0; i < n; i++) slot_frame[i] = NIL;
     slot_bitmap[0] = 1;   /* slot 0: the header */
     header[1024 / 4] = 1;

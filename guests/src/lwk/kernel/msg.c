@@ -5,8 +5,11 @@
  * sender's rank MAC to the receiver's, then struct msg_header, then up to MSG_PAYLOAD bytes.
  * A message is cut into fragments 0..count-1; every DATA frame from node s to node d carries a
  * frame number (0, 1, 2, ... per (s, d)) and every message a sequence number (per (s, d)), so
- * the receiver detects a lost, duplicated or reordered frame, reports it (kprintf naming both
- * ranks) and hands -LWK_EIO to the next msg_recv from s that has no complete message to take.
+ * the receiver detects a lost, duplicated or reordered frame and reports it (kprintf naming both
+ * ranks). A message found broken (its tag known from any of its frames) is kept as a failure in
+ * its place: the msg_recv that would have taken it gets -LWK_EIO. Messages lost without a trace
+ * (only a gap in the numbers shows them) give -LWK_EIO to the next msg_recv from s that has
+ * nothing to take.
  *
  * Flow control, since neither virtio nor the link waits for a receiver that has no buffer
  * posted: the receiver tells the sender, in CREDIT frames, how many frames it has taken; the
@@ -32,7 +35,6 @@
 #define MAX_MESSAGES    512
 #define HELLO_NS        10000000ULL         /* HELLO again after 10 ms without an answer */
 #define CREDIT_NS       100000000ULL        /* ask for credit again after 100 ms without any */
-#define SPIN_NS         1000000ULL          /* a sender polls for credit 1 ms before it halts */
 #define WARN_NS         30000000000ULL      /* "still waiting" after 30 s */
 
 enum frame_kind { KIND_DATA = 1, KIND_HELLO = 2, KIND_CREDIT = 3 };
@@ -62,10 +64,11 @@ struct peer {
     uint32_t credit_sent;
     int assembling;                 /* message being reassembled, or -1 */
     bool skipping;                  /* dropping frames until the next message starts */
-    uint32_t lost;                  /* losses not reported to msg_recv yet */
+    uint32_t lost;                  /* lost messages of unknown tag not reported to msg_recv yet */
 };
 
-enum message_state { FREE, ASSEMBLING, COMPLETE, TAKEN };
+/* FAILED: a message known to be lost (its source and tag came), for msg_recv to report. */
+enum message_state { FREE, ASSEMBLING, COMPLETE, FAILED, TAKEN };
 
 /* A message in the pool: its bytes in a chain of pool pages. */
 struct message {
@@ -144,7 +147,7 @@ static void send_control(int dst, enum frame_kind kind, uint32_t frame)
 
 /* ---- the pool (msg_lock held) ---- */
 
-static void message_free(struct message *m)
+static void message_free_pages(struct message *m)
 {
     int32_t p = m->first_page;
     while (p >= 0) {
@@ -154,6 +157,12 @@ static void message_free(struct message *m)
         free_pages++;
         p = next;
     }
+    m->first_page = m->fill_page = -1;
+}
+
+static void message_free(struct message *m)
+{
+    message_free_pages(m);
     m->state = FREE;
 }
 
@@ -213,25 +222,39 @@ static uint32_t fragments_of(uint32_t length)
     return length ? (length + MSG_PAYLOAD - 1) / MSG_PAYLOAD : 1;
 }
 
-/* A broken stream from src: the message being reassembled is dropped, the next msg_recv from
- * src that finds nothing to take fails, and frames are dropped until a message starts. */
-static void stream_broken(struct peer *p)
+/* The message being reassembled from p cannot be completed: it stays, without its pages, as a
+ * failure for the msg_recv that would have taken it. */
+static void abandon(struct peer *p)
 {
-    if (p->assembling >= 0) message_free(&messages[p->assembling]);
+    if (p->assembling >= 0) {
+        message_free_pages(&messages[p->assembling]);
+        messages[p->assembling].state = FAILED;
+    }
     p->assembling = -1;
-    p->skipping = true;
-    p->lost++;
+}
+
+/* A message from src with that tag is lost: a failure in its place among src's messages (or one
+ * of unknown tag when no slot is free). */
+static void record_lost(struct peer *p, int src, int tag)
+{
+    struct message *m = message_alloc(src, tag, 0);
+    if (m) m->state = FAILED;
+    else p->lost++;
+}
+
+/* Messages numbered from p->rx_seq up to seq (excluded) never showed a frame: lost, tag unknown. */
+static void skipped_messages(struct peer *p, uint32_t seq)
+{
+    int32_t missing = (int32_t)(seq - p->rx_seq);
+    if (missing > 0) p->lost += (uint32_t)missing;
 }
 
 static void take_data(const struct frame_head *h, const uint8_t *payload, uint32_t payload_bytes)
 {
     int src = h->src;
     struct peer *p = &peers[src];
-    if (h->frame != p->rx_frame) {
-        kprintf("lwk: msg: frame %u from rank %d to rank %d came while %u was expected: lost or out of order\n",
-                h->frame, src, rank, p->rx_frame);
-        stream_broken(p);
-    }
+    uint32_t expected = p->rx_frame;
+    bool gap = h->frame != expected;
     p->rx_frame = h->frame + 1;
 
     uint32_t fragments = fragments_of(h->total);
@@ -240,17 +263,33 @@ static void take_data(const struct frame_head *h, const uint8_t *payload, uint32
         || h->length != expected_length || h->length > payload_bytes) {
         kprintf("lwk: msg: malformed frame from rank %d to rank %d (fragment %u of %u, %u bytes of %u)\n",
                 src, rank, h->fragment, h->fragments, h->length, h->total);
-        stream_broken(p);
+        abandon(p);
+        p->lost++;
+        p->skipping = true;
         return;
+    }
+    if (gap) {
+        kprintf("lwk: msg: frame %u from rank %d to rank %d came while %u was expected: frames lost or out of order\n",
+                h->frame, src, rank, expected);
+        bool same_message = p->assembling >= 0 && messages[p->assembling].seq == h->seq;
+        abandon(p);
+        skipped_messages(p, h->seq);
+        if (h->fragment != 0) {
+            /* The rest of a message whose beginning is lost. */
+            if (!same_message) record_lost(p, src, h->tag);
+            p->rx_seq = h->seq + 1;
+            p->skipping = true;
+            return;
+        }
     }
     if (h->fragment == 0) {
         if (p->assembling >= 0) {
             kprintf("lwk: msg: message %u from rank %d to rank %d lost its end\n", messages[p->assembling].seq, src, rank);
-            stream_broken(p);
+            abandon(p);
         }
-        if (h->seq != p->rx_seq && !p->skipping) {
+        if (h->seq != p->rx_seq && !gap) {
             kprintf("lwk: msg: message %u from rank %d to rank %d came while %u was expected\n", h->seq, src, rank, p->rx_seq);
-            p->lost++;
+            skipped_messages(p, h->seq);
         }
         p->skipping = false;
         p->rx_seq = h->seq + 1;
@@ -258,7 +297,8 @@ static void take_data(const struct frame_head *h, const uint8_t *payload, uint32
         if (!m) {
             kprintf("lwk: msg: no room to buffer a message of %u bytes from rank %d tag %d on rank %d: dropped\n",
                     h->total, src, h->tag, rank);
-            stream_broken(p);
+            record_lost(p, src, h->tag);
+            p->skipping = true;
             return;
         }
         m->seq = h->seq;
@@ -267,11 +307,11 @@ static void take_data(const struct frame_head *h, const uint8_t *payload, uint32
     } else if (p->skipping) {
         return;
     }
-    struct message *m = &messages[p->assembling];
-    if (h->seq != m->seq || h->fragment != m->next_fragment || h->tag != m->tag || h->total != m->length) {
-        kprintf("lwk: msg: fragment %u of message %u from rank %d to rank %d came while fragment %u of message %u was expected\n",
-                h->fragment, h->seq, src, rank, m->next_fragment, m->seq);
-        stream_broken(p);
+    struct message *m = p->assembling >= 0 ? &messages[p->assembling] : NULL;
+    if (!m || h->seq != m->seq || h->fragment != m->next_fragment || h->tag != m->tag || h->total != m->length) {
+        kprintf("lwk: msg: fragment %u of message %u from rank %d to rank %d came out of order\n", h->fragment, h->seq, src, rank);
+        abandon(p);
+        p->skipping = true;
         return;
     }
     message_append(m, payload, h->length);
@@ -364,9 +404,8 @@ static int send_to_self(int tag, const uint8_t *buf, uint32_t len)
     return 0;
 }
 
-/* Waits until dst has answered and the window has room for one more frame: polling at first (a
- * CREDIT is usually a moment away, and the NIC may interrupt another CPU), then halted between
- * interrupts. Called with send_lock held. */
+/* Waits until dst has answered and the window has room for one more frame, halted between
+ * interrupts (a CREDIT frame interrupts). Called with send_lock held. */
 static void wait_for_credit(int dst, struct peer *p)
 {
     uint64_t start = clock_ns(), asked = 0;
@@ -387,8 +426,7 @@ static void wait_for_credit(int dst, struct peer *p)
             kprintf("lwk: msg: rank %d still waiting for rank %d to %s\n", rank, dst, p->up ? "take its frames" : "answer");
             warned = true;
         }
-        if (now - start < SPIN_NS) cpu_relax();
-        else cpu_wait_for_interrupt();
+        cpu_wait_for_interrupt();
         irq_restore(irq);
     }
 }
@@ -439,8 +477,14 @@ long msg_recv(int src_rank, int tag, void *buf, uint64_t maxlen)
         struct message *found = NULL;
         for (unsigned i = 0; i < MAX_MESSAGES; i++) {
             struct message *m = &messages[i];
-            if (m->state == COMPLETE && m->src == src_rank && m->tag == tag && (!found || m->arrival < found->arrival))
+            if ((m->state == COMPLETE || m->state == FAILED) && m->src == src_rank && m->tag == tag && (!found || m->arrival < found->arrival))
                 found = m;
+        }
+        if (found && found->state == FAILED) {
+            message_free(found);
+            spin_unlock(&msg_lock);
+            irq_restore(irq);
+            return -LWK_EIO;
         }
         if (found) {
             found->state = TAKEN;

@@ -9,6 +9,8 @@ static struct proc procs[MAX_PROCS];
 static unsigned nprocs_total;
 static volatile bool started;
 uint64_t context_switches;
+/* Each CPU's bounce buffer for SYS_SEND and SYS_RECV (a process keeps its CPU while in them). */
+static uint8_t *msg_bufs[MAX_CPUS];
 
 /* The job: processes alive, those waiting in SYS_JOIN, the largest exit status so far. */
 static spinlock_t job_lock;
@@ -124,6 +126,13 @@ void procs_create(const struct lwk_program *prog)
         kprintf("lwk: program %s has no valid lwk_user_header\n", prog->name);
         debug_exit(2);
     }
+    for (unsigned c = 0; c < ncpus && msg_available(); c++) {
+        msg_bufs[c] = kalloc_pages(LWK_MSG_MAX / PAGE_SIZE);
+        if (!msg_bufs[c]) {
+            kprintf("lwk: out of memory for the message buffers\n");
+            debug_exit(3);
+        }
+    }
     nprocs_total = config.procs;
     live = nprocs_total;
     for (unsigned i = 0; i < nprocs_total; i++) {
@@ -237,14 +246,6 @@ void proc_fault(struct frame *f, const char *what)
 
 /* ---- system calls ---- */
 
-static uint8_t *msg_bufs[MAX_CPUS];
-
-static uint8_t *msg_buffer(void)
-{
-    struct cpu *c = cpu_self();
-    if (!msg_bufs[c->id]) msg_bufs[c->id] = kalloc_pages(LWK_MSG_MAX / PAGE_SIZE);
-    return msg_bufs[c->id];
-}
 
 static long sys_write(struct proc *p, uint64_t buf, uint64_t len)
 {
@@ -281,8 +282,7 @@ static long sys_send(struct proc *p, int dst, int tag, uint64_t buf, uint64_t le
 {
     if (!msg_available()) return -LWK_ENODEV;
     if (len > LWK_MSG_MAX) return -LWK_EMSGSIZE;
-    uint8_t *k = msg_buffer();
-    if (!k) return -LWK_ENOMEM;
+    uint8_t *k = msg_bufs[p->cpu];
     int r = copy_from_user(p, k, buf, len);
     if (r) return r;
     return msg_send(dst, tag, k, len);
@@ -293,8 +293,7 @@ static long sys_recv(struct proc *p, int src, int tag, uint64_t buf, uint64_t ma
     if (!msg_available()) return -LWK_ENODEV;
     if (maxlen > LWK_MSG_MAX) maxlen = LWK_MSG_MAX;
     if (buf + maxlen < buf || buf + maxlen > USER_TOP) return -LWK_EFAULT;
-    uint8_t *k = msg_buffer();
-    if (!k) return -LWK_ENOMEM;
+    uint8_t *k = msg_bufs[p->cpu];
     long n = msg_recv(src, tag, k, maxlen);
     if (n < 0) return n;
     int r = copy_to_user(p, buf, k, (uint64_t)n);

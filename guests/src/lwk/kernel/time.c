@@ -30,18 +30,6 @@ static uint16_t ch2_count(void)
     return (uint16_t)(lo | inb(PIT_CH2) << 8);
 }
 
-void pit_wait_us(uint32_t us)
-{
-    uint64_t counts = ((uint64_t)us * PIT_HZ + 999999) / 1000000;
-    while (counts) {
-        uint16_t chunk = counts > 0xFFFF ? 0xFFFF : (uint16_t)counts;
-        ch2_start(chunk);
-        for (uint32_t i = 0; !ch2_done(); i++)
-            if (i == MAX_POLLS) panic("PIT channel 2 never reached its terminal count");
-        counts -= chunk;
-    }
-}
-
 /* TSC ticks over ~40 ms of channel 2 counting down from 0xFFFF; the samples at both ends are
  * bracketed by TSC reads, and a run is retried when a bracket is wider than 0.1%. */
 static bool measure(uint64_t *hz)

@@ -184,17 +184,18 @@ void irq_register(unsigned gsi, bool level, irq_handler_t handler, void *ctx)
     unsigned n = nirqs++;
     irqs[n] = (struct irq){ handler, ctx, gsi };
     if (have_ioapic) {
-        /* ISA IRQs default to edge/active high on the same-numbered GSI unless the MADT overrides
-         * them (ACPI 5.2.12.5, MPS INTI flags: polarity bits 0-1, trigger bits 2-3, 3 = low/level). */
-        uint32_t low = VEC_IRQ_BASE + n;
-        if (level) {
-            low |= 1u << 13 | 1u << 15;
-        } else if (gsi < 16 && madt.isa[gsi].present) {
+        /* By default ISA IRQs are edge/active high and PCI INTx level/active low, on the same-
+         * numbered GSI; an interrupt source override in the MADT moves an ISA IRQ and may set
+         * either (ACPI 5.2.12.5, MPS INTI flags: polarity bits 0-1, trigger bits 2-3; 1 = high/edge,
+         * 3 = low/level, 0 = the bus's default). */
+        bool active_low = level, level_triggered = level;
+        if (gsi < 16 && madt.isa[gsi].present) {
             uint16_t f = madt.isa[gsi].flags;
             gsi = madt.isa[gsi].gsi;
-            if ((f & 3) == 3) low |= 1u << 13;
-            if ((f >> 2 & 3) == 3) low |= 1u << 15;
+            if ((f & 3) == 1 || (f & 3) == 3) active_low = (f & 3) == 3;
+            if ((f >> 2 & 3) == 1 || (f >> 2 & 3) == 3) level_triggered = (f >> 2 & 3) == 3;
         }
+        uint32_t low = (VEC_IRQ_BASE + n) | (active_low ? 1u << 13 : 0) | (level_triggered ? 1u << 15 : 0);
         unsigned pin = gsi - madt.ioapic_gsi_base;
         unsigned pins = (ioapic_read(1) >> 16 & 0xFF) + 1;
         if (gsi < madt.ioapic_gsi_base || pin >= pins) panic("irq_register: GSI %u is not on the I/O APIC", gsi);

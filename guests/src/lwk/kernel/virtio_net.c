@@ -6,7 +6,8 @@
  *
  * Receive queue 0 is kept full of buffers; used buffers are handed to the receiver from the
  * device's INTx interrupt, and from net_poll (which msg.c calls whenever it waits, so frames keep
- * coming even when the interrupt is routed elsewhere). Transmit queue 1 is reclaimed by polling.
+ * coming even when the interrupt is routed elsewhere). Transmit queue 1 does not interrupt except
+ * while a CPU waits for its buffers.
  */
 #include "virtio.h"
 
@@ -32,6 +33,8 @@ static unsigned rx_count, tx_count;
 /* Transmit buffers not lent to the device, as a stack of buffer numbers. */
 static uint16_t tx_free[MAX_TX_BUFFERS];
 static unsigned tx_free_count;
+/* CPUs halted until transmit buffers come back: the device interrupts for them meanwhile. */
+static unsigned tx_waiters;
 static void (*receiver)(const uint8_t *frame, uint32_t len);
 
 static void net_interrupt(void *ctx)
@@ -121,32 +124,50 @@ static void tx_reclaim(void)
     }
 }
 
-/* Waits (tx_lock held) until the device has given back `wanted` transmit buffers in all;
- * false after a second without that. */
-static bool tx_wait_free(unsigned wanted)
+/* Takes tx_lock (interrupts disabled, the old RFLAGS in *flags) once the device has given back
+ * enough transmit buffers that `wanted` are free; false, without the lock, after a second.
+ * Called with interrupts enabled, the CPU halts while it waits and the device is asked to
+ * interrupt for used transmit buffers meanwhile (virtio 0.9.5, 2.4.2): QEMU completes them in
+ * its main loop, which a vCPU spinning under TCG starves. In an interrupt handler it polls. */
+static bool tx_acquire(unsigned wanted, uint64_t *flags)
 {
-    tx_reclaim();
     uint64_t start = clock_ns();
-    while (tx_free_count < wanted) {
+    bool waiting = false;
+    for (;;) {
+        *flags = spin_lock_irqsave(&tx_lock);
+        tx_reclaim();
+        bool halt = *flags & (1u << 9);
+        if (tx_free_count < wanted && halt) {
+            if (!waiting) tx_waiters++;
+            waiting = true;
+            txq.avail->flags = 0;
+            /* The flag before the last look at the ring: a buffer used after it interrupts. */
+            __atomic_thread_fence(__ATOMIC_SEQ_CST);
+            tx_reclaim();
+        }
+        bool ready = tx_free_count >= wanted;
+        if (ready && waiting && --tx_waiters == 0) txq.avail->flags = VIRTQ_AVAIL_F_NO_INTERRUPT;
+        if (ready) return true;
+        spin_unlock(&tx_lock);
         if (clock_ns() - start > TX_TIMEOUT_NS) {
+            spin_lock(&tx_lock);
+            if (waiting && --tx_waiters == 0) txq.avail->flags = VIRTQ_AVAIL_F_NO_INTERRUPT;
+            spin_unlock_irqrestore(&tx_lock, *flags);
             kprintf("lwk: virtio-net: the device has not returned a transmit buffer for a second\n");
             return false;
         }
-        cpu_relax();
-        tx_reclaim();
+        if (halt) cpu_wait_for_interrupt();
+        else cpu_relax();
+        if (halt) __asm__ volatile("sti" ::: "memory");
     }
-    return true;
 }
 
 int net_transmit(const void *head, uint32_t head_len, const void *data, uint32_t data_len)
 {
     if (!present) return -LWK_ENODEV;
     if (head_len + data_len > NET_MAX_FRAME) return -LWK_EINVAL;
-    uint64_t flags = spin_lock_irqsave(&tx_lock);
-    if (!tx_wait_free(1)) {
-        spin_unlock_irqrestore(&tx_lock, flags);
-        return -LWK_EIO;
-    }
+    uint64_t flags;
+    if (!tx_acquire(1, &flags)) return -LWK_EIO;
     unsigned k = tx_free[--tx_free_count];
     uint8_t *frame = tx_buffers + k * BUFFER_BYTES + FRAME_OFFSET;
     __builtin_memcpy(frame, head, head_len);
@@ -166,8 +187,8 @@ int net_transmit(const void *head, uint32_t head_len, const void *data, uint32_t
 int net_flush(void)
 {
     if (!present) return -LWK_ENODEV;
-    uint64_t flags = spin_lock_irqsave(&tx_lock);
-    bool done = tx_wait_free(tx_count);
+    uint64_t flags;
+    if (!tx_acquire(tx_count, &flags)) return -LWK_EIO;
     spin_unlock_irqrestore(&tx_lock, flags);
-    return done ? 0 : -LWK_EIO;
+    return 0;
 }
