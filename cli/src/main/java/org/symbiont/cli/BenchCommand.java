@@ -28,12 +28,13 @@ import picocli.CommandLine.Parameters;
 /**
  * Benchmarks: {@code cpu}, guest instructions per second of the CPU core on the cpubench
  * workloads, side by side with the same machine code run natively and the same guest image under
- * QEMU's TCG; {@code exits}, the exit round trip ({@link ExitBenchmark}).
+ * QEMU's TCG; {@code exits}, the exit round trip ({@link ExitBenchmark}); {@code workloads}, the
+ * LWK's HPC workloads in wall time against QEMU and their native twins ({@link WorkloadBenchmark}).
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,
-        description = "Measure the CPU core in guest instructions per second (cpu) or the exit round trip (exits), next to native execution and QEMU TCG.")
+        description = "Measure the CPU core in guest instructions per second (cpu), the exit round trip (exits) or the LWK workloads' wall time (workloads), next to native execution and QEMU TCG.")
 final class BenchCommand implements Callable<Integer> {
-    @Parameters(index = "0", description = "What to benchmark: cpu or exits", defaultValue = "cpu")
+    @Parameters(index = "0", description = "What to benchmark: cpu, exits or workloads", defaultValue = "cpu")
     String target;
 
     @Option(names = "--runs", description = "Measured runs per workload; the median is reported (default: ${DEFAULT-VALUE}).", defaultValue = "5")
@@ -65,12 +66,19 @@ final class BenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (!target.equals("cpu") && !target.equals("exits")) throw new UserError("unknown benchmark '" + target + "': use cpu or exits");
+        if (!List.of("cpu", "exits", "workloads").contains(target)) {
+            throw new UserError("unknown benchmark '" + target + "': use cpu, exits or workloads");
+        }
         if (runs < 1 || runs > 100) throw new UserError("--runs must be between 1 and 100, got " + runs);
         if (target.equals("exits")) {
             Path qemu = noQemu ? null : findQemu();
             if (qemu == null && !noQemu) System.out.println("QEMU comparison skipped: qemu-system-x86_64 not found (Debian package qemu-system-x86)");
             ExitBenchmark.run(runs, qemu);
+            return 0;
+        }
+        if (target.equals("workloads")) {
+            Path qemu = noQemu ? null : findQemu();
+            WorkloadBenchmark.run(runs, qemu, noNative);
             return 0;
         }
         if (scale <= 0 || scale > 100) throw new UserError("--scale must be in (0, 100], got " + scale);
