@@ -13,13 +13,13 @@ import org.symbiont.devices.CharBackend;
 public final class CharBackends {
     private CharBackends() {}
 
-    /** Discards output, never has input. */
+    /** Discards output, has no input. */
     public static final CharBackend NULL = new CharBackend() {
         @Override public void write(int b) { }
-        @Override public int read() { return -1; }
+        @Override public int read() { return END_OF_INPUT; }
     };
 
-    /** Writes to a stream (flushed at line ends), never has input. */
+    /** Writes to a stream (flushed at line ends), has no input. */
     public static CharBackend output(OutputStream out) {
         return new CharBackend() {
             @Override
@@ -32,7 +32,7 @@ public final class CharBackends {
                 }
             }
 
-            @Override public int read() { return -1; }
+            @Override public int read() { return END_OF_INPUT; }
 
             @Override
             public void flush() {
@@ -45,22 +45,42 @@ public final class CharBackends {
         };
     }
 
-    /** The process's standard output; input from standard input when bytes are waiting. */
+    /** The process's standard output; input from standard input as it arrives, until it ends. */
     public static CharBackend stdio(PrintStream out) {
         CharBackend w = output(out);
         return new CharBackend() {
             @Override public void write(int b) { w.write(b); }
             @Override public void flush() { w.flush(); }
-
-            @Override
-            public int read() {
-                try {
-                    return System.in.available() > 0 ? System.in.read() : -1;
-                } catch (IOException e) {
-                    return -1;
-                }
-            }
+            @Override public int read() { return StandardInput.read(); }
         };
+    }
+
+    /**
+     * Standard input, read by a daemon thread of its own (a read would block the VM's thread)
+     * from the first time a guest looks for input.
+     */
+    private static final class StandardInput {
+        private static final java.util.concurrent.ConcurrentLinkedQueue<Integer> bytes = new java.util.concurrent.ConcurrentLinkedQueue<>();
+        private static volatile boolean ended;
+
+        static {
+            Thread reader = new Thread(() -> {
+                try {
+                    for (int b; (b = System.in.read()) >= 0; ) bytes.add(b);
+                } catch (IOException e) {
+                    // An unreadable standard input ends like an empty one.
+                }
+                ended = true;
+            }, "symbiont-stdin");
+            reader.setDaemon(true);
+            reader.start();
+        }
+
+        static int read() {
+            boolean over = ended; // read before the queue: a byte queued before the end is never lost
+            Integer b = bytes.poll();
+            return b != null ? b : over ? CharBackend.END_OF_INPUT : CharBackend.NOTHING_YET;
+        }
     }
 
     /**
@@ -99,9 +119,10 @@ public final class CharBackends {
             @Override
             public int read() {
                 try {
-                    return in.read();
+                    int b = in.read();
+                    return b >= 0 ? b : END_OF_INPUT;
                 } catch (IOException e) {
-                    return -1;
+                    return END_OF_INPUT;
                 }
             }
         };
@@ -112,7 +133,7 @@ public final class CharBackends {
         private final ByteArrayOutputStream bytes = new ByteArrayOutputStream();
 
         @Override public synchronized void write(int b) { bytes.write(b); }
-        @Override public int read() { return -1; }
+        @Override public int read() { return END_OF_INPUT; }
 
         public synchronized String text() {
             return bytes.toString(java.nio.charset.StandardCharsets.ISO_8859_1);

@@ -31,7 +31,9 @@ import org.symbiont.devices.VirtualTimer;
  *
  * <p>Reception polls the back end on a virtual-time timer, one character time apart (start bit,
  * data bits, parity and stop bits at the baud rate 1.8432 MHz / 16 / divisor; 115200 baud 8N1 is
- * 86.8 µs), for as long as the receiver has room; reading RBR makes room and restarts it. The
+ * 86.8 µs), for as long as the receiver has room and the back end may still have input (a back
+ * end that says its input ended is not polled again, so an idle guest's time can skip ahead);
+ * reading RBR makes room and restarts it. The
  * character time-out fires four character times after the last character went into or out of a
  * non-empty FIFO. Back-end bytes carry no parity or framing errors; an overrun happens when the
  * receiver is full (in loopback, where transmission does not wait for the guest to read). The
@@ -120,6 +122,8 @@ public final class Uart16550 extends IsaPortDevice {
     private int msrDeltas;
 
     private VirtualTimer pollTimer;
+    /** The back end said no input will ever come: polling stopped for good. */
+    private boolean inputEnded;
     private VirtualTimer timeoutTimer;
     private boolean irqAsserted;
 
@@ -303,7 +307,7 @@ public final class Uart16550 extends IsaPortDevice {
 
     /** Polls the back end one character time from now, if the receiver can take a character. */
     private void ensurePolling() {
-        if (pollTimer != null || loopback() || rxCount >= capacity()) return;
+        if (pollTimer != null || inputEnded || loopback() || rxCount >= capacity()) return;
         pollTimer = context.schedule(context.nanos() + characterNanos(), this::poll);
     }
 
@@ -312,6 +316,7 @@ public final class Uart16550 extends IsaPortDevice {
         if (!loopback() && rxCount < capacity()) {
             int b = backend.read();
             if (b >= 0) receive(b & 0xFF, 0);
+            else if (b == CharBackend.END_OF_INPUT) inputEnded = true;
         }
         updateIrq();
         ensurePolling();

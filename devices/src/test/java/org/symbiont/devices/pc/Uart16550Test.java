@@ -32,9 +32,16 @@ class Uart16550Test {
         final ArrayDeque<Integer> in = new ArrayDeque<>();
         int flushes;
         int flushedLength;
+        boolean ended;
+        int reads;
 
         @Override public void write(int b) { out.write(b); }
-        @Override public int read() { return in.isEmpty() ? -1 : in.poll(); }
+
+        @Override
+        public int read() {
+            reads++;
+            return !in.isEmpty() ? in.poll() : ended ? END_OF_INPUT : NOTHING_YET;
+        }
 
         @Override
         public void flush() {
@@ -232,6 +239,21 @@ class Uart16550Test {
         assertEquals('f', in(RBR));
         assertEquals(0, in(LSR) & LSR_DR);
         assertEquals('f', in(RBR), "an empty receiver reads the last byte again");
+    }
+
+    @Test
+    void inputThatEndedIsNotPolledAgainSoIdleTimeCanSkipAhead() {
+        setup115200();
+        out(FCR, FCR_ENABLE);
+        backend.type("ok");
+        backend.ended = true;
+        ctx.advance(3 * CHAR_115200);
+        assertEquals('o', in(RBR));
+        assertEquals('k', in(RBR));
+        int reads = backend.reads;
+        assertEquals(Long.MAX_VALUE, ctx.timers().nextDeadline(), "no poll scheduled after the end of input");
+        ctx.advance(1_000 * CHAR_115200);
+        assertEquals(reads, backend.reads);
     }
 
     @Test
