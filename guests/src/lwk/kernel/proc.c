@@ -41,6 +41,7 @@ void schedule(void)
         c->kstack_top = c->tss.rsp[0] = next->kstack_top;
         write_cr3(next->pml4_phys);
         fx_restore(next);
+        timer_restart();
         __atomic_add_fetch(&context_switches, 1, __ATOMIC_RELAXED);
     } else {
         write_cr3(kernel_pml4_phys);
@@ -193,7 +194,6 @@ static void proc_exit(struct proc *p, int status) __attribute__((noreturn));
 static void proc_exit(struct proc *p, int status)
 {
     uint64_t flags = spin_lock_irqsave(&job_lock);
-    p->status = status;
     if (status > max_status) max_status = status;
     bool last = --live == 0;
     p->state = PROC_EXITED;

@@ -274,6 +274,13 @@ void timer_start(void)
     lapic_write(LAPIC_TIMER_INIT, lapic_ticks_per_slice);
 }
 
+void timer_restart(void)
+{
+    /* A write of the initial count restarts the countdown (SDM vol. 3A 11.5.4). */
+    if (have_lapic) lapic_write(LAPIC_TIMER_INIT, lapic_ticks_per_slice);
+    else pit_ticks = 0;
+}
+
 /* ---- dispatch ---- */
 
 void fault_report(struct frame *f, const char *what)
