@@ -193,6 +193,7 @@ static void wake_joiners_locked(void)
 static void proc_exit(struct proc *p, int status) __attribute__((noreturn));
 static void proc_exit(struct proc *p, int status)
 {
+    status &= 0xFF;   /* as a Unix exit status: exit(-1) is 255 */
     uint64_t flags = spin_lock_irqsave(&job_lock);
     if (status > max_status) max_status = status;
     bool last = --live == 0;
