@@ -302,7 +302,8 @@ void interrupt_dispatch(struct frame *f)
 {
     uint64_t v = f->vector;
     if (v < 32) {
-        if (f->cs & 3) proc_fault(f, exception_names[v]);
+        /* NMI, double fault and machine check are the machine's trouble, not the process's. */
+        if ((f->cs & 3) && v != 2 && v != 8 && v != 18) proc_fault(f, exception_names[v]);
         else fault_report(f, exception_names[v]);
         return;
     }
