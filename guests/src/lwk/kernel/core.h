@@ -24,6 +24,7 @@
 #define VEC_PIC_BASE   0x20   /* the 8259A pair remapped here (IRQ0 = timer without a local APIC) */
 #define VEC_TIMER      0xE0   /* local APIC timer */
 #define VEC_TLB        0xF0   /* TLB shootdown IPI */
+#define VEC_WAKE       0xF1   /* wakes a halted CPU to look at its run queue */
 #define VEC_SPURIOUS   0xFF
 
 /* Page-table entry bits (SDM vol. 3A 4.5, tables 4-14 to 4-20). */
@@ -165,6 +166,7 @@ void cpu_tables_init(struct cpu *c);  /* GDT, TSS, IDT, GS, SYSCALL MSRs on this
 void lapic_init(void);
 uint32_t lapic_id(void);
 void lapic_send_ipi(uint32_t apic_id, uint32_t icr);
+void cpu_kick(unsigned cpu);          /* another CPU has a process to run (else its next tick) */
 void timer_init(void);                /* BSP: calibration and the interrupt controllers */
 void timer_start(void);               /* this CPU's periodic slice timer */
 void timer_restart(void);             /* a full slice from now, for the process just switched in */

@@ -178,6 +178,7 @@ void procs_create(const struct lwk_program *prog)
     for (unsigned c = 0; c < ncpus; c++) cpus[c].next = cpus[c].nprocs - 1;
     chatter("lwk: running %s: %u processes on %u CPUs\n", prog->name, nprocs_total, ncpus);
     __atomic_store_n(&started, true, __ATOMIC_RELEASE);
+    for (unsigned c = 1; c < ncpus; c++) cpu_kick(c);
 }
 
 /* ---- exit and join ---- */
@@ -185,8 +186,12 @@ void procs_create(const struct lwk_program *prog)
 static void wake_joiners_locked(void)
 {
     if (!joining || live != joining) return;
-    for (unsigned i = 0; i < nprocs_total; i++)
-        if (procs[i].state == PROC_JOINING) procs[i].state = PROC_RUNNABLE;
+    for (unsigned i = 0; i < nprocs_total; i++) {
+        if (procs[i].state == PROC_JOINING) {
+            procs[i].state = PROC_RUNNABLE;
+            cpu_kick(procs[i].cpu);
+        }
+    }
     joining = 0;
 }
 

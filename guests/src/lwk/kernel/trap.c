@@ -130,6 +130,11 @@ void lapic_send_ipi(uint32_t apic_id, uint32_t icr)
     if (flags & 0x200) sti();
 }
 
+void cpu_kick(unsigned cpu)
+{
+    if (have_lapic && cpu != this_cpu()) lapic_send_ipi(cpus[cpu].apic_id, VEC_WAKE);
+}
+
 /* ---- 8259A and I/O APIC ---- */
 
 #define PIC1_CMD 0x20
@@ -313,6 +318,8 @@ void interrupt_dispatch(struct frame *f)
     } else if (v == VEC_TLB) {
         tlb_ipi();
         lapic_eoi();
+    } else if (v == VEC_WAKE) {
+        lapic_eoi();   /* the interrupted idle loop looks at its run queue */
     } else if (v == VEC_SPURIOUS) {
         /* SDM vol. 3A 11.9: no EOI for a spurious interrupt. */
     } else if (v >= VEC_IRQ_BASE && v < VEC_IRQ_BASE + nirqs) {
