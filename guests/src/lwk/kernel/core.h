@@ -13,12 +13,10 @@
 #define KSTACK_PAGES   4
 #define USER_TOP       0x0000800000000000UL   /* first non-canonical address of the lower half */
 
-/* Selectors of the per-CPU GDT (entry.S builds the same layout for the boot GDT's first three). */
+/* Selectors of the per-CPU GDT (trap.c) used from C. */
 #define SEL_KCODE 0x08
-#define SEL_KDATA 0x10
 #define SEL_UDATA 0x1B
 #define SEL_UCODE 0x23
-#define SEL_TSS   0x28
 
 /* Interrupt vectors. */
 #define VEC_IRQ_BASE   0x30   /* irq_register's vectors: 0x30 .. 0x30+MAX_IRQS-1 */
@@ -26,6 +24,7 @@
 #define VEC_PIC_BASE   0x20   /* the 8259A pair remapped here (IRQ0 = timer without a local APIC) */
 #define VEC_TIMER      0xE0   /* local APIC timer */
 #define VEC_TLB        0xF0   /* TLB shootdown IPI */
+#define VEC_WAKE       0xF1   /* wakes a halted CPU to look at its run queue */
 #define VEC_SPURIOUS   0xFF
 
 /* Page-table entry bits (SDM vol. 3A 4.5, tables 4-14 to 4-20). */
@@ -167,8 +166,10 @@ void cpu_tables_init(struct cpu *c);  /* GDT, TSS, IDT, GS, SYSCALL MSRs on this
 void lapic_init(void);
 uint32_t lapic_id(void);
 void lapic_send_ipi(uint32_t apic_id, uint32_t icr);
+void cpu_kick(unsigned cpu);          /* another CPU has a process to run (else its next tick) */
 void timer_init(void);                /* BSP: calibration and the interrupt controllers */
 void timer_start(void);               /* this CPU's periodic slice timer */
+void timer_restart(void);             /* a full slice from now, for the process just switched in */
 void interrupt_dispatch(struct frame *f);
 void fault_report(struct frame *f, const char *what) __attribute__((noreturn));
 
@@ -199,7 +200,6 @@ struct proc {
     uint64_t pml4_phys;
     unsigned pid, index, cpu;
     volatile int state;
-    int status;
     const struct lwk_program *prog;
     const struct lwk_user_header *hdr;
     struct region image, stack, mmaps[MAX_MMAP_REGIONS];

@@ -173,7 +173,7 @@ static const struct lwk_program *program_select(void)
     if (n) kprintf("lwk: no program \"%s\"; the programs are:", name);
     else kprintf("lwk: no program named on the command line; the programs are:");
     for (const struct lwk_program *p = lwk_programs; p->name; p++) kprintf(" %s", p->name);
-    kprintf("\n");
+    kprintf("%s\n", lwk_programs[0].name ? "" : " (none built in)");
     debug_exit(2);
 }
 

@@ -2,8 +2,9 @@
  * Memory: the kernel's page tables (direct map, image map), the frame allocator and its frame
  * table, kalloc_pages, user address spaces with demand paging, and swap to the virtio-blk disk.
  *
- * One lock (mm_lock) covers all of it. It is taken with interrupts enabled and never from an
- * interrupt handler, because its holder may wait for a TLB shootdown IPI to be answered.
+ * One lock (mm_lock) covers all of it, disk transfers of swap included. It is taken with
+ * interrupts enabled and never from an interrupt handler, because its holder may wait for a TLB
+ * shootdown IPI to be answered. Kernel code is never preempted, so a holder is never switched out.
  *
  * TLB shootdown: a process only ever runs on its own CPU (proc->cpu), and user pages are not
  * global, so only that CPU can cache translations of its address space (a CR3 load flushes them,
@@ -18,6 +19,11 @@
 #define LARGE (2UL << 20)
 #define EVICT_BATCH 32
 
+/* Frame states. NONE: not RAM we manage. FREE: on free_list. KERNEL: kalloc_pages, the frame table.
+ * PT: a user page table. USER: mapped by `owner` at `va`. CACHED: the swap cache, on cache_list:
+ * an evicted page's frame, still holding the contents of its slot; it is handed out like a free
+ * frame (oldest first) once the free list is empty, but a fault on that slot before then maps it
+ * again without a disk read. EVICTING: between the PTE's replacement and the end of the write. */
 enum { F_NONE, F_FREE, F_KERNEL, F_PT, F_USER, F_CACHED, F_EVICTING };
 
 /* Per-frame metadata. A user frame records who maps it where, so that the clock can find its

@@ -41,6 +41,7 @@ void schedule(void)
         c->kstack_top = c->tss.rsp[0] = next->kstack_top;
         write_cr3(next->pml4_phys);
         fx_restore(next);
+        timer_restart();
         __atomic_add_fetch(&context_switches, 1, __ATOMIC_RELAXED);
     } else {
         write_cr3(kernel_pml4_phys);
@@ -177,6 +178,7 @@ void procs_create(const struct lwk_program *prog)
     for (unsigned c = 0; c < ncpus; c++) cpus[c].next = cpus[c].nprocs - 1;
     chatter("lwk: running %s: %u processes on %u CPUs\n", prog->name, nprocs_total, ncpus);
     __atomic_store_n(&started, true, __ATOMIC_RELEASE);
+    for (unsigned c = 1; c < ncpus; c++) cpu_kick(c);
 }
 
 /* ---- exit and join ---- */
@@ -184,16 +186,20 @@ void procs_create(const struct lwk_program *prog)
 static void wake_joiners_locked(void)
 {
     if (!joining || live != joining) return;
-    for (unsigned i = 0; i < nprocs_total; i++)
-        if (procs[i].state == PROC_JOINING) procs[i].state = PROC_RUNNABLE;
+    for (unsigned i = 0; i < nprocs_total; i++) {
+        if (procs[i].state == PROC_JOINING) {
+            procs[i].state = PROC_RUNNABLE;
+            cpu_kick(procs[i].cpu);
+        }
+    }
     joining = 0;
 }
 
 static void proc_exit(struct proc *p, int status) __attribute__((noreturn));
 static void proc_exit(struct proc *p, int status)
 {
+    status &= 0xFF;   /* as a Unix exit status: exit(-1) is 255 */
     uint64_t flags = spin_lock_irqsave(&job_lock);
-    p->status = status;
     if (status > max_status) max_status = status;
     bool last = --live == 0;
     p->state = PROC_EXITED;

@@ -130,6 +130,11 @@ void lapic_send_ipi(uint32_t apic_id, uint32_t icr)
     if (flags & 0x200) sti();
 }
 
+void cpu_kick(unsigned cpu)
+{
+    if (have_lapic && cpu != this_cpu()) lapic_send_ipi(cpus[cpu].apic_id, VEC_WAKE);
+}
+
 /* ---- 8259A and I/O APIC ---- */
 
 #define PIC1_CMD 0x20
@@ -274,6 +279,13 @@ void timer_start(void)
     lapic_write(LAPIC_TIMER_INIT, lapic_ticks_per_slice);
 }
 
+void timer_restart(void)
+{
+    /* A write of the initial count restarts the countdown (SDM vol. 3A 11.5.4). */
+    if (have_lapic) lapic_write(LAPIC_TIMER_INIT, lapic_ticks_per_slice);
+    else pit_ticks = 0;
+}
+
 /* ---- dispatch ---- */
 
 void fault_report(struct frame *f, const char *what)
@@ -295,7 +307,8 @@ void interrupt_dispatch(struct frame *f)
 {
     uint64_t v = f->vector;
     if (v < 32) {
-        if (f->cs & 3) proc_fault(f, exception_names[v]);
+        /* NMI, double fault and machine check are the machine's trouble, not the process's. */
+        if ((f->cs & 3) && v != 2 && v != 8 && v != 18) proc_fault(f, exception_names[v]);
         else fault_report(f, exception_names[v]);
         return;
     }
@@ -305,6 +318,8 @@ void interrupt_dispatch(struct frame *f)
     } else if (v == VEC_TLB) {
         tlb_ipi();
         lapic_eoi();
+    } else if (v == VEC_WAKE) {
+        lapic_eoi();   /* the interrupted idle loop looks at its run queue */
     } else if (v == VEC_SPURIOUS) {
         /* SDM vol. 3A 11.9: no EOI for a spurious interrupt. */
     } else if (v >= VEC_IRQ_BASE && v < VEC_IRQ_BASE + nirqs) {

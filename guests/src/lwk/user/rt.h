@@ -42,7 +42,8 @@ void rt_yield(void);
  * proc_index, procs, cpu, cpus, rank 0, nranks 1), page_size, ram_bytes and free_frames; the
  * kernel counters (swap, page faults, context switches), tsc_hz and slice_us are 0. */
 void rt_info(struct lwk_info *out);
-/* Waits until every other process of the job has exited; returns their largest exit status. */
+/* Waits until every other process of the job has exited; returns their largest exit status.
+ * For process 0 (two processes joining each other would wait forever). */
 int rt_join(void);
 /* One message of at most LWK_MSG_MAX bytes to/from process 0 of another node; the SYS_SEND /
  * SYS_RECV results (natively always -LWK_ENODEV). Workloads use rt_send/rt_recv below. */

@@ -6,7 +6,8 @@
  * are not (0 exactly, as nothing races here). The rate is from the first pass.
  *
  * Defaults (logn=20, 8 MB table, 4M updates): ~120 M instructions. Bigger: logn=24 (128 MB,
- * -m 256), or updates= to shorten or lengthen a run without changing the table.
+ * -m 256, ~2 minutes under Symbiont: random access is its slowest case), or updates= to change
+ * the length of a run without changing the table.
  */
 #include "rt.h"
 

@@ -19,6 +19,6 @@ int rt_main(int argc, char **argv)
     int status = 0;
     if (in.proc_index == 0 && in.procs > 1)
         status = rt_join();
-    rt_result("hello", "argc=%d procs=%u nranks=%u status=%d", argc, in.procs, in.nranks, status);
+    rt_result("hello", "argc=%d procs=%u nranks=%u ok=%d", argc, in.procs, in.nranks, status == 0);
     return status;
 }

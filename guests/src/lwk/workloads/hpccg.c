@@ -116,7 +116,7 @@ int rt_main(int argc, char **argv)
     if (pb.nranks > 1 && rt_procs() > 1)
         rt_fail(2, "nranks > 1 needs procs=1 (only process 0 of a node exchanges messages)");
     if (nx < 1 || ny < 1 || nz < (uint64_t)pb.nranks || nx * ny * (nz + 2) >= (1ULL << 32))
-        rt_fail(2, "need nx, ny >= 1, nz >= nranks and nx*ny*(nz/nranks+2) < 2^32");
+        rt_fail(2, "need nx, ny >= 1, nz >= nranks and nx*ny*(nz+2) < 2^32");
     pb.z0 = nz * (uint64_t)pb.rank / (uint64_t)pb.nranks;
     pb.nzl = nz * (uint64_t)(pb.rank + 1) / (uint64_t)pb.nranks - pb.z0;
     pb.plane = nx * ny;
@@ -127,7 +127,7 @@ int rt_main(int argc, char **argv)
     pb.rowptr = rt_alloc((n + 1) * sizeof(uint64_t));
     pb.col = rt_alloc(27 * n * sizeof(uint32_t));
     pb.val = rt_alloc(27 * n * sizeof(double));
-    pb.part = rt_alloc((nz > (uint64_t)pb.nranks ? nz : (uint64_t)pb.nranks) * sizeof(double));
+    pb.part = rt_alloc(nz * sizeof(double));       /* nz >= nranks: also holds one value per rank */
     double *b = rt_alloc(n * sizeof(double));
     double *x = rt_alloc(n * sizeof(double));
     double *r = rt_alloc(n * sizeof(double));
