@@ -28,7 +28,7 @@ import picocli.CommandLine.Option;
  * and a summary per guest.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
-        description = "Boot several guests at once in one JVM (a compute benchmark, an SMP start-up, timers and interrupts, ACPI, a virtio disk, a guest scribbling over all its RAM, two guests cabled by virtio-net) and summarize each.")
+        description = "Boot several guests at once in one JVM (a compute benchmark, an SMP start-up, timers and interrupts, ACPI, a guest scribbling over all its RAM, and the lightweight kernel running STREAM, a context-switch benchmark, a swapping workload and HPCCG on two nodes over virtio-net) and summarize each.")
 final class DemoCommand implements Callable<Integer> {
     @Option(names = "--n", description = "Size of the cpubench guest's sieve (default: ${DEFAULT-VALUE}).", defaultValue = "10000000")
     long n;
@@ -40,19 +40,26 @@ final class DemoCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         if (n < 2 || n > 32L << 20) throw new UserError("--n must be between 2 and " + (32L << 20) + ", got " + n);
         byte[] testguest = GuestImages.testguest();
+        byte[] lwk = GuestImages.lwk();
         List<Guest> guests = List.of(
                 new Guest("sieve", "cpubench: a sieve of Eratosthenes in 64-bit mode", GuestImages.cpubench(), "sieve n=" + n, ""),
                 new Guest("smp", "4 vCPUs: the BSP starts the APs with INIT/SIPI, found in the ACPI MADT", testguest, "smp", "cpus = 4"),
                 new Guest("timers", "8254 PIT through the 8259 PIC, TSC calibrated against it", testguest, "pit", ""),
                 new Guest("apic", "local APIC timer one-shot, periodic and TSC-deadline", testguest, "apic-timer", ""),
                 new Guest("acpi", "ACPI tables checked as a kernel reads them; PM timer vs PIT", testguest, "acpi", ""),
-                new Guest("disk", "PCI enumeration and a sector read from a virtio-blk disk", testguest, "pci",
-                        "devices += { name = disk0, type = virtio-blk, size = 1M }"),
                 new Guest("scribbler", "writes a pattern over all of its RAM and checks it", testguest, "scribble", "memory = 64M"),
-                new Guest("net-a", "virtio-net: sends 8 frames over a virtual cable to net-b ...", testguest, "net role=send",
-                        "devices += { name = net0, type = virtio-net, link = demo-cable, mac = \"52:54:00:00:00:0a\" }"),
-                new Guest("net-b", "... which checks them and answers", testguest, "net role=recv",
-                        "devices += { name = net0, type = virtio-net, link = demo-cable, mac = \"52:54:00:00:00:0b\" }"));
+                new Guest("stream", "the LWK on 2 vCPUs: STREAM in 2 processes, each in its own address space", lwk,
+                        "stream n=100000 procs=2", "cpus = 2"),
+                new Guest("ctxsw", "the LWK: 4 processes on one CPU yielding to each other, time per switch", lwk,
+                        "ctxsw procs=4 iters=5000", ""),
+                new Guest("swapper", "the LWK: 32 MiB touched in 24 MiB of RAM, swapping to a virtio-blk disk", lwk,
+                        "memperf mb=32 passes=2", "memory = 24M\ndevices += { name = swap0, type = virtio-blk, size = 64M }"),
+                new Guest("hpccg-0", "the LWK: HPCCG's conjugate gradient on 2 nodes, rank 0 ...", lwk,
+                        "hpccg nx=12 ny=12 nz=12 max_iter=60 rank=0 nranks=2",
+                        "devices += { name = net0, type = virtio-net, link = demo-lan, mac = \"52:54:00:00:00:10\" }"),
+                new Guest("hpccg-1", "... and rank 1, exchanging halos and dot products over virtio-net", lwk,
+                        "hpccg nx=12 ny=12 nz=12 max_iter=60 rank=1 nranks=2",
+                        "devices += { name = net0, type = virtio-net, link = demo-lan, mac = \"52:54:00:00:00:11\" }"));
 
         System.out.printf("Symbiont demo: %d guests boot at once in one JVM, each in its own VM (own thread, memory and devices):%n", guests.size());
         List<VmSpec> specs = new ArrayList<>();
