@@ -38,7 +38,10 @@
 #define POOL_PAGES      1024    /* 4 MiB for messages not yet received */
 #define MAX_MESSAGES    512
 #define HELLO_NS        10000000ULL         /* HELLO again after 10 ms without an answer */
-#define RESEND_NS       50000000ULL         /* send again after 50 ms without progress */
+/* Send again after this long without progress, doubling up to 1.6 s while nothing moves (a
+ * halted VM's virtual time can run far ahead of its peers'). */
+#define RESEND_NS       100000000ULL
+#define RESEND_MAX_NS   1600000000ULL
 #define WARN_NS         30000000000ULL      /* "still waiting" after 30 s */
 
 enum frame_kind { KIND_DATA = 1, KIND_HELLO = 2, KIND_CREDIT = 3, KIND_NACK = 4 };
@@ -429,7 +432,7 @@ int msg_send(int dst_rank, int tag, const void *buf, uint64_t len)
     h.total = (uint32_t)len;
     uint32_t first = p->tx_frame, end = first + fragments, next = first;
     p->tx_frame = end;
-    uint64_t moved = clock_ns(), asked = 0;
+    uint64_t moved = clock_ns(), asked = 0, resend = RESEND_NS;
     uint32_t seen = p->tx_taken;
     bool warned = false;
     int err = 0;
@@ -450,6 +453,7 @@ int msg_send(int dst_rank, int tag, const void *buf, uint64_t len)
         if (taken != seen) {
             seen = taken;
             moved = now;
+            resend = RESEND_NS;
         }
         if (p->up && next != end && next - taken < WINDOW) {
             irq_restore(irq);
@@ -462,8 +466,9 @@ int msg_send(int dst_rank, int tag, const void *buf, uint64_t len)
             next++;
             continue;
         }
-        if (p->up ? now - moved > RESEND_NS && now - asked > RESEND_NS : now - asked > HELLO_NS) {
+        if (p->up ? now - moved > resend && now - asked > resend : now - asked > HELLO_NS) {
             send_control(dst_rank, KIND_HELLO, 0);
+            if (p->up && resend < RESEND_MAX_NS) resend *= 2;
             asked = now;
             next = taken;   /* the frames or their CREDIT got lost: from the first not taken */
         }
