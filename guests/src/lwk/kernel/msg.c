@@ -33,7 +33,9 @@
 #define MSG_VERSION     1
 #define MSG_PAYLOAD     1400    /* bytes of a message per frame */
 #define MAX_RANKS       65536   /* the two bytes of a rank MAC */
-#define WINDOW          32      /* DATA frames in flight per destination (< a NIC's 128 receive buffers) */
+/* DATA frames in flight per destination. A NIC has 128 receive buffers: up to four senders'
+ * windows fit; beyond, a frame meeting a full ring is lost and sent again after the NACK. */
+#define WINDOW          32
 #define CREDIT_EVERY    (WINDOW / 2)
 #define POOL_PAGES      1024    /* 4 MiB for messages not yet received */
 #define MAX_MESSAGES    512
@@ -49,7 +51,7 @@ enum frame_kind { KIND_DATA = 1, KIND_HELLO = 2, KIND_CREDIT = 3, KIND_NACK = 4 
 struct frame_head {
     uint8_t dst_mac[6], src_mac[6];
     uint16_t ethertype;         /* big-endian */
-    /* struct msg_header, little-endian */
+    /* the message header, little-endian */
     uint8_t kind, version;
     uint16_t src, dst;          /* ranks */
     uint16_t length;            /* payload bytes in this frame */
