@@ -68,7 +68,7 @@ struct peer {
     uint32_t tx_frame, tx_seq;
     volatile uint32_t tx_taken;     /* from its CREDIT and NACK frames */
     volatile bool up;               /* it has answered */
-    volatile bool rewind;           /* it sent a NACK: send again from tx_taken */
+    bool rewind;                    /* it sent a NACK: send again from tx_taken (atomic) */
     /* As a receiver from it. */
     uint32_t rx_frame, rx_seq;
     uint32_t credit_sent;
@@ -350,13 +350,12 @@ static void receive_frame(const uint8_t *frame, uint32_t len)
     case KIND_HELLO:
         send_credit(h->src, p);
         break;
-    case KIND_NACK:
-        p->rewind = true;
-        /* fall through */
     case KIND_CREDIT:
+    case KIND_NACK:
         /* The count only grows (frame numbers wrap: compare differences). */
         if ((int32_t)(h->frame - p->tx_taken) > 0) p->tx_taken = h->frame;
         p->up = true;
+        if (h->kind == KIND_NACK) __atomic_store_n(&p->rewind, true, __ATOMIC_RELEASE);
         break;
     }
     spin_unlock_irqrestore(&msg_lock, flags);
@@ -442,13 +441,14 @@ int msg_send(int dst_rank, int tag, const void *buf, uint64_t len)
     for (;;) {
         uint64_t irq = irq_disable();
         net_poll();
+        /* The NACK flag before the count it came with (the handler may run on another CPU). */
+        bool rewind = __atomic_exchange_n(&p->rewind, false, __ATOMIC_ACQ_REL);
         uint32_t taken = p->tx_taken;
         if ((int32_t)(taken - end) >= 0) {
             irq_restore(irq);
             break;
         }
-        if (p->rewind) next = taken;
-        p->rewind = false;
+        if (rewind) next = taken;
         if ((int32_t)(next - taken) < 0) next = taken;
         if ((int32_t)(next - first) < 0) next = first;   /* only after an earlier send gave up */
         uint64_t now = clock_ns();
