@@ -2,25 +2,29 @@
  * Message passing between the nodes of a run over the virtio-net NIC (drivers.h).
  *
  * Wire format: an Ethernet frame with EtherType 0x88B5 (IEEE local experimental) from the
- * sender's rank MAC to the receiver's, then struct msg_header, then up to MSG_PAYLOAD bytes.
- * A message is cut into fragments 0..count-1; every DATA frame from node s to node d carries a
- * frame number (0, 1, 2, ... per (s, d)) and every message a sequence number (per (s, d)), so
- * the receiver detects a lost, duplicated or reordered frame and reports it (kprintf naming both
- * ranks). A message found broken (its tag known from any of its frames) is kept as a failure in
- * its place: the msg_recv that would have taken it gets -LWK_EIO. Messages lost without a trace
- * (only a gap in the numbers shows them) give -LWK_EIO to the next msg_recv from s that has
- * nothing to take.
+ * sender's rank MAC to the receiver's, then the rest of struct frame_head, then up to
+ * MSG_PAYLOAD bytes. A message is cut into fragments 0..count-1. Every DATA frame from node s to
+ * node d carries a frame number (0, 1, 2, ... per (s, d)), every message a sequence number (per
+ * (s, d)).
  *
- * Flow control, since neither virtio nor the link waits for a receiver that has no buffer
- * posted: the receiver tells the sender, in CREDIT frames, how many frames it has taken; the
- * sender keeps at most WINDOW frames beyond that in flight. Before its first message to a node
- * the sender sends HELLO frames until that node answers with a CREDIT, which also means the
- * node's NIC is up (a node still booting would drop the message). HELLO also asks again for
- * credit when a CREDIT frame got lost.
+ * Neither virtio nor the link waits for a receiver without buffers, and a hub (QEMU's socket
+ * netdev) drops frames when a host socket overflows, so frames are acknowledged, go-back-N:
+ * the receiver takes DATA frames strictly in frame order and says how far it got in CREDIT
+ * frames (every WINDOW / 2 frames and at the end of each message); a frame beyond a gap is
+ * dropped and answered with a NACK, and the sender sends again from the first frame missing.
+ * The sender keeps at most WINDOW frames beyond the receiver's count in flight, and msg_send
+ * returns once the receiving node has taken the whole message (the data to send again is the
+ * caller's buffer). Before its first message to a node the sender sends HELLO frames until the
+ * node answers with a CREDIT (a node still booting would drop the frames); HELLO also asks
+ * again for credit when nothing moved for RESEND_NS, and the unacknowledged frames go again.
  *
  * Received frames are taken off the NIC by its interrupt (or by any waiter's net_poll) and
- * reassembled at once into a pool of pages, where complete messages wait for msg_recv; a
- * message that does not fit in the pool is dropped and reported like a lost one.
+ * reassembled at once into a pool of pages, where complete messages wait for msg_recv. What
+ * cannot happen with frames in order is still checked: a message whose fragments or sequence
+ * numbers do not follow (a sender that gave up half way), or that does not fit in the pool, is
+ * reported (kprintf naming both ranks) and kept as a failure in its place, so the msg_recv that
+ * would have taken it gets -LWK_EIO; a message lost without a trace (a gap in the sequence
+ * numbers) gives -LWK_EIO to the next msg_recv from that node with nothing to take.
  */
 #include "drivers.h"
 #include "virtio.h"
@@ -29,24 +33,29 @@
 #define MSG_VERSION     1
 #define MSG_PAYLOAD     1400    /* bytes of a message per frame */
 #define MAX_RANKS       65536   /* the two bytes of a rank MAC */
-#define WINDOW          32      /* DATA frames in flight per destination (< a NIC's 128 receive buffers) */
+/* DATA frames in flight per destination. A NIC has 128 receive buffers: up to four senders'
+ * windows fit; beyond, a frame meeting a full ring is lost and sent again after the NACK. */
+#define WINDOW          32
 #define CREDIT_EVERY    (WINDOW / 2)
 #define POOL_PAGES      1024    /* 4 MiB for messages not yet received */
 #define MAX_MESSAGES    512
 #define HELLO_NS        10000000ULL         /* HELLO again after 10 ms without an answer */
-#define CREDIT_NS       100000000ULL        /* ask for credit again after 100 ms without any */
+/* Send again after this long without progress, doubling up to 1.6 s while nothing moves (a
+ * halted VM's virtual time can run far ahead of its peers'). */
+#define RESEND_NS       100000000ULL
+#define RESEND_MAX_NS   1600000000ULL
 #define WARN_NS         30000000000ULL      /* "still waiting" after 30 s */
 
-enum frame_kind { KIND_DATA = 1, KIND_HELLO = 2, KIND_CREDIT = 3 };
+enum frame_kind { KIND_DATA = 1, KIND_HELLO = 2, KIND_CREDIT = 3, KIND_NACK = 4 };
 
 struct frame_head {
     uint8_t dst_mac[6], src_mac[6];
     uint16_t ethertype;         /* big-endian */
-    /* struct msg_header, little-endian */
+    /* the message header, little-endian */
     uint8_t kind, version;
     uint16_t src, dst;          /* ranks */
     uint16_t length;            /* payload bytes in this frame */
-    uint32_t frame;             /* DATA: frame number; CREDIT: DATA frames taken from dst so far */
+    uint32_t frame;             /* DATA: frame number; CREDIT, NACK: DATA frames taken from dst so far */
     uint32_t seq;               /* DATA: the message's sequence number */
     int32_t tag;
     uint32_t fragment, fragments;
@@ -57,11 +66,13 @@ struct frame_head {
 struct peer {
     /* As a sender to it. */
     uint32_t tx_frame, tx_seq;
-    volatile uint32_t tx_taken;     /* from its CREDIT frames */
+    volatile uint32_t tx_taken;     /* from its CREDIT and NACK frames */
     volatile bool up;               /* it has answered */
+    bool rewind;                    /* it sent a NACK: send again from tx_taken (atomic) */
     /* As a receiver from it. */
     uint32_t rx_frame, rx_seq;
     uint32_t credit_sent;
+    bool nacked;                    /* a NACK for rx_frame went out */
     int assembling;                 /* message being reassembled, or -1 */
     bool skipping;                  /* dropping frames until the next message starts */
     uint32_t lost;                  /* lost messages of unknown tag not reported to msg_recv yet */
@@ -249,14 +260,11 @@ static void skipped_messages(struct peer *p, uint32_t seq)
     if (missing > 0) p->lost += (uint32_t)missing;
 }
 
+/* The next DATA frame from src in frame order. */
 static void take_data(const struct frame_head *h, const uint8_t *payload, uint32_t payload_bytes)
 {
     int src = h->src;
     struct peer *p = &peers[src];
-    uint32_t expected = p->rx_frame;
-    bool gap = h->frame != expected;
-    p->rx_frame = h->frame + 1;
-
     uint32_t fragments = fragments_of(h->total);
     uint32_t expected_length = h->fragment + 1 == fragments ? h->total - h->fragment * MSG_PAYLOAD : MSG_PAYLOAD;
     if (h->total > LWK_MSG_MAX || h->fragments != fragments || h->fragment >= fragments
@@ -268,26 +276,12 @@ static void take_data(const struct frame_head *h, const uint8_t *payload, uint32
         p->skipping = true;
         return;
     }
-    if (gap) {
-        kprintf("lwk: msg: frame %u from rank %d to rank %d came while %u was expected: frames lost or out of order\n",
-                h->frame, src, rank, expected);
-        bool same_message = p->assembling >= 0 && messages[p->assembling].seq == h->seq;
-        abandon(p);
-        skipped_messages(p, h->seq);
-        if (h->fragment != 0) {
-            /* The rest of a message whose beginning is lost. */
-            if (!same_message) record_lost(p, src, h->tag);
-            p->rx_seq = h->seq + 1;
-            p->skipping = true;
-            return;
-        }
-    }
     if (h->fragment == 0) {
         if (p->assembling >= 0) {
             kprintf("lwk: msg: message %u from rank %d to rank %d lost its end\n", messages[p->assembling].seq, src, rank);
             abandon(p);
         }
-        if (h->seq != p->rx_seq && !gap) {
+        if (h->seq != p->rx_seq) {
             kprintf("lwk: msg: message %u from rank %d to rank %d came while %u was expected\n", h->seq, src, rank, p->rx_seq);
             skipped_messages(p, h->seq);
         }
@@ -310,6 +304,7 @@ static void take_data(const struct frame_head *h, const uint8_t *payload, uint32
     struct message *m = p->assembling >= 0 ? &messages[p->assembling] : NULL;
     if (!m || h->seq != m->seq || h->fragment != m->next_fragment || h->tag != m->tag || h->total != m->length) {
         kprintf("lwk: msg: fragment %u of message %u from rank %d to rank %d came out of order\n", h->fragment, h->seq, src, rank);
+        if (!m || h->seq != m->seq) record_lost(p, src, h->tag);   /* this frame's message lacks its start */
         abandon(p);
         p->skipping = true;
         return;
@@ -321,6 +316,12 @@ static void take_data(const struct frame_head *h, const uint8_t *payload, uint32
     }
 }
 
+static void send_credit(int src, struct peer *p)
+{
+    p->credit_sent = p->rx_frame;
+    send_control(src, KIND_CREDIT, p->rx_frame);
+}
+
 static void receive_frame(const uint8_t *frame, uint32_t len)
 {
     const struct frame_head *h = (const struct frame_head *)frame;
@@ -329,22 +330,32 @@ static void receive_frame(const uint8_t *frame, uint32_t len)
         return;
     struct peer *p = &peers[h->src];
     uint64_t flags = spin_lock_irqsave(&msg_lock);
+    int32_t ahead = (int32_t)(h->frame - p->rx_frame);
     switch (h->kind) {
     case KIND_DATA:
-        take_data(h, frame + sizeof *h, len - (uint32_t)sizeof *h);
-        if (p->rx_frame - p->credit_sent >= CREDIT_EVERY) {
-            p->credit_sent = p->rx_frame;
-            send_control(h->src, KIND_CREDIT, p->rx_frame);
+        if (ahead > 0) {
+            /* A frame before this one is missing: ask once for everything from it. */
+            if (!p->nacked) send_control(h->src, KIND_NACK, p->rx_frame);
+            p->nacked = true;
+        } else if (ahead < 0) {
+            /* Sent again though taken: the sender missed a CREDIT. The last such frame answers. */
+            if (h->frame + 1 == p->rx_frame) send_credit(h->src, p);
+        } else {
+            p->rx_frame++;
+            p->nacked = false;
+            take_data(h, frame + sizeof *h, len - (uint32_t)sizeof *h);
+            if (h->fragment + 1 >= h->fragments || p->rx_frame - p->credit_sent >= CREDIT_EVERY) send_credit(h->src, p);
         }
         break;
     case KIND_HELLO:
-        p->credit_sent = p->rx_frame;
-        send_control(h->src, KIND_CREDIT, p->rx_frame);
+        send_credit(h->src, p);
         break;
     case KIND_CREDIT:
-        /* Credit only grows (frame numbers wrap: compare differences). */
+    case KIND_NACK:
+        /* The count only grows (frame numbers wrap: compare differences). */
         if ((int32_t)(h->frame - p->tx_taken) > 0) p->tx_taken = h->frame;
         p->up = true;
+        if (h->kind == KIND_NACK) __atomic_store_n(&p->rewind, true, __ATOMIC_RELEASE);
         break;
     }
     spin_unlock_irqrestore(&msg_lock, flags);
@@ -404,33 +415,6 @@ static int send_to_self(int tag, const uint8_t *buf, uint32_t len)
     return 0;
 }
 
-/* Waits until dst has answered and the window has room for one more frame, halted between
- * interrupts (a CREDIT frame interrupts). Called with send_lock held. */
-static void wait_for_credit(int dst, struct peer *p)
-{
-    uint64_t start = clock_ns(), asked = 0;
-    bool warned = false;
-    for (;;) {
-        uint64_t irq = irq_disable();
-        net_poll();
-        if (p->up && p->tx_frame - p->tx_taken < WINDOW) {
-            irq_restore(irq);
-            return;
-        }
-        uint64_t now = clock_ns();
-        if (now - asked > (p->up ? CREDIT_NS : HELLO_NS)) {
-            send_control(dst, KIND_HELLO, 0);
-            asked = now;
-        }
-        if (!warned && now - start > WARN_NS) {
-            kprintf("lwk: msg: rank %d still waiting for rank %d to %s\n", rank, dst, p->up ? "take its frames" : "answer");
-            warned = true;
-        }
-        cpu_wait_for_interrupt();
-        irq_restore(irq);
-    }
-}
-
 int msg_send(int dst_rank, int tag, const void *buf, uint64_t len)
 {
     if (!msg_available()) return -LWK_ENODEV;
@@ -447,17 +431,56 @@ int msg_send(int dst_rank, int tag, const void *buf, uint64_t len)
     h.tag = tag;
     h.fragments = fragments;
     h.total = (uint32_t)len;
+    uint32_t first = p->tx_frame, end = first + fragments, next = first;
+    p->tx_frame = end;
+    uint64_t moved = clock_ns(), asked = 0, resend = RESEND_NS;
+    uint32_t seen = p->tx_taken;
+    bool warned = false;
     int err = 0;
-    for (uint32_t i = 0; i < fragments && !err; i++) {
-        wait_for_credit(dst_rank, p);
-        h.frame = p->tx_frame++;
-        h.fragment = i;
-        h.length = (uint16_t)(len - (uint64_t)i * MSG_PAYLOAD < MSG_PAYLOAD ? len - (uint64_t)i * MSG_PAYLOAD : MSG_PAYLOAD);
-        err = net_transmit(&h, sizeof h, data + (uint64_t)i * MSG_PAYLOAD, h.length);
+    /* Halted between interrupts while the window is full: CREDIT and NACK frames interrupt. */
+    for (;;) {
+        uint64_t irq = irq_disable();
+        net_poll();
+        /* The NACK flag before the count it came with (the handler may run on another CPU). */
+        bool rewind = __atomic_exchange_n(&p->rewind, false, __ATOMIC_ACQ_REL);
+        uint32_t taken = p->tx_taken;
+        if ((int32_t)(taken - end) >= 0) {
+            irq_restore(irq);
+            break;
+        }
+        if (rewind) next = taken;
+        if ((int32_t)(next - taken) < 0) next = taken;
+        if ((int32_t)(next - first) < 0) next = first;   /* only after an earlier send gave up */
+        uint64_t now = clock_ns();
+        if (taken != seen) {
+            seen = taken;
+            moved = now;
+            resend = RESEND_NS;
+        }
+        if (p->up && next != end && next - taken < WINDOW) {
+            irq_restore(irq);
+            uint32_t i = next - first;
+            h.frame = next;
+            h.fragment = i;
+            h.length = (uint16_t)(len - (uint64_t)i * MSG_PAYLOAD < MSG_PAYLOAD ? len - (uint64_t)i * MSG_PAYLOAD : MSG_PAYLOAD);
+            err = net_transmit(&h, sizeof h, data + (uint64_t)i * MSG_PAYLOAD, h.length);
+            if (err) break;
+            next++;
+            continue;
+        }
+        if (p->up ? now - moved > resend && now - asked > resend : now - asked > HELLO_NS) {
+            send_control(dst_rank, KIND_HELLO, 0);
+            if (p->up && resend < RESEND_MAX_NS) resend *= 2;
+            asked = now;
+            next = taken;   /* the frames or their CREDIT got lost: from the first not taken */
+        }
+        if (!warned && now - moved > WARN_NS) {
+            kprintf("lwk: msg: rank %d still waiting for rank %d to %s\n", rank, dst_rank, p->up ? "take its frames" : "answer");
+            warned = true;
+        }
+        cpu_wait_for_interrupt();
+        irq_restore(irq);
     }
-    /* "Handed to the NIC": the device has the frames (QEMU sends them from a bottom half, and a
-     * node that exits right after its last message must not lose it). */
-    if (!err) err = net_flush();
     spin_unlock(&send_lock);
     return err;
 }
@@ -498,6 +521,9 @@ long msg_recv(int src_rank, int tag, void *buf, uint64_t maxlen)
             uint64_t flags = spin_lock_irqsave(&msg_lock);
             message_free(found);
             spin_unlock_irqrestore(&msg_lock, flags);
+            /* The CREDIT for it out of the NIC: a node may end right after its last receive, and
+             * its sender waits for that CREDIT (QEMU transmits from a bottom half). */
+            net_flush();
             return result;
         }
         if (peers[src_rank].lost) {

@@ -74,7 +74,7 @@ void net_set_receiver(void (*rx)(const uint8_t *frame, uint32_t len));
  * NIC has it, -LWK_EIO if the NIC does not take it back within a second. */
 #define NET_MAX_FRAME 1514
 int net_transmit(const void *head, uint32_t head_len, const void *data, uint32_t data_len);
-/* Waits until the device has taken every frame given to it (0), or -LWK_EIO after a second. */
+/* Waits until the device has taken every frame given to it: 0, or -LWK_EIO after a second. */
 int net_flush(void);
 /* Hands the frames received so far to the receiver. */
 void net_poll(void);

@@ -41,8 +41,13 @@ bool virtio_blk_probe(struct pci_function f)
     uint64_t sectors = inl(dev.io + VIRTIO_CONFIG + VIRTIO_BLK_CONFIG_CAPACITY)
                        | (uint64_t)inl(dev.io + VIRTIO_CONFIG + VIRTIO_BLK_CONFIG_CAPACITY + 4) << 32;
     uint8_t *page = kalloc_pages(1);
-    if (!page || !virtq_setup(&dev, &queue, 0) || queue.size < 4) {
-        if (page) kprintf("lwk: virtio-blk: a queue of %u entries is too small\n", queue.size);
+    if (!page) kprintf("lwk: virtio-blk: no memory for requests\n");
+    if (!page || !virtq_setup(&dev, &queue, 0)) {
+        virtio_fail(&dev);
+        return false;
+    }
+    if (queue.size < 4) {   /* a header, a status and the two data segments an unaligned sector may need */
+        kprintf("lwk: virtio-blk: a queue of %u entries is too small\n", queue.size);
         virtio_fail(&dev);
         return false;
     }

@@ -56,8 +56,8 @@ bool virtio_net_probe(struct pci_function f)
      * descriptor of its own (C.3.1). */
     rx_count = rxq.size / 2 < MAX_RX_BUFFERS ? rxq.size / 2 : MAX_RX_BUFFERS;
     tx_count = txq.size / 2 < MAX_TX_BUFFERS ? txq.size / 2 : MAX_TX_BUFFERS;
-    rx_buffers = kalloc_pages(rx_count * BUFFER_BYTES / PAGE_SIZE + 1);
-    tx_buffers = kalloc_pages(tx_count * BUFFER_BYTES / PAGE_SIZE + 1);
+    rx_buffers = kalloc_pages((rx_count * BUFFER_BYTES + PAGE_SIZE - 1) / PAGE_SIZE);
+    tx_buffers = kalloc_pages((tx_count * BUFFER_BYTES + PAGE_SIZE - 1) / PAGE_SIZE);
     if (!rx_buffers || !tx_buffers) {
         kprintf("lwk: virtio-net: no memory for buffers\n");
         virtio_fail(&dev);
@@ -156,9 +156,12 @@ static bool tx_acquire(unsigned wanted, uint64_t *flags)
             kprintf("lwk: virtio-net: the device has not returned a transmit buffer for a second\n");
             return false;
         }
-        if (halt) cpu_wait_for_interrupt();
-        else cpu_relax();
-        if (halt) __asm__ volatile("sti" ::: "memory");
+        if (halt) {
+            cpu_wait_for_interrupt();
+            __asm__ volatile("sti" ::: "memory");
+        } else {
+            cpu_relax();
+        }
     }
 }
 
@@ -171,7 +174,7 @@ int net_transmit(const void *head, uint32_t head_len, const void *data, uint32_t
     unsigned k = tx_free[--tx_free_count];
     uint8_t *frame = tx_buffers + k * BUFFER_BYTES + FRAME_OFFSET;
     __builtin_memcpy(frame, head, head_len);
-    __builtin_memcpy(frame + head_len, data, data_len);
+    if (data_len) __builtin_memcpy(frame + head_len, data, data_len);
     uint32_t len = head_len + data_len;
     if (len < ETH_MIN_FRAME) {
         __builtin_memset(frame + len, 0, ETH_MIN_FRAME - len);
