@@ -25,8 +25,9 @@ int blk_write(uint64_t sector, const void *buf, uint32_t count);
 /* Message passing over the first virtio-net NIC between the nodes of a run (kernel options
  * rank= and nranks=). Node r's frames carry source MAC 02:4C:57:4B:(r >> 8):(r & 0xFF) and are
  * sent to the destination node's MAC of the same form, so a learning switch delivers them; a
- * message longer than one frame is split and reassembled in order. msg_send returns once the
- * message is handed to the NIC. msg_recv waits (interrupt driven, CPU halted in between) for the
+ * message longer than one frame is split and reassembled in order; frames are acknowledged and
+ * lost ones sent again (go-back-N). msg_send returns once the receiving node has the whole
+ * message. msg_recv waits (interrupt driven, CPU halted in between) for the
  * next message from src with that tag, buffering messages that arrive for other (src, tag)
  * pairs, and returns its length, or a negative LWK_E* value (LWK_ENODEV without a NIC,
  * LWK_EMSGSIZE if it is longer than maxlen, LWK_EIO on a detected lost frame). Buffers are kernel

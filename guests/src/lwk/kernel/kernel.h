@@ -58,7 +58,8 @@ void irq_register(unsigned gsi, bool level, irq_handler_t handler, void *ctx);
 
 /* Time: nanoseconds since boot from the TSC. */
 uint64_t clock_ns(void);
-/* Waits with interrupts enabled (HLT) until an interrupt has been handled on this CPU. */
+/* Waits with interrupts enabled (STI; HLT, so no interrupt slips in between) until an interrupt
+ * has been handled on this CPU, then restores the interrupt flag it was called with. */
 void cpu_wait_for_interrupt(void);
 
 /* The CPU this code runs on: 0 (the bootstrap processor) .. cpus-1. */
