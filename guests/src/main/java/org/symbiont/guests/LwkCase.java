@@ -21,12 +21,14 @@ import java.util.regex.Pattern;
  * @param memoryMiB guest RAM per machine
  * @param swapMiB   size of the virtio-blk disk the kernel swaps to, 0 for none
  * @param nodes     machines on one Ethernet segment, each its own rank
+ * @param status    the kernel's exit status (isa-debug-exit value): 0, or 100 when it killed a
+ *                  faulting process (natively: some non-zero status)
  * @param cmdline   the kernel command line (the rank options are added per machine)
  * @param expected  the exact part of the result line ({@link ResultLine#exact()})
  */
-public record LwkCase(String name, int cpus, int memoryMiB, int swapMiB, int nodes, String cmdline, String expected) {
+public record LwkCase(String name, int cpus, int memoryMiB, int swapMiB, int nodes, int status, String cmdline, String expected) {
     private static final Pattern HEADER =
-            Pattern.compile("case (\\S+) cpus=(\\d+) memory=(\\d+) swap=(\\d+) nodes=(\\d+): (.+)");
+            Pattern.compile("case (\\S+) cpus=(\\d+) memory=(\\d+) swap=(\\d+) nodes=(\\d+)(?: status=(\\d+))?: (.+)");
 
     /** Every case, in file order. */
     public static List<LwkCase> all() {
@@ -46,7 +48,8 @@ public record LwkCase(String name, int cpus, int memoryMiB, int swapMiB, int nod
                 throw new IllegalStateException(resource + ": expected a case line and its RESULT line at \"" + lines.get(i) + "\"");
             }
             cases.add(new LwkCase(m.group(1), Integer.parseInt(m.group(2)), Integer.parseInt(m.group(3)),
-                    Integer.parseInt(m.group(4)), Integer.parseInt(m.group(5)), m.group(6), lines.get(i + 1)));
+                    Integer.parseInt(m.group(4)), Integer.parseInt(m.group(5)), m.group(6) == null ? 0 : Integer.parseInt(m.group(6)),
+                    m.group(7), lines.get(i + 1)));
         }
         return List.copyOf(cases);
     }
@@ -55,6 +58,11 @@ public record LwkCase(String name, int cpus, int memoryMiB, int swapMiB, int nod
     public static LwkCase named(String name) {
         return all().stream().filter(c -> c.name.equals(name)).findFirst()
                 .orElseThrow(() -> new IllegalArgumentException("no LWK case " + name));
+    }
+
+    /** The exit status of a VM or QEMU process running the case: (status << 1) | 1, as isa-debug-exit gives it. */
+    public int vmExitStatus() {
+        return (status << 1) | 1;
     }
 
     /** The program the command line runs. */

@@ -63,6 +63,15 @@ class LwkWorkloadsTest {
     }
 
     @Test
+    void eachFaultingProcessIsKilledAloneWithAReport() throws IOException {
+        String console = run(LwkCase.named("faults"), kernel, "").getFirst().console;
+        for (String fault : List.of("page fault at 0x0 ", "page fault at 0xffff800000000000 ", "invalid opcode", "divide error",
+                "general protection fault")) {
+            assertEquals(1, console.lines().filter(l -> l.contains(fault) && l.endsWith(", killed")).count(), () -> fault + "\n" + console);
+        }
+    }
+
+    @Test
     void theImageRebuiltFromTheSourcesGivesTheSameResults() throws IOException {
         Path rebuilt = Path.of("..", "guests", "target", "rebuilt", "lwk", "lwk.bin");
         if (!Files.exists(rebuilt)) System.err.println("SKIPPED: " + rebuilt + " was not built (no gcc): only the committed image was booted");
@@ -74,7 +83,7 @@ class LwkWorkloadsTest {
         List<VmRun> runs = run(c, image, extra);
         for (VmRun r : runs) {
             assertEquals(VmReport.Reason.GUEST_EXIT, r.report.reason(), () -> c.name() + ": " + r.report.message() + "\n" + r.console);
-            assertEquals(1, r.report.guestStatus(), () -> c.name() + " on " + r.report.vm() + " ends with status 0\n" + r.console);
+            assertEquals(c.vmExitStatus(), r.report.guestStatus(), () -> c.name() + " on " + r.report.vm() + ": exit status\n" + r.console);
         }
         String console = runs.getFirst().console;
         assertTrue(console.contains("lwk: " + c.cpus() + " CPUs,"), () -> c.name() + " boots all its CPUs\n" + console);
