@@ -5,10 +5,11 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * A chart axis: the range it spans, linear or logarithmic, and its labelled ticks. Linear ticks
- * step by 1, 2 or 5 times a power of ten; logarithmic ones sit on decades.
+ * A chart axis: the range it spans, linear or logarithmic, its labelled ticks and unlabelled minor
+ * ones. Linear ticks step by 1, 2 or 5 times a power of ten and have no minor ones; logarithmic
+ * ticks sit on decades, with minor ticks at 2 to 9 times each when every decade is labelled.
  */
-record Axis(double lo, double hi, boolean log, List<Tick> ticks) {
+record Axis(double lo, double hi, boolean log, List<Tick> ticks, List<Double> minor) {
     /**
      * The data spans at most this many steps between linear ticks: the step is the smallest 1, 2
      * or 5 times a power of ten that allows it, so the data spans more than 8 / 2.5 of them.
@@ -21,6 +22,7 @@ record Axis(double lo, double hi, boolean log, List<Tick> ticks) {
 
     Axis {
         ticks = List.copyOf(ticks);
+        minor = List.copyOf(minor);
     }
 
     /** Where v lies along the axis: 0 at lo, 1 at hi. */
@@ -61,7 +63,7 @@ record Axis(double lo, double hi, boolean log, List<Tick> ticks) {
             BigDecimal v = BigDecimal.valueOf(i).multiply(step);
             ticks.add(new Tick(v.doubleValue(), Numbers.tick(v, decimals, scientific)));
         }
-        return new Axis(fixed ? lo : ticks.getFirst().value(), ticks.getLast().value(), false, ticks);
+        return new Axis(fixed ? lo : ticks.getFirst().value(), ticks.getLast().value(), false, ticks, List.of());
     }
 
     /**
@@ -83,6 +85,14 @@ record Axis(double lo, double hi, boolean log, List<Tick> ticks) {
             BigDecimal v = BigDecimal.ONE.scaleByPowerOfTen(e);
             ticks.add(new Tick(v.doubleValue(), Numbers.tick(v, Math.max(0, -e), scientific)));
         }
-        return new Axis(fixed ? lo : ticks.getFirst().value(), ticks.getLast().value(), true, ticks);
+        double start = fixed ? lo : ticks.getFirst().value(), end = ticks.getLast().value();
+        List<Double> minor = new ArrayList<>();
+        for (int e = loExp - 1; stride == 1 && e < hiExp; e++) {
+            for (int m = 2; m <= 9; m++) {
+                double v = BigDecimal.valueOf(m).scaleByPowerOfTen(e).doubleValue();
+                if (v > start && v < end) minor.add(v);
+            }
+        }
+        return new Axis(start, end, true, ticks, minor);
     }
 }

@@ -21,6 +21,8 @@ public final class SvgChart {
     private static final int TITLE_SIZE = 16, LABEL_SIZE = 13, TICK_SIZE = 11, LEGEND_SIZE = 12, VALUE_SIZE = 10;
     /** Lines with at most this many points mark each one; longer ones mark only points without a neighbour. */
     private static final int MARKED_POINTS = 40;
+    /** Lines and markers show this far beyond the plot area, so that points on its edge show whole. */
+    private static final double CLIP_MARGIN = 4;
 
     private enum Kind { BARS, LINES }
 
@@ -64,7 +66,10 @@ public final class SvgChart {
         return new SvgChart(Kind.LINES, title, xLabel, yLabel, logX, logY, List.of(), List.copyOf(series), copy(xs), copy(ys), Double.NaN, false);
     }
 
-    /** The same chart with its y axis starting at min (bars start at 0 otherwise, lines at a tick below the data). */
+    /**
+     * The same chart with its y axis starting at min (bars start at 0 otherwise, lines at a tick
+     * below the data); bars reaching no higher are left flat, lines are cut at the edge.
+     */
     public SvgChart yFrom(double min) {
         if (!Double.isFinite(min)) throw new IllegalArgumentException("the y axis cannot start at " + min);
         if (logY && !(min > 0)) throw new IllegalArgumentException("a logarithmic axis must start above 0, not at " + min);
@@ -114,7 +119,11 @@ public final class SvgChart {
         double widest = groups.stream().mapToDouble(g -> textWidth(g, LABEL_SIZE)).max().orElse(0);
         boolean slanted = widest > slot - 4;
         double below = slanted ? TICK_LEN + 8 + widest * Math.sin(Math.toRadians(35)) + LABEL_SIZE : TICK_LEN + 8 + LABEL_SIZE + 8;
-        Frame f = frame(y, below);
+        double reach = 0;
+        for (int g = 0; slanted && g < groups.size(); g++) {
+            reach = Math.max(reach, textWidth(groups.get(g), LABEL_SIZE) * Math.cos(Math.toRadians(35)) - (g + 0.5) * slot + 8);
+        }
+        Frame f = frame(y, below, reach);
         StringBuilder b = open(f);
         yAxis(b, f, y);
         b.append("<g class=\"x-axis\" font-size=\"").append(LABEL_SIZE).append("\" text-anchor=\"").append(slanted ? "end" : "middle").append("\">\n");
@@ -163,7 +172,7 @@ public final class SvgChart {
         double[] xr = range(xs, xs, ys, logX, logY), yr = range(ys, xs, ys, logX, logY);
         Axis x = logX ? Axis.log(xr[0], xr[1], Double.NaN) : Axis.linear(xr[0], xr[1], Double.NaN);
         Axis y = logY ? Axis.log(yr[0], yr[1], yFrom) : Axis.linear(yr[0], yr[1], yFrom);
-        Frame f = frame(y, TICK_LEN + 4 + TICK_SIZE + 10 + LABEL_SIZE + 6);
+        Frame f = frame(y, TICK_LEN + 4 + TICK_SIZE + 10 + LABEL_SIZE + 6, 0);
         StringBuilder b = open(f);
         yAxis(b, f, y);
         b.append("<g class=\"x-axis\" font-size=\"").append(TICK_SIZE).append("\" text-anchor=\"middle\">\n");
@@ -174,11 +183,17 @@ public final class SvgChart {
             b.append("<text x=\"").append(c(px)).append("\" y=\"").append(c(f.bottom() + TICK_LEN + 4 + TICK_SIZE)).append("\">")
                     .append(escape(t.label())).append("</text>\n");
         }
+        for (double v : x.minor()) {
+            double px = f.left() + x.fraction(v) * f.width();
+            line(b, px, f.top(), px, f.bottom(), "#f0f0f0");
+            line(b, px, f.bottom(), px, f.bottom() + TICK_LEN / 2, "#000000");
+        }
         b.append("</g>\n");
         b.append("<text class=\"x-label\" x=\"").append(c(f.left() + f.width() / 2)).append("\" y=\"").append(c(f.bottom() + TICK_LEN + 4 + TICK_SIZE + 10 + LABEL_SIZE))
                 .append("\" font-size=\"").append(LABEL_SIZE).append("\" text-anchor=\"middle\">").append(escape(xLabel)).append("</text>\n");
-        b.append("<defs><clipPath id=\"plot-area\"><rect x=\"").append(c(f.left())).append("\" y=\"").append(c(f.top())).append("\" width=\"")
-                .append(c(f.width())).append("\" height=\"").append(c(f.height())).append("\"/></clipPath></defs>\n");
+        double m = CLIP_MARGIN;
+        b.append("<defs><clipPath id=\"plot-area\"><rect x=\"").append(c(f.left() - m)).append("\" y=\"").append(c(f.top() - m)).append("\" width=\"")
+                .append(c(f.width() + 2 * m)).append("\" height=\"").append(c(f.height() + 2 * m)).append("\"/></clipPath></defs>\n");
         b.append("<g class=\"lines\" clip-path=\"url(#plot-area)\">\n");
         for (int s = 0; s < series.size(); s++) {
             int n = xs[s].length;
@@ -226,10 +241,13 @@ public final class SvgChart {
         return Double.isFinite(v) && (!log || v > 0);
     }
 
-    /** Lays out the picture: y tick labels and the y label left of the plot, the legend right of it, {@code below} pixels under it. */
-    private Frame frame(Axis y, double below) {
+    /**
+     * Lays out the picture: y tick labels and the y label left of the plot (which starts at least
+     * {@code reach} pixels from the left edge), the legend right of it, {@code below} pixels under it.
+     */
+    private Frame frame(Axis y, double below, double reach) {
         double ticks = y.ticks().stream().mapToDouble(t -> textWidth(t.label(), TICK_SIZE)).max().orElse(0);
-        double left = 12 + LABEL_SIZE + 10 + ticks + TICK_LEN + 4;
+        double left = Math.max(12 + LABEL_SIZE + 10 + ticks + TICK_LEN + 4, reach);
         double legend = series.stream().mapToDouble(s -> textWidth(s, LEGEND_SIZE)).max().orElse(0) + 30;
         double width = left + PLOT_W + 24 + legend + 12;
         double height = Math.max(TOP + PLOT_H + below, TOP + series.size() * ROW) + 12;
@@ -258,6 +276,11 @@ public final class SvgChart {
             line(b, f.left() - TICK_LEN, py, f.left(), py, "#000000");
             b.append("<text x=\"").append(c(f.left() - TICK_LEN - 4)).append("\" y=\"").append(c(py + TICK_SIZE * 0.35)).append("\">")
                     .append(escape(t.label())).append("</text>\n");
+        }
+        for (double v : y.minor()) {
+            double py = py(f, y, v);
+            line(b, f.left(), py, f.right(), py, "#f0f0f0");
+            line(b, f.left() - TICK_LEN / 2, py, f.left(), py, "#000000");
         }
         line(b, f.left(), f.top(), f.left(), f.bottom(), "#000000");
         line(b, f.left(), f.bottom(), f.right(), f.bottom(), "#000000");
@@ -313,7 +336,7 @@ public final class SvgChart {
     }
 
     /** Text safe in XML content and attributes: the five special characters as entities, characters XML forbids as U+FFFD. */
-    static String escape(String s) {
+    private static String escape(String s) {
         StringBuilder b = new StringBuilder(s.length());
         s.codePoints().forEach(cp -> {
             switch (cp) {

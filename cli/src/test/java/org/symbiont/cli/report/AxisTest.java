@@ -61,13 +61,18 @@ class AxisTest {
         assertTrue(a.log());
         assertEquals(List.of(1.0, 10.0, 100.0, 1000.0, 10000.0), values(a));
         assertEquals(List.of("1", "10", "100", "1,000", "10,000"), labels(a));
+        assertEquals(List.of(2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 20.0), a.minor().subList(0, 9), "unlabelled minor ticks at 2 to 9 times each decade");
+        assertEquals(32, a.minor().size());
+        assertEquals(List.of(), Axis.linear(0, 1, Double.NaN).minor());
         assertEquals(List.of(0.001, 0.01, 0.1, 1.0), values(Axis.log(0.002, 0.5, Double.NaN)));
         assertEquals(List.of(1e-9, 1e-7, 1e-5, 1e-3, 1e-1, 1e1, 1e3, 1e5, 1e7), values(Axis.log(5e-9, 2e6, Double.NaN)), "every second decade over 15");
         assertEquals(List.of("1e-9", "1e-7", "1e-5", "1e-3", "1e-1", "1e1", "1e3", "1e5", "1e7"), labels(Axis.log(5e-9, 2e6, Double.NaN)));
+        assertEquals(List.of(), Axis.log(5e-9, 2e6, Double.NaN).minor(), "no minor ticks when decades are skipped");
         assertEquals(List.of(100.0, 1000.0), values(Axis.log(100, 100, Double.NaN)));
         Axis fixed = Axis.log(30, 800, 20);
         assertEquals(20, fixed.lo());
         assertEquals(List.of(100.0, 1000.0), values(fixed));
+        assertEquals(30.0, fixed.minor().getFirst(), "minor ticks start above a fixed start");
         assertEquals(0.5, Axis.log(3, 4500, Double.NaN).fraction(100), 1e-12);
         assertThrows(IllegalArgumentException.class, () -> Axis.log(1, 10, 0));
     }
