@@ -105,8 +105,8 @@ class VirtualPagingTest {
                 mov qword ptr [rax], 6    # first access a write: A and D at once
                 mov r8, [0x32008]
                 mov rax, 0x8000000000
-                mov qword ptr [0x32000], 0x400023     # guest clears D (and R/W stays clear? no: RW off)
-                mov qword ptr [0x32000], 0x400023 | 2
+                mov qword ptr [0x32000], 0x400023     # guest clears D (and R/W for a moment)
+                mov qword ptr [0x32000], 0x400023 | 2 # R/W back, D still clear
                 invlpg [rax]
                 mov rbx, [rax]            # read again: D stays clear
                 mov r9, [0x32000]
