@@ -326,6 +326,9 @@ public final class Mmu {
         if ((cpu.efer & EFER_LMA) != 0 && (la << 16 >> 16) != la) {
             throw seg == SS ? cpu.fault(EXC_SS, 0) : cpu.fault(EXC_GP, 0);
         }
+        if (mode != PagingMode.NATIVE && shadow == null && nested == null) {
+            throw new IllegalStateException("paging mode " + mode + " needs its pager attached (Mmu.attach) before the vCPU runs");
+        }
         long pa;
         boolean paging = (cpu.cr0 & CR0_PG) != 0;
         if (!paging) {

@@ -45,6 +45,12 @@ public final class ShadowPager {
     /** An entry backed by a write-protected page. */
     private record Ref(Table table, long key) {}
 
+    /**
+     * CACHED: tables kept at most; switching to one more drops them all (processes come and go,
+     * and a table outliving its address space would only hold stale entries and protections).
+     */
+    static final int MAX_TABLES = 64;
+
     /** Masks of the mapping sizes, smallest first; the index is the key's size code. */
     private static final long[] MASKS = {~0xFFFL, ~0x1F_FFFFL, ~0x3F_FFFFL, ~0x3FFF_FFFFL};
 
@@ -101,6 +107,10 @@ public final class ShadowPager {
         boolean pae = (cpu.efer & org.symbiont.x86.Arch.EFER_LMA) == 0 && (cpu.cr4 & org.symbiont.x86.Arch.CR4_PAE) != 0;
         long key = contextKey(cr3);
         if (pae) tables.remove(key);
+        if (!tables.containsKey(key) && tables.size() >= MAX_TABLES) {
+            dropAll();
+            tables.clear();
+        }
         current = tables.computeIfAbsent(key, k -> new Table());
         protectedPages.removeIf(page -> !backedBy.containsKey(page));
     }
