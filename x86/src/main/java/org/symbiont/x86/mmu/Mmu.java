@@ -478,14 +478,6 @@ public final class Mmu {
                 walkWritable, walkUser, walkNoExecute, walkGlobal, walkDirty, backing);
     }
 
-    /** A page just write-protected by the shadow pager loses its writable TLB entries. */
-    void revokeWrites(long guestPage) {
-        long hostPage = memory.hostOffsetForRead(guestPage << PhysicalMemory.PAGE_SHIFT) >>> PhysicalMemory.PAGE_SHIFT;
-        for (int i = 0; i < cpu.tlbWrite.length; i++) {
-            if (cpu.tlbHostPage[i] == hostPage) cpu.tlbWrite[i] = TLB_INVALID;
-        }
-    }
-
     /**
      * MOV to CR3, after it took effect (called by the instruction). Under shadow paging it exits
      * to the VMM ({@link Exit.ShadowCr3Write}); returns normally when the instruction is

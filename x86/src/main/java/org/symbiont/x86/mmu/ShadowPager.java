@@ -6,6 +6,8 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.symbiont.x86.Cpu;
 
 /**
@@ -23,10 +25,10 @@ import org.symbiont.x86.Cpu;
  * is write-protected (it never gets a writable TLB entry), and a guest write to it exits
  * ({@link org.symbiont.x86.Exit.ShadowPageTableWrite}) so that the entries it backs are dropped
  * before the write is done. A protected page with no entries left is unprotected at the next CR3
- * write. The protection is this vCPU's: writes by other vCPUs to the guest tables reach its
- * entries only through the guest's own TLB shootdowns (INVLPG; a CR3 reload drops nothing).
+ * write. The protection is VM-wide ({@link PageTableWatch}): a write on another vCPU exits there,
+ * and this pager drops the entries the page backs at its own next paging exit.
  *
- * <p>Not thread-safe: used by its vCPU's thread only.
+ * <p>Used by its vCPU's thread only, apart from the notices of other vCPUs' writes.
  */
 public final class ShadowPager {
     /**
@@ -54,6 +56,9 @@ public final class ShadowPager {
     /** Masks of the mapping sizes, smallest first; the index is the key's size code. */
     private static final long[] MASKS = {~0xFFFL, ~0x1F_FFFFL, ~0x3F_FFFFL, ~0x3FFF_FFFFL};
 
+    /** Notices of other vCPUs' page-table writes kept at most before this pager drops everything instead. */
+    static final int MAX_REMOTE_WRITES = 4096;
+
     private final Cpu cpu;
     private final Mmu mmu;
     private final ShadowStrategy strategy;
@@ -61,14 +66,30 @@ public final class ShadowPager {
     private Table current = new Table();
     /** CACHED: guest page-table pages and the entries each one backs. */
     private final Map<Long, List<Ref>> backedBy = new HashMap<>();
-    /** CACHED: guest-physical page numbers write-protected. */
+    /** CACHED: guest-physical page numbers this pager write-protects (in {@link #watch}). */
     private final Set<Long> protectedPages = new HashSet<>();
+    /** CACHED: the VM's protection of guest page tables; null for VTLB. */
+    private final PageTableWatch watch;
+    /** CACHED: guest page-table pages other vCPUs wrote, not yet dropped here. */
+    private final ConcurrentLinkedQueue<Long> remoteWrites = new ConcurrentLinkedQueue<>();
+    private final AtomicInteger remotePending = new AtomicInteger();
+    private volatile boolean remoteOverflow;
 
     public ShadowPager(Cpu cpu, ShadowStrategy strategy) {
         this.cpu = cpu;
         this.mmu = cpu.mmu;
         this.strategy = strategy;
-        if (strategy == ShadowStrategy.CACHED) tables.put(contextKey(cpu.cr3), current);
+        if (strategy == ShadowStrategy.CACHED) {
+            tables.put(contextKey(cpu.cr3), current);
+            watch = PageTableWatch.of(cpu.memory);
+            watch.register(this);
+        } else {
+            watch = null;
+        }
+    }
+
+    Cpu cpu() {
+        return cpu;
     }
 
     public ShadowStrategy strategy() {
@@ -83,6 +104,7 @@ public final class ShadowPager {
      */
     public void handleFault(long linear, int access, boolean user) {
         mmu.shadowFaults++;
+        dropRemotelyWritten();
         Entry e = mmu.walkForShadow(linear, access, user);
         if (e == null) return;
         long key = key(e.linearBase(), e.mask());
@@ -91,7 +113,7 @@ public final class ShadowPager {
         if (strategy == ShadowStrategy.CACHED) {
             for (long page : e.backing()) {
                 backedBy.computeIfAbsent(page, p -> new ArrayList<>()).add(new Ref(current, key));
-                if (protectedPages.add(page)) mmu.revokeWrites(page);
+                if (protectedPages.add(page)) watch.protect(page);
             }
         }
     }
@@ -104,6 +126,7 @@ public final class ShadowPager {
         }
         // PAE paging reads its PDPTEs from registers loaded at this very write: the table for
         // this CR3 cannot be trusted across it (SDM Vol. 3A, 4.4.1).
+        dropRemotelyWritten();
         boolean pae = (cpu.efer & org.symbiont.x86.Arch.EFER_LMA) == 0 && (cpu.cr4 & org.symbiont.x86.Arch.CR4_PAE) != 0;
         long key = contextKey(cr3);
         if (pae) tables.remove(key);
@@ -112,11 +135,16 @@ public final class ShadowPager {
             tables.clear();
         }
         current = tables.computeIfAbsent(key, k -> new Table());
-        protectedPages.removeIf(page -> !backedBy.containsKey(page));
+        protectedPages.removeIf(page -> {
+            if (backedBy.containsKey(page)) return false;
+            watch.unprotect(page);
+            return true;
+        });
     }
 
     /** Answers {@link org.symbiont.x86.Exit.ShadowInvlpg}: drops the entries of the mappings holding {@code linear}. */
     public void invlpg(long linear) {
+        if (watch != null) dropRemotelyWritten();
         for (int code = 0; code < MASKS.length; code++) current.entries.remove(key(linear & MASKS[code], MASKS[code]));
     }
 
@@ -127,20 +155,49 @@ public final class ShadowPager {
      */
     public void pageTableWritten(long guestPhysical, int size) {
         mmu.pageTableWrites++;
+        dropRemotelyWritten();
         long first = guestPhysical >>> 12, last = (guestPhysical + size - 1) >>> 12;
         for (long page = first; page <= last; page++) {
-            List<Ref> refs = backedBy.remove(page);
-            if (refs == null) continue;
-            for (Ref r : refs) {
-                Entry e = r.table().entries.remove(r.key());
-                if (e != null && r.table() == current) mmu.flushPage(e.linearBase());
-            }
+            dropBackedBy(page);
+            watch.written(this, page);
         }
     }
 
-    /** Whether guest writes to the page holding {@code guestPhysical} exit. */
+    /** Drops the entries (in every table) that guest page-table page {@code page} backs, and their TLB entries. */
+    private void dropBackedBy(long page) {
+        List<Ref> refs = backedBy.remove(page);
+        if (refs == null) return;
+        for (Ref r : refs) {
+            Entry e = r.table().entries.remove(r.key());
+            if (e != null && r.table() == current) mmu.flushPage(e.linearBase());
+        }
+    }
+
+    /** Another vCPU wrote guest page-table page {@code page}: called on that vCPU's thread. */
+    void remoteWrite(long page) {
+        if (remotePending.incrementAndGet() > MAX_REMOTE_WRITES) {
+            remoteOverflow = true;
+        } else {
+            remoteWrites.add(page);
+        }
+    }
+
+    /** Drops what the pages other vCPUs wrote back; everything when there were too many of them. */
+    private void dropRemotelyWritten() {
+        if (remoteOverflow) {
+            dropAll();
+            mmu.flushNonGlobal();
+            return;
+        }
+        for (Long page; (page = remoteWrites.poll()) != null; ) {
+            remotePending.decrementAndGet();
+            dropBackedBy(page);
+        }
+    }
+
+    /** Whether guest writes to the page holding {@code guestPhysical} exit (on any vCPU of the VM). */
     boolean protects(long guestPhysical) {
-        return !protectedPages.isEmpty() && protectedPages.contains(guestPhysical >>> 12);
+        return watch != null && watch.protects(guestPhysical >>> 12);
     }
 
     /** The entry whose mapping holds {@code linear} in the current table, or null. */
@@ -159,6 +216,12 @@ public final class ShadowPager {
         for (Table t : tables.values()) t.entries.clear();
         current.entries.clear();
         backedBy.clear();
+        if (watch != null) {
+            for (long page : protectedPages) watch.unprotect(page);
+            remoteWrites.clear();
+            remotePending.set(0);
+            remoteOverflow = false;
+        }
         protectedPages.clear();
     }
 
