@@ -269,6 +269,45 @@ class VirtualPagingTest {
         }
     }
 
+    @ParameterizedTest
+    @EnumSource(Config.class)
+    void lockedAndStringWritesToPageTables(Config config) {
+        try (TestMachine m = machine(config, """
+                mov rax, 0x8000000000
+                mov rbx, [rax]
+                lock and qword ptr [0x32000], ~0x20   # clear A
+                invlpg [rax]
+                mov r8, [0x32000]
+                mov rbx, [rax]                        # sets A again
+                mov r9, [0x32000]
+                mov rcx, 0x402003
+                xchg [0x32008], rcx                   # PTE 1 -> PAGE_C, old value back
+                mov r12, rcx
+                mov rsi, 0x8000001000
+                invlpg [rsi]
+                mov r10, [rsi]
+                mov rdi, 0x32010                      # PTEs 2..5 -> PAGE_A with a string store
+                mov rax, 0x400003
+                mov ecx, 4
+                rep stosq
+                mov rax, 0x8000005000
+                mov r11, [rax]
+                hlt
+                """)) {
+            pte(m, 0, PAGE_A | P | RW);
+            pte(m, 1, PAGE_B | P | RW);
+            m.memory.writeU64(PAGE_A, 0xAAAA);
+            m.memory.writeU64(PAGE_C, 0xCCCC);
+            runToHalt(m);
+            assertEquals(PAGE_A | P | RW, m.reg(R8));
+            assertEquals(PAGE_A | P | RW | A, m.reg(R9));
+            assertEquals(PAGE_B | P | RW, m.reg(R12));
+            assertEquals(0xCCCC, m.reg(R10));
+            assertEquals(0xAAAA, m.reg(R11));
+            assertEquals(PAGE_A | P | RW | A, m.memory.readU64(PT_T + 5 * 8));
+        }
+    }
+
     // ---- 32-bit paging and PAE paging in 32-bit protected mode, paging turned on by the guest ----
 
     @ParameterizedTest
