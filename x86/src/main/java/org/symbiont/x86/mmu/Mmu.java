@@ -36,7 +36,7 @@ import org.symbiont.x86.memory.PhysicalMemory;
 public final class Mmu {
     private final Cpu cpu;
     private final PhysicalMemory memory;
-    /** Optional second stage (nested or shadow paging); null maps guest-physical to RAM directly. */
+    /** Optional second stage (the nested pager, or another); null maps guest-physical to RAM directly. */
     private SecondStage secondStage;
 
     private PagingMode mode = PagingMode.NATIVE;
@@ -99,6 +99,9 @@ public final class Mmu {
     /** SHADOW: the vCPU's shadow pager, whose tables the MMU uses from now on. */
     public void attach(ShadowPager pager) {
         if (mode != PagingMode.SHADOW) throw new IllegalStateException("a shadow pager needs PagingMode.SHADOW, not " + mode);
+        if (pager.strategy() != strategy) {
+            throw new IllegalArgumentException("shadow pager strategy " + pager.strategy() + " but the MMU was configured for " + strategy);
+        }
         shadow = pager;
         flushAll();
     }

@@ -8,11 +8,12 @@ import org.junit.jupiter.api.Test;
 import org.symbiont.x86.TestMachine;
 
 /**
- * The MMU exercised by guest code: page sizes, accessed and dirty bits, TLB maintenance (INVLPG,
- * CR3 loads, global pages), protection (NX, U/S, R/W with CR0.WP, SMEP, SMAP) with exact error
- * codes and CR2, PAE CR3 loads, and a guest editing its page tables through a recursive mapping.
- * The same programs under shadow and nested paging, and 32-bit and PAE paging turned on by the
- * guest, are in {@link VirtualPagingTest}.
+ * The MMU exercised by guest code under native paging: page sizes, accessed and dirty bits, TLB
+ * maintenance (INVLPG, CR3 loads, global pages, INVPCID) including stale translations,
+ * protection (NX, U/S, R/W with CR0.WP) with exact error codes and CR2, PAE CR3 loads, and a
+ * guest editing its page tables through a recursive mapping. {@link VirtualPagingTest} runs
+ * programs like these, SMEP, SMAP, and 32-bit and PAE paging turned on by the guest, under
+ * native, shadow and nested paging alike.
  */
 class PagingTest {
     /** Linear base of the test mappings: PML4 entry 1. */
@@ -247,48 +248,6 @@ class PagingTest {
         m.memory.writeU8(PAGE_A, 0xC3);
         m.memory.writeU64(PAGE_A + 8, 0x5555);
         return m;
-    }
-
-    @Test
-    void smepBlocksSupervisorFetchesFromUserPages() {
-        try (TestMachine m = supervisorIdentityMap("""
-                mov rax, 0x8000000000
-                call rax                  # allowed without SMEP
-                mov rbx, cr4
-                or ebx, 1 << 20
-                mov cr4, rbx
-                call rax
-                hlt
-                """)) {
-            runToFault(m, EXC_PF);
-            assertEquals(PF_P | PF_I, errorCode(m));
-            assertEquals(V, m.cpu.cr2);
-        }
-    }
-
-    @Test
-    void smapBlocksSupervisorDataAccessesUnlessAcIsSet() {
-        try (TestMachine m = supervisorIdentityMap("""
-                mov rax, cr4
-                or eax, 1 << 21
-                mov cr4, rax
-                mov rax, 0x8000000008
-                mov rbx, [rax]
-                mov qword ptr [rax], 0x66
-                hlt
-                mov rcx, [rax]
-                hlt
-                """)) {
-            m.cpu.rflags |= AC;                // explicit supervisor accesses allowed
-            runToHalt(m);
-            assertEquals(0x5555, m.reg(RBX));
-            assertEquals(0x66, m.memory.readU64(PAGE_A + 8));
-            m.cpu.rflags &= ~AC;
-            m.cpu.halted = false;
-            runToFault(m, EXC_PF);
-            assertEquals(PF_P, errorCode(m));
-            assertEquals(V + 8, m.cpu.cr2);
-        }
     }
 
     @Test
