@@ -354,6 +354,31 @@ class VirtualPagingTest {
         }
     }
 
+    @ParameterizedTest
+    @EnumSource(Config.class)
+    void anInstructionCrossingIntoAnotherPage(Config config) {
+        for (boolean secondPresent : new boolean[] {true, false}) {
+            try (TestMachine m = machine(config, "mov rax, 0x8000000FFA\n jmp rax")) {
+                pte(m, 0, PAGE_A | P | RW);
+                pte(m, 1, secondPresent ? PAGE_B | P | RW : 0);
+                // mov rbx, 0x1122334455667788 (10 bytes from V + 0xFFA to V + 0x1003), then hlt
+                byte[] insn = {0x48, (byte) 0xBB, (byte) 0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11};
+                m.memory.write(PAGE_A + 0xFFA, insn, 0, 6);
+                m.memory.write(PAGE_B, insn, 6, 4);
+                m.memory.writeU8(PAGE_B + 4, 0xF4);
+                if (secondPresent) {
+                    runToHalt(m);
+                    assertEquals(0x1122_3344_5566_7788L, m.reg(RBX));
+                } else {
+                    runToFault(m, EXC_PF);
+                    assertEquals(PF_I, errorCode(m));
+                    assertEquals(V + 0x1000, m.cpu.cr2);
+                    assertEquals(V + 0xFFA, faultRipWithError(m));
+                }
+            }
+        }
+    }
+
     // ---- 32-bit paging and PAE paging in 32-bit protected mode, paging turned on by the guest ----
 
     @ParameterizedTest
