@@ -379,6 +379,48 @@ class VirtualPagingTest {
         }
     }
 
+    @ParameterizedTest
+    @EnumSource(Config.class)
+    void twoAddressSpacesAndAnEditToTheOneNotRunning(Config config) {
+        long pml4b = 0x20000, pdptb = 0x21000, pdb = 0x22000, ptb = 0x23000;
+        try (TestMachine m = machine(config, """
+                mov rax, 0x8000000000
+                mov rbx, [rax]                        # space A: PAGE_A
+                mov rdx, cr3
+                mov rsi, 0x20000
+                mov cr3, rsi
+                mov rcx, [rax]                        # space B: PAGE_C
+                mov qword ptr [0x32000], 0x401003     # A's PTE -> PAGE_B while B runs
+                mov qword ptr [rax], 0xC0C0           # a write in B
+                mov cr3, rdx
+                mov rdi, [rax]                        # A again: PAGE_B
+                mov cr3, rsi
+                mov r8, [rax]                         # B again: PAGE_C
+                mov r9, [0x23000]                     # B's PTE
+                mov cr3, rdx
+                hlt
+                """)) {
+            byte[] pml4 = new byte[4096];
+            m.memory.read(TestMachine.PML4, pml4, 0, 4096);
+            m.memory.write(pml4b, pml4);
+            m.memory.writeU64(pml4b + 8, pdptb | P | RW | US);
+            m.memory.writeU64(pdptb, pdb | P | RW | US);
+            m.memory.writeU64(pdb, ptb | P | RW | US);
+            m.memory.writeU64(ptb, PAGE_C | P | RW);
+            pte(m, 0, PAGE_A | P | RW);
+            m.memory.writeU64(PAGE_A, 0xAAAA);
+            m.memory.writeU64(PAGE_B, 0xBBBB);
+            m.memory.writeU64(PAGE_C, 0xCCCC);
+            runToHalt(m);
+            assertEquals(0xAAAA, m.reg(RBX));
+            assertEquals(0xCCCC, m.reg(RCX));
+            assertEquals(0xBBBB, m.reg(RDI));
+            assertEquals(0xC0C0, m.reg(R8));
+            assertEquals(PAGE_C | P | RW | A | D, m.reg(R9));
+            assertEquals(TestMachine.PML4, m.cpu.cr3);
+        }
+    }
+
     // ---- 32-bit paging and PAE paging in 32-bit protected mode, paging turned on by the guest ----
 
     @ParameterizedTest
