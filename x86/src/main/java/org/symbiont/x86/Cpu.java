@@ -151,6 +151,15 @@ public final class Cpu implements PhysicalMemory.CodePageListener {
     public int replayLength, replayPosition;
     private Exit exitToReport;
 
+    /**
+     * An event (exception or interrupt) whose delivery left with a paging exit (shadow or nested
+     * paging): {@link #run} delivers it again, from the start, once the VMM has answered.
+     */
+    public boolean redeliveryPending;
+    public int redeliverVector, redeliverErrorCode, redeliverKind;
+    public boolean redeliverHasError;
+    public long redeliverReturnRip, redeliverPushedRf;
+
     // ---- faults in flight ----
     public int faultVector;
     public int faultErrorCode;
@@ -242,6 +251,7 @@ public final class Cpu implements PhysicalMemory.CodePageListener {
         pendingVector = -1;
         nmiPending = nmiBlocked = interruptShadow = trapFlagSampledAfter = false;
         pendingExit = null;
+        redeliveryPending = false;
         replayLength = replayPosition = 0;
         updateMode();
     }
@@ -305,12 +315,22 @@ public final class Cpu implements PhysicalMemory.CodePageListener {
         pushReplay(0);
     }
 
-    /** Retries the access after the VMM installed the second-stage mapping a {@link Exit.PagingFault} asked for. */
+    /**
+     * Resumes after the VMM handled a paging exit. {@link Exit.PagingFault} and
+     * {@link Exit.ShadowFault}: the access is retried (the answers to earlier exits of the same
+     * instruction are kept and replayed). {@link Exit.ShadowCr3Write} and {@link Exit.ShadowInvlpg}:
+     * the instruction completes. {@link Exit.ShadowPageTableWrite}: the write is done.
+     */
     public void completePagingFault() {
         Exit e = requirePending();
-        if (!(e instanceof Exit.PagingFault)) throw new IllegalStateException("completePagingFault does not answer " + e);
-        pendingExit = null;
-        replayLength = replayPosition = 0;
+        switch (e) {
+            case Exit.PagingFault f -> pendingExit = null;
+            case Exit.ShadowFault f -> pendingExit = null;
+            case Exit.ShadowCr3Write w -> pushReplay(0);
+            case Exit.ShadowInvlpg i -> pushReplay(0);
+            case Exit.ShadowPageTableWrite w -> pushReplay(0);
+            default -> throw new IllegalStateException("completePagingFault does not answer " + e);
+        }
     }
 
     /** Marks a replayed answer that makes the instruction fault instead of completing. */

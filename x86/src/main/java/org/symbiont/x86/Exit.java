@@ -57,6 +57,36 @@ public sealed interface Exit {
      */
     record PagingFault(long linearAddress, long guestPhysical, int access) implements Exit {}
 
+    /**
+     * Shadow paging: no shadow entry permits this access ({@code access} is one of
+     * {@link Cpu#ACCESS_READ}, {@link Cpu#ACCESS_WRITE}, {@link Cpu#ACCESS_FETCH}; {@code user}
+     * whether it is made at user privilege). The VMM calls
+     * {@link org.symbiont.x86.mmu.ShadowPager#handleFault} then {@link Cpu#completePagingFault()};
+     * the access is retried, or raises the guest's #PF if the pager found the guest faults.
+     */
+    record ShadowFault(long linear, int access, boolean user) implements Exit {}
+
+    /**
+     * Shadow paging: MOV to CR3 took effect ({@code cr3} is the new value). The VMM calls
+     * {@link org.symbiont.x86.mmu.ShadowPager#cr3Written} then {@link Cpu#completePagingFault()}.
+     */
+    record ShadowCr3Write(long cr3) implements Exit {}
+
+    /**
+     * Shadow paging: INVLPG (or INVPCID for one address) of {@code linear}, already done in the
+     * TLB. The VMM calls {@link org.symbiont.x86.mmu.ShadowPager#invlpg} then
+     * {@link Cpu#completePagingFault()}.
+     */
+    record ShadowInvlpg(long linear) implements Exit {}
+
+    /**
+     * Cached shadow paging: a guest write of {@code size} bytes at {@code guestPhysical} hit a guest
+     * page-table page the VMM write-protected. The VMM calls
+     * {@link org.symbiont.x86.mmu.ShadowPager#pageTableWritten} then {@link Cpu#completePagingFault()},
+     * and the write is done.
+     */
+    record ShadowPageTableWrite(long guestPhysical, int size) implements Exit {}
+
     /** A fault while delivering a double fault: the processor shuts down (SDM Vol. 3A, 6.15, #DF). */
     record TripleFault(String reason) implements Exit {}
 

@@ -7,6 +7,11 @@ import java.util.ArrayList;
 import java.util.List;
 import org.symbiont.x86.exec.Segmentation;
 import org.symbiont.x86.memory.PhysicalMemory;
+import org.symbiont.x86.mmu.NestedPager;
+import org.symbiont.x86.mmu.PagingCosts;
+import org.symbiont.x86.mmu.PagingMode;
+import org.symbiont.x86.mmu.ShadowPager;
+import org.symbiont.x86.mmu.ShadowStrategy;
 
 /**
  * A bare CPU with memory, set up directly in 64-bit long mode (or left at reset), for tests. It
@@ -32,6 +37,26 @@ public final class TestMachine implements AutoCloseable {
     public final ByteArrayOutputStream console = new ByteArrayOutputStream();
     public final List<Long> reports = new ArrayList<>();
     public final List<Exit> exits = new ArrayList<>();
+
+    /** The pagers answering shadow and nested paging exits, when {@link #virtualize} chose them. */
+    public ShadowPager shadowPager;
+    public NestedPager nestedPager;
+
+    /**
+     * Runs the guest's paging in {@code mode} from now on; {@link #run} answers the paging exits
+     * the way the VMM does, through a {@link ShadowPager} or a {@link NestedPager}.
+     */
+    public TestMachine virtualize(PagingMode mode, ShadowStrategy strategy, PagingCosts costs) {
+        cpu.mmu.configure(mode, strategy, costs);
+        if (mode == PagingMode.SHADOW) {
+            shadowPager = new ShadowPager(cpu, strategy);
+            cpu.mmu.attach(shadowPager);
+        } else if (mode == PagingMode.NESTED) {
+            nestedPager = new NestedPager(memory, false);
+            cpu.mmu.attach(nestedPager);
+        }
+        return this;
+    }
 
     public TestMachine(long memorySize) {
         memory = PhysicalMemory.allocate(memorySize);
@@ -165,6 +190,26 @@ public final class TestMachine implements AutoCloseable {
                     cpu.completeWrite();
                 }
                 case Exit.BudgetExhausted b -> { }
+                case Exit.ShadowFault f when shadowPager != null -> {
+                    shadowPager.handleFault(f.linear(), f.access(), f.user());
+                    cpu.completePagingFault();
+                }
+                case Exit.ShadowCr3Write w when shadowPager != null -> {
+                    shadowPager.cr3Written(w.cr3());
+                    cpu.completePagingFault();
+                }
+                case Exit.ShadowInvlpg i when shadowPager != null -> {
+                    shadowPager.invlpg(i.linear());
+                    cpu.completePagingFault();
+                }
+                case Exit.ShadowPageTableWrite w when shadowPager != null -> {
+                    shadowPager.pageTableWritten(w.guestPhysical(), w.size());
+                    cpu.completePagingFault();
+                }
+                case Exit.PagingFault f when nestedPager != null -> {
+                    nestedPager.handleFault(cpu, f.guestPhysical(), f.access());
+                    cpu.completePagingFault();
+                }
                 default -> {
                     exits.add(e);
                     return e;

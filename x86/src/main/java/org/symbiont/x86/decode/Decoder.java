@@ -289,9 +289,13 @@ public final class Decoder {
         };
     }
 
+    /**
+     * Little-endian bytes fetched in address order, so that a fetch fault in the next page reports
+     * that page's first byte in CR2, as the in-order fetch of hardware does.
+     */
     private static long readUnsigned(ByteSource src, long at, int n) {
         long v = 0;
-        for (int i = n - 1; i >= 0; i--) v = v << 8 | (src.byteAt(at + i) & 0xFF);
+        for (int i = 0; i < n; i++) v |= (long) (src.byteAt(at + i) & 0xFF) << (8 * i);
         return v;
     }
 

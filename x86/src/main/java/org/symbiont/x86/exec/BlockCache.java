@@ -96,6 +96,10 @@ public final class BlockCache {
                 if (count == 0) throw f;
                 c.cr2 = savedCr2;
                 break;
+            } catch (ExitSignal x) {
+                // Likewise for a fetch that needs the VMM (shadow or nested paging).
+                if (count == 0) throw x;
+                break;
             }
             int flags = table.flags(in.op);
             boolean repString = (flags & OpcodeTable.F_STRING) != 0

@@ -73,6 +73,8 @@ public final class ControlRegisters {
 
     /** MOV to CR3. {@code value} is the 64-bit source in 64-bit mode, the zero-extended 32-bit one otherwise. */
     public static void writeCr3(Cpu c, long value) {
+        // Under shadow paging the load already took effect before the exit the VMM answered.
+        if (c.mmu.resumingShadowExit()) return;
         long v = value;
         if (c.codeMode == Decoder.CODE64) {
             // With CR4.PCIDE, bit 63 asks not to flush the new PCID's entries; it is not stored.
@@ -89,6 +91,7 @@ public final class ControlRegisters {
         c.mmu.flushNonGlobal();
         if (reloadPdptes) c.mmu.loadPdptes(v);
         c.updateMode();
+        c.mmu.cr3Loaded(v);
     }
 
     /** MOV to CR4. */

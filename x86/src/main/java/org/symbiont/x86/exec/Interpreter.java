@@ -18,6 +18,10 @@ public final class Interpreter {
 
     public static Exit run(Cpu c, long budget) {
         c.budgetEnd = c.retired + budget;
+        if (c.redeliveryPending) {
+            Exit e = Interrupts.redeliver(c);
+            if (e != null) return e;
+        }
         while (true) {
             boolean single = false;
             boolean trapAfter = false;
@@ -52,6 +56,9 @@ public final class Interpreter {
                 Exit e = deliver(c);
                 if (e != null) return e;
                 continue;
+            } catch (ExitSignal x) {
+                // Shadow or nested paging needs the VMM to fetch the first instruction.
+                return c.takeExit();
             }
             int n = b.count;
             if (single) n = 1;

@@ -56,6 +56,15 @@ public final class Interrupts {
         return deliver(c, c.faultVector, c.faultErrorCode, c.faultHasErrorCode, c.rip, KIND_EXCEPTION, RF);
     }
 
+    /** Delivers again the event whose delivery left with a paging exit the VMM has answered. */
+    public static Exit redeliver(Cpu c) {
+        c.redeliveryPending = false;
+        Exit e = deliver(c, c.redeliverVector, c.redeliverErrorCode, c.redeliverHasError, c.redeliverReturnRip,
+                c.redeliverKind, c.redeliverPushedRf);
+        if (e == null || !c.redeliveryPending) c.replayLength = c.replayPosition = 0;
+        return e;
+    }
+
     /** Delivers a trap-class exception after an instruction (single step); RIP is the next one. */
     public static Exit deliverTrap(Cpu c, int vector) {
         return deliver(c, vector, 0, false, c.rip, KIND_EXCEPTION, 0);
@@ -118,7 +127,19 @@ public final class Interrupts {
                 }
                 kind = KIND_EXCEPTION;
             } catch (ExitSignal x) {
-                c.takeExit();
+                Exit e = c.takeExit();
+                if (e instanceof Exit.PagingFault || e instanceof Exit.ShadowFault || e instanceof Exit.ShadowPageTableWrite) {
+                    // Shadow or nested paging needs the VMM for a page the delivery touches; delivery
+                    // commits nothing before its last access, so it starts again once answered.
+                    c.redeliveryPending = true;
+                    c.redeliverVector = vector;
+                    c.redeliverErrorCode = errorCode;
+                    c.redeliverHasError = hasError;
+                    c.redeliverReturnRip = returnRip;
+                    c.redeliverKind = kind;
+                    c.redeliverPushedRf = pushedRf;
+                    return e;
+                }
                 c.pendingExit = null;
                 return new Exit.TripleFault(String.format(
                         "delivery of vector %d touched memory-mapped I/O (IDT, GDT, TSS or stack outside RAM)", vector));

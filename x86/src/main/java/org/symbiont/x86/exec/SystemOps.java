@@ -259,7 +259,11 @@ public final class SystemOps {
             case RDPMC -> throw c.gp0();
             case INVLPG -> {
                 requireCpl0(c);
-                c.mmu.flushPage((Operands.ea(c, i) + c.segEffBase[i.seg]) & c.linearMask);
+                if (!c.mmu.resumingShadowExit()) {
+                    long la = (Operands.ea(c, i) + c.segEffBase[i.seg]) & c.linearMask;
+                    c.mmu.flushPage(la);
+                    c.mmu.invalidated(la);
+                }
                 c.rip = i.nextRip;
             }
             case INVPCID -> invpcid(c, i);
@@ -580,17 +584,21 @@ public final class SystemOps {
         long pcid = descriptor & 0xFFF;
         if ((descriptor >>> 12) != 0) throw c.gp0();
         boolean pcide = (c.cr4 & CR4_PCIDE) != 0;
-        switch ((int) type) {
-            case 0 -> {
-                if (!Msrs.canonical(address) || (pcid != 0 && !pcide)) throw c.gp0();
-                c.mmu.flushPage(address);
+        if (type == 0 && (!Msrs.canonical(address) || (pcid != 0 && !pcide))) throw c.gp0();
+        if (type == 1 && pcid != 0 && !pcide) throw c.gp0();
+        // Under shadow paging the flush already took effect before the exit the VMM answered.
+        if (!c.mmu.resumingShadowExit()) {
+            switch ((int) type) {
+                case 0 -> {
+                    c.mmu.flushPage(address);
+                    c.mmu.invalidated(address);
+                }
+                case 2 -> c.mmu.flushAll();
+                default -> {
+                    c.mmu.flushNonGlobal();
+                    c.mmu.nonGlobalFlushed();
+                }
             }
-            case 1 -> {
-                if (pcid != 0 && !pcide) throw c.gp0();
-                c.mmu.flushNonGlobal();
-            }
-            case 2 -> c.mmu.flushAll();
-            default -> c.mmu.flushNonGlobal();
         }
         c.rip = i.nextRip;
     }

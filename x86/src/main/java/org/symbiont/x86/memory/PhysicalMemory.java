@@ -4,7 +4,9 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.VarHandle;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Supplier;
 
 /**
  * A VM's guest-physical memory: one contiguous block of host memory preallocated per VM (as
@@ -41,6 +43,8 @@ public final class PhysicalMemory implements AutoCloseable {
     private final CopyOnWriteArrayList<CodePageListener> codeListeners = new CopyOnWriteArrayList<>();
     /** Serializes locked operations that straddle an 8-byte boundary (rare split locks) and CMPXCHG16B. */
     private final Object splitLock = new Object();
+    /** Per-VM state of other components, one object per kind ({@link #shared}). */
+    private final ConcurrentHashMap<Class<?>, Object> shared = new ConcurrentHashMap<>();
 
     /** Notified when a page starts holding decoded code, so that CPUs drop fast write paths to it. */
     public interface CodePageListener {
@@ -139,6 +143,14 @@ public final class PhysicalMemory implements AutoCloseable {
     public void codeWritten(long pageNumber) {
         codePage[(int) pageNumber] = 0;
         codeGeneration[(int) pageNumber]++;
+    }
+
+    /**
+     * The VM-wide object of class {@code kind} kept with this memory, created by {@code create}
+     * the first time (the shadow pagers' shared write protection of guest page tables).
+     */
+    public <T> T shared(Class<T> kind, Supplier<T> create) {
+        return kind.cast(shared.computeIfAbsent(kind, k -> create.get()));
     }
 
     public void addCodePageListener(CodePageListener l) {

@@ -11,6 +11,7 @@ import java.lang.invoke.VarHandle;
 import java.util.Arrays;
 import org.symbiont.x86.Cpu;
 import org.symbiont.x86.Exit;
+import org.symbiont.x86.exec.Fault;
 import org.symbiont.x86.memory.PhysicalMemory;
 
 /**
@@ -18,12 +19,33 @@ import org.symbiont.x86.memory.PhysicalMemory;
  * PAE and 4-level paging (4K/2M/4M/1G pages; P, R/W, U/S, NX, A, D, G; CR0.WP, EFER.NXE,
  * CR4.PSE/PAE/PGE/SMEP/SMAP; SDM Vol. 3A, chapter 4), TLB fills, page-crossing and MMIO
  * accesses, atomic accesses for LOCK, and TLB flushes.
+ *
+ * <p>Virtual paging ({@link PagingMode}), set up before the vCPU first runs:
+ * <pre>
+ *   NATIVE (default): nothing to do.
+ *   NESTED: cpu.mmu.configure(NESTED, any, costs); cpu.mmu.attach(nestedPagerOfTheVm);
+ *           answer Exit.PagingFault with nestedPager.handleFault(cpu, gpa, access); cpu.completePagingFault().
+ *   SHADOW: cpu.mmu.configure(SHADOW, strategy, costs); ShadowPager p = new ShadowPager(cpu, strategy);
+ *           cpu.mmu.attach(p); answer Exit.ShadowFault / ShadowCr3Write / ShadowInvlpg /
+ *           ShadowPageTableWrite with the matching ShadowPager method, then cpu.completePagingFault().
+ * </pre>
+ * The TLB-hit path is the same in every mode: the work is on TLB misses, CR3 writes, INVLPG and,
+ * for cached shadow paging, writes to write-protected guest page-table pages (which never get a
+ * writable TLB entry).
  */
 public final class Mmu {
     private final Cpu cpu;
     private final PhysicalMemory memory;
-    /** Optional second stage (nested or shadow paging); null maps guest-physical to RAM directly. */
+    /** Optional second stage (the nested pager, or another); null maps guest-physical to RAM directly. */
     private SecondStage secondStage;
+
+    private PagingMode mode = PagingMode.NATIVE;
+    private ShadowStrategy strategy = ShadowStrategy.VTLB;
+    private PagingCosts costs = PagingCosts.FREE;
+    /** SHADOW: the VMM's shadow tables for this vCPU. */
+    private ShadowPager shadow;
+    /** NESTED: the VM's nested table (also the second stage). */
+    private NestedPager nested;
 
     // Result of the last walk.
     private long walkPhysical;
@@ -33,8 +55,20 @@ public final class Mmu {
     /** Per TLB entry: mask selecting the base of the mapping it came from (4K, 2M, 4M or 1G). */
     private final long[] mappingMask = new long[3 * TLB_SIZE];
 
-    // Walk statistics, for telemetry and the cost model.
+    // Walk statistics, for telemetry and the cost model (see PagingStats).
     public long walks, walkReferences, tlbFlushes;
+    long cr3Writes, invlpgs, shadowFaults, shadowFills, guestFaultsInjected, pageTableWrites, nestedFaults;
+
+    /**
+     * A #PF the shadow pager found the guest takes at an access: raised when the access is retried
+     * and still has no shadow entry permitting it.
+     */
+    private boolean injected;
+    private long injectedLinear;
+    private int injectedAccess, injectedCode;
+    private boolean injectedUser;
+    /** Segment of the last access that missed the shadow tables (SMAP treats implicit accesses apart). */
+    private int shadowMissSeg;
 
     public Mmu(Cpu cpu) {
         this.cpu = cpu;
@@ -45,6 +79,63 @@ public final class Mmu {
     public void setSecondStage(SecondStage stage) {
         this.secondStage = stage;
         flushAll();
+    }
+
+    /**
+     * Chooses how guest paging is virtualized, before the vCPU runs; NATIVE with
+     * {@link PagingCosts#FREE} is the default. Then attach the pager the mode needs:
+     * {@link #attach(ShadowPager)} or {@link #attach(NestedPager)}.
+     */
+    public void configure(PagingMode mode, ShadowStrategy strategy, PagingCosts costs) {
+        this.mode = mode;
+        this.strategy = strategy;
+        this.costs = costs;
+        shadow = null;
+        nested = null;
+        secondStage = null;
+        flushAll();
+    }
+
+    /** SHADOW: the vCPU's shadow pager, whose tables the MMU uses from now on. */
+    public void attach(ShadowPager pager) {
+        if (mode != PagingMode.SHADOW) throw new IllegalStateException("a shadow pager needs PagingMode.SHADOW, not " + mode);
+        if (pager.strategy() != strategy) {
+            throw new IllegalArgumentException("shadow pager strategy " + pager.strategy() + " but the MMU was configured for " + strategy);
+        }
+        shadow = pager;
+        flushAll();
+    }
+
+    /** NESTED: the VM's nested pager, which translates every guest-physical address from now on. */
+    public void attach(NestedPager pager) {
+        if (mode != PagingMode.NESTED) throw new IllegalStateException("a nested pager needs PagingMode.NESTED, not " + mode);
+        nested = pager;
+        secondStage = pager;
+        flushAll();
+    }
+
+    public PagingMode mode() {
+        return mode;
+    }
+
+    public ShadowStrategy strategy() {
+        return strategy;
+    }
+
+    public PagingStats stats() {
+        return new PagingStats(walks, walkReferences, tlbFlushes, cr3Writes, invlpgs, shadowFaults, shadowFills,
+                guestFaultsInjected, pageTableWrites, nestedFaults);
+    }
+
+    /** One memory reference of a walk (guest, nested or shadow table), charged to virtual time. */
+    void reference() {
+        walkReferences++;
+        cpu.extraCycles += costs.walkReference();
+    }
+
+    private void flushed() {
+        tlbFlushes++;
+        cpu.extraCycles += costs.tlbFlush();
     }
 
     // =====================================================================================
@@ -81,6 +172,7 @@ public final class Mmu {
         long pa = translate(seg, la, ACCESS_WRITE, user);
         long host = memory.hostOffsetForWrite(pa);
         if (host >= 0) {
+            guardPageTable(pa, size);
             noteCodeWrite(host);
             writeHost(host, size, v);
         } else if (!memory.isReadOnly(pa)) {
@@ -127,6 +219,7 @@ public final class Mmu {
             long pa = translate(seg, la, ACCESS_WRITE, user);
             long host = memory.hostOffsetForWrite(pa);
             if (host >= 0) {
+                guardPageTable(pa, size);
                 long found = memory.compareAndExchange(host, size, expected & mask, update & mask);
                 if (found == (expected & mask)) noteCodeWrite(host);
                 return found;
@@ -160,6 +253,8 @@ public final class Mmu {
         if (tag == (la & Cpu.PAGE_MASK)) return cpu.tlbAddend[i] + la;
         long pa = translate(seg, la, access, user);
         long host = access == ACCESS_WRITE ? memory.hostOffsetForWrite(pa) : memory.hostOffsetForRead(pa);
+        // A write-protected guest page table is written element by element through writeSlow.
+        if (host >= 0 && access == ACCESS_WRITE && shadow != null && shadow.protects(pa)) return -1;
         if (host >= 0 && access == ACCESS_WRITE) noteCodeWrite(host);
         return host;
     }
@@ -175,6 +270,15 @@ public final class Mmu {
      */
     private long nextPage(long la) {
         return ((la | 0xFFF) + 1) & cpu.linearMask;
+    }
+
+    /**
+     * Cached shadow paging: a guest write to a guest page-table page the shadow pager
+     * write-protected exits first, so that the VMM drops the shadow entries it backs; the write
+     * is then done when the instruction re-executes with the VMM's answer.
+     */
+    private void guardPageTable(long pa, int size) {
+        if (shadow != null && shadow.protects(pa)) cpu.exitOrReplay(new Exit.ShadowPageTableWrite(pa, size));
     }
 
     private void noteCodeWrite(long host) {
@@ -225,6 +329,9 @@ public final class Mmu {
         if ((cpu.efer & EFER_LMA) != 0 && (la << 16 >> 16) != la) {
             throw seg == SS ? cpu.fault(EXC_SS, 0) : cpu.fault(EXC_GP, 0);
         }
+        if (mode != PagingMode.NATIVE && shadow == null && nested == null) {
+            throw new IllegalStateException("paging mode " + mode + " needs its pager attached (Mmu.attach) before the vCPU runs");
+        }
         long pa;
         boolean paging = (cpu.cr0 & CR0_PG) != 0;
         if (!paging) {
@@ -233,6 +340,8 @@ public final class Mmu {
             walkMappingMask = Cpu.PAGE_MASK;
             pa = la & 0xFFFF_FFFFL;
             if ((cpu.efer & EFER_LMA) != 0) pa = la;
+        } else if (shadow != null) {
+            pa = shadowTranslate(seg, la, access, user);
         } else {
             walk(la, access, user);
             if (!allowed(access, user, seg == SEG_NONE)) throw pageFault(la, access, user, true, false);
@@ -282,11 +391,13 @@ public final class Mmu {
         cpu.tlbHostPage[i] = readHost >= 0 ? readHost >>> PhysicalMemory.PAGE_SHIFT : -1;
         cpu.tlbGlobal[i] = walkGlobal;
         mappingMask[i] = walkMappingMask;
-        boolean onlyThisKind = secondStage != null;
+        // A second stage may grant some kinds of access and not others; the nested pager grants all.
+        boolean onlyThisKind = secondStage != null && nested == null;
         cpu.tlbRead[i] = readHost >= 0 && !smapSlow && (!onlyThisKind || access == ACCESS_READ)
                 && allowed(ACCESS_READ, user, false) ? page : TLB_INVALID;
         cpu.tlbWrite[i] = writeHost >= 0 && !smapSlow && (!onlyThisKind || access == ACCESS_WRITE)
                 && (walkDirty || access == ACCESS_WRITE) && !memory.holdsCode(writeHost)
+                && (shadow == null || !shadow.protects(pa))
                 && allowed(ACCESS_WRITE, user, false) ? page : TLB_INVALID;
         cpu.tlbFetch[i] = readHost >= 0 && (!onlyThisKind || access == ACCESS_FETCH)
                 && allowed(ACCESS_FETCH, user, false) ? page : TLB_INVALID;
@@ -303,6 +414,106 @@ public final class Mmu {
         if (access == ACCESS_FETCH && (executeDisable || (cpu.cr4 & CR4_SMEP) != 0)) code |= PF_I;
         cpu.cr2 = la;
         return cpu.fault(EXC_PF, code);
+    }
+
+    // =====================================================================================
+    // Shadow paging
+    // =====================================================================================
+
+    /**
+     * A TLB miss under shadow paging: the shadow tables are looked up (a walk of as many levels as
+     * the guest's paging mode has). The entry's guest rights are checked against the current
+     * CR0.WP, CR4.SMEP/SMAP, EFER.NXE and CPL exactly as after a native walk; a write through an
+     * entry whose guest D bit is clear misses too, so that the VMM sets D (SDM Vol. 3A, 4.8).
+     */
+    private long shadowTranslate(int seg, long la, int access, boolean user) {
+        walks++;
+        int levels = (cpu.efer & EFER_LMA) != 0 ? 4 : (cpu.cr4 & CR4_PAE) != 0 ? 3 : 2;
+        for (int k = 0; k < levels; k++) reference();
+        ShadowPager.Entry e = shadow.lookup(la);
+        if (e != null) {
+            walkWritable = e.writable();
+            walkUser = e.user();
+            walkNoExecute = e.noExecute();
+            walkGlobal = e.global() && (cpu.cr4 & CR4_PGE) != 0;
+            walkDirty = e.dirty();
+            walkMappingMask = e.mask();
+            if (allowed(access, user, seg == SEG_NONE) && (access != ACCESS_WRITE || e.dirty())) {
+                return e.physical() | (la & ~e.mask());
+            }
+        }
+        if (injected && injectedLinear == la && injectedAccess == access && injectedUser == user) {
+            injected = false;
+            cpu.cr2 = la;
+            throw cpu.fault(EXC_PF, injectedCode);
+        }
+        injected = false;
+        shadowMissSeg = seg;
+        throw cpu.exit(new Exit.ShadowFault(la, access, user));
+    }
+
+    /**
+     * The shadow pager's walk of the guest tables for the access that missed: the same walk,
+     * rights check and A/D updates as native paging. Returns the entry to install, or null when
+     * the guest itself faults: that #PF (error code and CR2 as native paging reports them) is
+     * then raised when the access is retried.
+     */
+    ShadowPager.Entry walkForShadow(long la, int access, boolean user) {
+        long savedCr2 = cpu.cr2;
+        try {
+            walk(la, access, user);
+            if (!allowed(access, user, shadowMissSeg == SEG_NONE)) throw pageFault(la, access, user, true, false);
+        } catch (Fault f) {
+            cpu.cr2 = savedCr2;
+            visitedCount = 0;
+            injected = true;
+            injectedLinear = la;
+            injectedAccess = access;
+            injectedUser = user;
+            injectedCode = cpu.faultErrorCode;
+            guestFaultsInjected++;
+            return null;
+        }
+        long[] backing = new long[visitedCount];
+        for (int k = 0; k < visitedCount; k++) backing[k] = visited[k] >>> PhysicalMemory.PAGE_SHIFT;
+        setAccessedAndDirty(access);
+        return new ShadowPager.Entry(la & walkMappingMask, walkMappingMask, walkPhysical & walkMappingMask,
+                walkWritable, walkUser, walkNoExecute, walkGlobal, walkDirty, backing);
+    }
+
+    /**
+     * MOV to CR3, after it took effect (called by the instruction). Under shadow paging it exits
+     * to the VMM ({@link Exit.ShadowCr3Write}); returns normally when the instruction is
+     * re-executed after the VMM answered, and {@link #resumingShadowExit()} then tells the
+     * instruction not to do its work again.
+     */
+    public void cr3Loaded(long cr3) {
+        cr3Writes++;
+        if (shadow != null) cpu.exitOrReplay(new Exit.ShadowCr3Write(cr3));
+    }
+
+    /** INVLPG (or INVPCID of one address), after the TLB entries were dropped; exits under shadow paging. */
+    public void invalidated(long la) {
+        invlpgs++;
+        if (shadow != null) cpu.exitOrReplay(new Exit.ShadowInvlpg(la));
+    }
+
+    /**
+     * INVPCID of a whole context: under shadow paging the VMM is told as for a CR3 write of the
+     * current CR3 ({@link Exit.ShadowCr3Write}).
+     */
+    public void nonGlobalFlushed() {
+        if (shadow != null) cpu.exitOrReplay(new Exit.ShadowCr3Write(cpu.cr3));
+    }
+
+    /**
+     * Whether MOV to CR3 or INVLPG is being re-executed after the VMM answered its shadow exit:
+     * the instruction already took effect and only completes. Consumes the answer.
+     */
+    public boolean resumingShadowExit() {
+        if (shadow == null || cpu.replayPosition >= cpu.replayLength) return false;
+        cpu.replayNext();
+        return true;
     }
 
     /** Walks the guest page tables for {@code la}; fills the walk* fields or raises #PF. */
@@ -398,7 +609,7 @@ public final class Mmu {
     private int visitedCount;
 
     private long readEntry(long la, long gpa, int size) {
-        walkReferences++;
+        reference();
         long pa = secondStage != null ? secondStage.map(cpu, la, gpa, ACCESS_READ) : gpa;
         long host = memory.hostOffsetForRead(pa);
         long v = host < 0 ? 0 : size == 8 ? memory.hostRead64(host) : memory.hostRead32(host) & 0xFFFF_FFFFL;
@@ -491,8 +702,10 @@ public final class Mmu {
         Arrays.fill(cpu.tlbFetch, TLB_INVALID);
         Arrays.fill(cpu.tlbGlobal, false);
         visitedCount = 0;
-        tlbFlushes++;
+        flushed();
         cpu.blocks.flushJumpCache();
+        // The paging mode, CR0.WP or EFER.NXE may have changed: the shadow tables are rebuilt.
+        if (shadow != null) shadow.dropAll();
     }
 
     /** Drops every non-global entry (a CR3 write with CR4.PGE set). */
@@ -503,7 +716,7 @@ public final class Mmu {
             }
         }
         visitedCount = 0;
-        tlbFlushes++;
+        flushed();
         cpu.blocks.flushJumpCache();
     }
 

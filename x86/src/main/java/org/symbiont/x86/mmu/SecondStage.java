@@ -3,10 +3,10 @@ package org.symbiont.x86.mmu;
 import org.symbiont.x86.Cpu;
 
 /**
- * The second translation stage the VMM may put under the guest's own paging: nested paging
- * (guest-physical to host) or the VMM's view for shadow paging. Every guest-physical address the
- * MMU uses, page-table entries included, passes through it. Without one, guest-physical
- * addresses index guest RAM directly.
+ * A second translation stage under the guest's own paging (guest-physical to host); the
+ * {@link NestedPager} of {@link PagingMode#NESTED} is one, and {@link Mmu#setSecondStage} installs
+ * any other. Every guest-physical address the MMU uses, page-table entries included, passes
+ * through it. Without one, guest-physical addresses index guest RAM directly.
  */
 public interface SecondStage {
     /**

@@ -117,7 +117,8 @@ class ExecutionFuzzTest {
                     c.completeHypercall();
                 }
                 case Exit.InterruptWindow w -> { return 3; }
-                case Exit.PagingFault p -> { return 3; }
+                case Exit.PagingFault _, Exit.ShadowFault _, Exit.ShadowCr3Write _, Exit.ShadowInvlpg _,
+                     Exit.ShadowPageTableWrite _ -> { return 3; }
             }
         }
         return 0;

@@ -8,10 +8,12 @@ import org.junit.jupiter.api.Test;
 import org.symbiont.x86.TestMachine;
 
 /**
- * The MMU exercised by guest code: page sizes, accessed and dirty bits, TLB maintenance (INVLPG,
- * CR3 loads, global pages), protection (NX, U/S, R/W with CR0.WP, SMEP, SMAP) with exact error
- * codes and CR2, 32-bit and PAE paging, and a guest editing its page tables through a recursive
- * mapping.
+ * The MMU exercised by guest code under native paging: page sizes, accessed and dirty bits, TLB
+ * maintenance (INVLPG, CR3 loads, global pages, INVPCID) including stale translations,
+ * protection (NX, U/S, R/W with CR0.WP) with exact error codes and CR2, PAE CR3 loads, and a
+ * guest editing its page tables through a recursive mapping. {@link VirtualPagingTest} runs
+ * programs like these, SMEP, SMAP, and 32-bit and PAE paging turned on by the guest, under
+ * native, shadow and nested paging alike.
  */
 class PagingTest {
     /** Linear base of the test mappings: PML4 entry 1. */
@@ -249,48 +251,6 @@ class PagingTest {
     }
 
     @Test
-    void smepBlocksSupervisorFetchesFromUserPages() {
-        try (TestMachine m = supervisorIdentityMap("""
-                mov rax, 0x8000000000
-                call rax                  # allowed without SMEP
-                mov rbx, cr4
-                or ebx, 1 << 20
-                mov cr4, rbx
-                call rax
-                hlt
-                """)) {
-            runToFault(m, EXC_PF);
-            assertEquals(PF_P | PF_I, errorCode(m));
-            assertEquals(V, m.cpu.cr2);
-        }
-    }
-
-    @Test
-    void smapBlocksSupervisorDataAccessesUnlessAcIsSet() {
-        try (TestMachine m = supervisorIdentityMap("""
-                mov rax, cr4
-                or eax, 1 << 21
-                mov cr4, rax
-                mov rax, 0x8000000008
-                mov rbx, [rax]
-                mov qword ptr [rax], 0x66
-                hlt
-                mov rcx, [rax]
-                hlt
-                """)) {
-            m.cpu.rflags |= AC;                // explicit supervisor accesses allowed
-            runToHalt(m);
-            assertEquals(0x5555, m.reg(RBX));
-            assertEquals(0x66, m.memory.readU64(PAGE_A + 8));
-            m.cpu.rflags &= ~AC;
-            m.cpu.halted = false;
-            runToFault(m, EXC_PF);
-            assertEquals(PF_P, errorCode(m));
-            assertEquals(V + 8, m.cpu.cr2);
-        }
-    }
-
-    @Test
     void guestEditsItsPageTablesThroughARecursiveMapping() {
         try (TestMachine m = withTestTables("""
                 mov rax, 0x8000000000
@@ -404,94 +364,7 @@ class PagingTest {
         }
     }
 
-    // ---- 32-bit paging and PAE paging in 32-bit protected mode ----
-
-    @Test
-    void thirtyTwoBitPagingWithFourMegabytePages() {
-        long pd = 0x30000, pt = 0x31000;
-        try (TestMachine m = protectedMode("""
-                mov eax, cr4
-                or eax, 0x10              # PSE
-                mov cr4, eax
-                mov eax, 0x30000
-                mov cr3, eax
-                mov eax, cr0
-                or eax, 0x80010000        # PG, WP
-                mov cr0, eax
-                mov dword ptr [0x400010], 0x1234      # 4 KiB page -> 0x801000
-                mov dword ptr [0x800020], 0x5678      # 4 MiB page -> 0xC00000
-                mov ebx, [0x31004]
-                mov ecx, [0x30008]
-                mov dword ptr [0x401000], 1           # read-only 4 KiB page
-                hlt
-                """)) {
-            m.memory.writeU32(pd, 0 | P | RW | PS);              // 0-4 MiB identity (code, stack, tables)
-            m.memory.writeU32(pd + 4, pt | P | RW);
-            m.memory.writeU32(pd + 8, 0xC0_0000 | P | RW | PS);
-            m.memory.writeU32(pt, 0x80_1000 | P | RW);
-            m.memory.writeU32(pt + 4, 0x80_2000 | P);
-            runToFault(m, EXC_PF);
-            assertEquals(0x1234, m.memory.readU32(0x80_1010));
-            assertEquals(0x5678, m.memory.readU32(0xC0_0020));
-            assertEquals(0x80_1000 | P | RW | A | D, m.memory.readU32(pt));
-            assertEquals(0x80_2000 | P, m.reg(RBX), "not accessed yet");
-            assertEquals(0xC0_0000 | P | RW | PS | A | D, m.reg(RCX));
-            assertEquals(PF_P | PF_W, errorCode(m));
-            assertEquals(0x40_1000, m.cpu.cr2);
-        }
-    }
-
-    @Test
-    void paePagingInProtectedMode() {
-        long pdpt = 0x30000, pd = 0x31000, pt = 0x32000;
-        try (TestMachine m = protectedMode("""
-                mov ecx, 0xC0000080
-                rdmsr
-                or eax, 0x800             # NXE
-                wrmsr
-                mov eax, cr4
-                or eax, 0x20              # PAE
-                mov cr4, eax
-                mov eax, 0x30000
-                mov cr3, eax
-                mov eax, cr0
-                or eax, 0x80000000
-                mov cr0, eax
-                mov dword ptr [0x200010], 0x1234      # 4 KiB page -> 0x801000
-                mov dword ptr [0x400020], 0x5678      # 2 MiB page -> 0xA00000
-                mov ebx, [0x40000010]                 # through PDPTE 1 -> PD 0x33000
-                mov dword ptr [0x30008], 0x35001      # PDPTE 1 edited in memory: no effect until CR3 is loaded
-                invlpg [0x40000010]
-                mov edx, [0x40000010]
-                mov eax, cr3
-                mov cr3, eax
-                mov ecx, [0x40000010]                 # now through the new PDPTE
-                mov eax, 0x201000
-                call eax                              # execute-disable page
-                hlt
-                """)) {
-            m.memory.writeU64(pdpt, pd | P);
-            m.memory.writeU64(pd, 0 | P | RW | PS);
-            m.memory.writeU64(pd + 8, pt | P | RW);
-            m.memory.writeU64(pd + 16, 0xA0_0000 | P | RW | PS);
-            m.memory.writeU64(pt, 0x80_1000 | P | RW);
-            m.memory.writeU64(pt + 8, 0x80_2000 | P | RW | NX);
-            m.memory.writeU8(0x80_2000, 0xC3);
-            m.memory.writeU64(pdpt + 8, 0x33000 | P);          // 1-2 GiB: PD 0x33000, entry 0 -> 0x800000
-            m.memory.writeU64(0x33000, 0x80_0000 | P | RW | PS);
-            m.memory.writeU64(0x35000, 0xE0_0000 | P | RW | PS);  // the replacement PD: entry 0 -> 0xE00000
-            m.memory.writeU32(0x80_0010, 0x4242);
-            m.memory.writeU32(0xE0_0010, 0x4343);
-            runToFault(m, EXC_PF);
-            assertEquals(0x1234, m.memory.readU32(0x80_1010));
-            assertEquals(0x5678, m.memory.readU32(0xA0_0020));
-            assertEquals(0x4242, m.reg(RBX));
-            assertEquals(0x4242, m.reg(RDX), "the PDPTE registers, not memory, are used");
-            assertEquals(0x4343, m.reg(RCX));
-            assertEquals(PF_P | PF_I, errorCode(m));
-            assertEquals(0x20_1000, m.cpu.cr2);
-        }
-    }
+    // ---- PAE paging in 32-bit protected mode (32-bit and PAE paging at work: VirtualPagingTest) ----
 
     @Test
     void paeCr3LoadChecksPdpteReservedBits() {

@@ -1,0 +1,115 @@
+package org.symbiont.x86.mmu;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.util.Arrays;
+import org.symbiont.x86.Cpu;
+import org.symbiont.x86.Exit;
+import org.symbiont.x86.memory.PhysicalMemory;
+
+/**
+ * The VMM's nested table for one VM: a 4-level radix table (guest-physical to host-physical, 48
+ * bits; entry format of the guest's own 4-level tables: P, PS, frame) that the MMU walks for
+ * every guest-physical address it uses, page-table entries included (AMD APM Vol. 2, 15.25;
+ * Intel SDM Vol. 3C, 29.3 for EPT). Guest memory is one block, so the VMM maps it 1:1, lazily:
+ * an unmapped guest-physical page is an {@link Exit.PagingFault} that {@link #handleFault} fills
+ * with a 2 MiB entry (4 KiB ones when built without large pages). Attach it to each vCPU with
+ * {@code cpu.mmu.attach(pager)} after {@code cpu.mmu.configure(PagingMode.NESTED, ...)}.
+ *
+ * <p>Safe for vCPUs on several threads: fills are serialized, walks read entries with acquire
+ * semantics and never lock.
+ */
+public final class NestedPager implements SecondStage {
+    private static final VarHandle ENTRY = MethodHandles.arrayElementVarHandle(long[].class);
+    private static final long PRESENT = 1, LARGE = 0x80, FRAME = 0x000F_FFFF_FFFF_F000L;
+    /** Guest-physical addresses the table covers (4 levels of 9 bits over 4 KiB pages). */
+    private static final long LIMIT = 1L << 48;
+
+    private final PhysicalMemory memory;
+    private final boolean largePages;
+    /** The table pages; 0 is the root. Non-leaf entries hold a child's index in bits 51:12. */
+    private volatile long[][] nodes = {new long[512]};
+    private int nodeCount = 1;
+
+    /** A nested pager mapping guest RAM with 2 MiB entries. */
+    public NestedPager(PhysicalMemory memory) {
+        this(memory, true);
+    }
+
+    /** @param largePages whether to map with 2 MiB entries (3-reference nested walks) or 4 KiB ones (4 references) */
+    public NestedPager(PhysicalMemory memory, boolean largePages) {
+        this.memory = memory;
+        this.largePages = largePages;
+    }
+
+    /**
+     * The nested walk: one counted (and charged) reference per level; an unmapped address leaves
+     * the instruction with {@link Exit.PagingFault}.
+     */
+    @Override
+    public long map(Cpu cpu, long linear, long guestPhysical, int access) {
+        if (guestPhysical >= LIMIT || guestPhysical < 0) throw cpu.exit(new Exit.PagingFault(linear, guestPhysical, access));
+        long[] table = nodes[0];
+        for (int level = 3; ; level--) {
+            cpu.mmu.reference();
+            int index = (int) (guestPhysical >>> (12 + 9 * level)) & 511;
+            long e = (long) ENTRY.getAcquire(table, index);
+            if ((e & PRESENT) == 0) throw cpu.exit(new Exit.PagingFault(linear, guestPhysical, access));
+            if (level == 0 || (e & LARGE) != 0) {
+                long offsetMask = (1L << (12 + 9 * level)) - 1;
+                return (e & FRAME & ~offsetMask) | (guestPhysical & offsetMask);
+            }
+            table = nodes[(int) ((e & FRAME) >>> 12)];
+        }
+    }
+
+    /**
+     * Answers an {@link Exit.PagingFault} of NESTED paging: maps the guest-physical page (or its
+     * 2 MiB region) 1:1. Counts a nested fault in {@code cpu}'s stats.
+     */
+    public void handleFault(Cpu cpu, long guestPhysical, int access) {
+        cpu.mmu.nestedFaults++;
+        if (guestPhysical >= LIMIT || guestPhysical < 0) {
+            throw new IllegalArgumentException("guest-physical address beyond the nested table: " + Long.toHexString(guestPhysical));
+        }
+        synchronized (this) {
+            long[] table = nodes[0];
+            int leafLevel = largePages && uniform(guestPhysical & ~0x1F_FFFFL) ? 1 : 0;
+            for (int level = 3; ; level--) {
+                int index = (int) (guestPhysical >>> (12 + 9 * level)) & 511;
+                long e = table[index];
+                if (level == leafLevel) {
+                    if ((e & PRESENT) == 0) {
+                        long base = guestPhysical & ~((1L << (12 + 9 * level)) - 1);
+                        ENTRY.setRelease(table, index, base | PRESENT | (level > 0 ? LARGE : 0));
+                    }
+                    return;
+                }
+                if ((e & PRESENT) != 0 && (e & LARGE) != 0) return;
+                if ((e & PRESENT) == 0) {
+                    e = ((long) newNode() << 12) | PRESENT;
+                    ENTRY.setRelease(table, index, e);
+                }
+                table = nodes[(int) ((e & FRAME) >>> 12)];
+            }
+        }
+    }
+
+    /** Whether the 2 MiB region at {@code base} is all RAM or all not RAM (one entry can map it). */
+    private boolean uniform(long base) {
+        boolean ram = memory.hostOffsetForRead(base) >= 0;
+        for (long p = base + 4096; p < base + 0x20_0000; p += 4096) {
+            if ((memory.hostOffsetForRead(p) >= 0) != ram) return false;
+        }
+        return true;
+    }
+
+    /** Adds an empty table page, published before any entry points to it. */
+    private int newNode() {
+        long[][] ns = nodes;
+        if (nodeCount == ns.length) ns = Arrays.copyOf(ns, ns.length * 2);
+        ns[nodeCount] = new long[512];
+        nodes = ns;
+        return nodeCount++;
+    }
+}
