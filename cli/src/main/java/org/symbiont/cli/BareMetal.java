@@ -86,6 +86,10 @@ final class BareMetal implements AutoCloseable {
                     return result(null, "triple fault: " + t.reason(), first, start);
                 }
                 case Exit.PagingFault p -> throw new IllegalStateException("no second stage is installed: " + p);
+                case Exit.ShadowFault f -> throw new IllegalStateException("the bare core runs native paging: " + f);
+                case Exit.ShadowCr3Write w -> throw new IllegalStateException("the bare core runs native paging: " + w);
+                case Exit.ShadowInvlpg i -> throw new IllegalStateException("the bare core runs native paging: " + i);
+                case Exit.ShadowPageTableWrite w -> throw new IllegalStateException("the bare core runs native paging: " + w);
                 case Exit.Cr8Write w -> throw new IllegalStateException("CR8 writes stay in the core here (cr8Exits is off): " + w);
                 case Exit.InterruptWindow w -> cpu.setInterruptWindowExiting(false);
                 case Exit.BudgetExhausted b -> { }

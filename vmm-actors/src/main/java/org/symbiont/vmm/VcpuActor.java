@@ -62,6 +62,9 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
     /** A hypercall handled: the full register file to write back. */
     public record HypercallDone(long[] gprs) implements Command {}
 
+    /** The paging component handled a paging exit (see {@link PagingActor}): the instruction goes on. */
+    public record PagingDone() implements Command {}
+
     /** The local APIC's highest deliverable vector, or -1. */
     public record InterruptPending(int vector) implements Command {}
 
@@ -181,6 +184,12 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
                     exitDone();
                     System.arraycopy(m.gprs(), 0, cpu.gpr, 0, 16);
                     cpu.completeHypercall();
+                    return resumeAfterExit();
+                })
+                .onMessage(PagingDone.class, m -> {
+                    if (pendingExit == null) return this;
+                    exitDone();
+                    cpu.completePagingFault();
                     return resumeAfterExit();
                 })
                 .onMessage(InterruptPending.class, m -> {
@@ -361,6 +370,11 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
             case Exit.PortOut p -> costs.portIo();
             case Exit.MmioRead m -> costs.mmio();
             case Exit.MmioWrite m -> costs.mmio();
+            case Exit.ShadowFault f -> costs.vmExit() + costs.shadowFault();
+            case Exit.ShadowPageTableWrite w -> costs.vmExit() + costs.shadowFault();
+            case Exit.ShadowCr3Write w -> costs.vmExit();
+            case Exit.ShadowInvlpg i -> costs.vmExit();
+            case Exit.PagingFault f -> costs.vmExit();
             default -> costs.otherExit();
         };
     }
@@ -404,6 +418,6 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
     }
 
     private VcpuReport report() {
-        return new VcpuReport(id, cpu.retired, cpu.virtualCycles(), telemetry.snapshot(), dump());
+        return new VcpuReport(id, cpu.retired, cpu.virtualCycles(), telemetry.snapshot(), cpu.mmu.stats(), dump());
     }
 }

@@ -10,7 +10,8 @@ import org.symbiont.x86.Exit;
  */
 final class VcpuTelemetry {
     private static final String[] NAMES = {"PortIn", "PortOut", "MmioRead", "MmioWrite", "Cpuid", "Rdmsr", "Wrmsr", "Hypercall",
-        "Halt", "InterruptWindow", "BudgetExhausted", "PagingFault", "TripleFault", "Cr8Write"};
+        "Halt", "InterruptWindow", "BudgetExhausted", "PagingFault", "TripleFault", "Cr8Write", "ShadowFault", "ShadowCr3Write",
+        "ShadowInvlpg", "ShadowPageTableWrite"};
     private final long[] counts = new long[NAMES.length];
     private final long[] handlerNanos = new long[NAMES.length];
 
@@ -30,6 +31,10 @@ final class VcpuTelemetry {
             case Exit.PagingFault x -> 11;
             case Exit.TripleFault x -> 12;
             case Exit.Cr8Write x -> 13;
+            case Exit.ShadowFault x -> 14;
+            case Exit.ShadowCr3Write x -> 15;
+            case Exit.ShadowInvlpg x -> 16;
+            case Exit.ShadowPageTableWrite x -> 17;
         };
     }
 

@@ -2,6 +2,7 @@ package org.symbiont.vmm;
 
 import java.util.List;
 import java.util.Locale;
+import org.symbiont.x86.mmu.PagingStats;
 
 /**
  * How a VM ended and what it did: the reason, the guest's exit status (isa-debug-exit), a
@@ -54,6 +55,7 @@ public record VmReport(String vm, Reason reason, Integer guestStatus, String mes
             b.append(k == 0 ? "\n" : ",\n").append("    {\"id\": ").append(v.id())
                     .append(", \"retired\": ").append(v.retired())
                     .append(", \"virtualCycles\": ").append(v.virtualCycles())
+                    .append(", \"paging\": ").append(pagingJson(v.paging()))
                     .append(", \"exits\": {");
             int n = 0;
             for (var e : v.exits().entrySet()) {
@@ -64,6 +66,25 @@ public record VmReport(String vm, Reason reason, Integer guestStatus, String mes
         }
         b.append("\n  ]\n}\n");
         return b.toString();
+    }
+
+    /** The paging counters of every vCPU added up. */
+    public PagingStats paging() {
+        long[] t = new long[10];
+        for (VcpuReport v : vcpus) {
+            PagingStats p = v.paging();
+            long[] f = {p.walks(), p.walkReferences(), p.tlbFlushes(), p.cr3Writes(), p.invlpgs(), p.shadowFaults(), p.shadowFills(),
+                    p.guestFaultsInjected(), p.pageTableWrites(), p.nestedFaults()};
+            for (int k = 0; k < t.length; k++) t[k] += f[k];
+        }
+        return new PagingStats(t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8], t[9]);
+    }
+
+    private static String pagingJson(PagingStats p) {
+        return "{\"walks\": " + p.walks() + ", \"walkReferences\": " + p.walkReferences() + ", \"tlbFlushes\": " + p.tlbFlushes()
+                + ", \"cr3Writes\": " + p.cr3Writes() + ", \"invlpgs\": " + p.invlpgs() + ", \"shadowFaults\": " + p.shadowFaults()
+                + ", \"shadowFills\": " + p.shadowFills() + ", \"guestFaultsInjected\": " + p.guestFaultsInjected()
+                + ", \"pageTableWrites\": " + p.pageTableWrites() + ", \"nestedFaults\": " + p.nestedFaults() + "}";
     }
 
     private static String quote(String s) {

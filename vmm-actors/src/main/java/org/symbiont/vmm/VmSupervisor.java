@@ -24,6 +24,7 @@ import org.symbiont.vmm.config.VmConfig;
 import org.symbiont.x86.Cpu;
 import org.symbiont.x86.Exit;
 import org.symbiont.x86.memory.PhysicalMemory;
+import org.symbiont.x86.mmu.PagingMode;
 
 /**
  * The root of one VM: builds the machine (memory, vCPUs, devices, the kernel loaded), schedules
@@ -136,6 +137,8 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
     private final Cpu[] cpus;
     private final List<ActorRef<VcpuActor.Command>> vcpus = new ArrayList<>();
     private final Platform platform;
+    /** The VM's virtual paging (shadow or nested); it also sets the paging costs of every vCPU. */
+    private final ActorRef<PagingActor.Command> paging;
     private final TimerQueue timers = new TimerQueue();
     private final Map<String, Map<Long, org.symbiont.devices.VirtualTimer>> pendingTimers = new HashMap<>();
     private final MsrModel msrs;
@@ -216,6 +219,7 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
                 halted[k] = parked[k] = k != 0;
             }
             this.platform = new Platform(ctx, config, services(ctx), dispatcher, vcpus, links);
+            this.paging = ctx.spawn(PagingActor.create(config.paging(), config.costs(), List.of(cpus), memory), "paging", dispatcher);
             powerOn();
         } catch (RuntimeException e) {
             memory.close();
@@ -549,14 +553,35 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
                 reply.tell(new VcpuActor.HypercallDone(gprs));
             }
             case Exit.Cr8Write w -> platform.writeCr8(r.vcpu(), w.priority(), reply, r.nanos());
+            case Exit.ShadowFault f -> {
+                return routePaging(r, PagingMode.SHADOW);
+            }
+            case Exit.ShadowCr3Write w -> {
+                return routePaging(r, PagingMode.SHADOW);
+            }
+            case Exit.ShadowInvlpg i -> {
+                return routePaging(r, PagingMode.SHADOW);
+            }
+            case Exit.ShadowPageTableWrite w -> {
+                return routePaging(r, PagingMode.SHADOW);
+            }
             case Exit.PagingFault p -> {
-                return end(VmReport.Reason.VMM_ERROR, null, "vCPU " + r.vcpu() + ": second-stage paging fault " + p
-                        + " with no paging component configured");
+                return routePaging(r, PagingMode.NESTED);
             }
             default -> {
                 return end(VmReport.Reason.VMM_ERROR, null, "vCPU " + r.vcpu() + ": unexpected exit " + r.exit());
             }
         }
+        return this;
+    }
+
+    /** A paging exit goes to the paging component; one the VM's paging method cannot raise is a VMM bug. */
+    private Behavior<Command> routePaging(ExitRequest r, PagingMode raisedBy) {
+        if (config.paging().mode() != raisedBy) {
+            return end(VmReport.Reason.VMM_ERROR, null, "vCPU " + r.vcpu() + ": paging exit " + r.exit() + " under "
+                    + config.paging().mode().name().toLowerCase(java.util.Locale.ROOT) + " paging");
+        }
+        paging.tell(new PagingActor.Handle(r.vcpu(), r.exit(), r.replyTo()));
         return this;
     }
 

@@ -147,14 +147,15 @@ class ExitRoutingSpec {
     }
 
     @Test
-    void aPagingFaultWithoutAPagingComponentEndsTheVmWithAVmmError() {
+    void aPagingExitThePagingMethodCannotRaiseEndsTheVmWithAVmmError() {
         TestProbe<VmReport> faultReports = kit.createTestProbe();
         ActorRef<VmSupervisor.Command> faulty = spawnVm("paging", Extensions.none(), CharBackends.NULL, faultReports);
         TestProbe<VcpuActor.Command> cpu = kit.createTestProbe();
         faulty.tell(new VmSupervisor.ExitRequest(0, new Exit.PagingFault(0x40_0000, 0x40_0000, 1), 0, new long[16], cpu.ref()));
         VmReport report = faultReports.receiveMessage(VM_ENDS);
         assertEquals(VmReport.Reason.VMM_ERROR, report.reason());
-        assertTrue(report.message().contains("vCPU 0: second-stage paging fault"), report.message());
+        assertTrue(report.message().contains("vCPU 0: paging exit PagingFault[") && report.message().contains("under native paging"),
+                report.message());
         assertNull(report.guestStatus());
         assertEquals(2, report.vcpus().size(), "the report has every vCPU");
         cpu.expectNoMessage(Duration.ofMillis(100));

@@ -23,8 +23,8 @@ import org.symbiont.vmm.config.VmConfig;
 /**
  * The lightweight kernel and its workloads on Symbiont: every case of the guests module's
  * {@code lwk/cases.txt} prints the result line it prints natively and under QEMU (where the
- * guests module's tests check both), with one to four vCPUs, under swapping, time-sliced, and as
- * several machines on one Ethernet segment. A run is reproducible in deterministic mode down to
+ * guests module's tests check both), with one to four vCPUs, under swapping, time-sliced, as
+ * several machines on one Ethernet segment, and under every virtual paging method. A run is reproducible in deterministic mode down to
  * its measured times, and the image rebuilt from the sources (where gcc is) gives the same.
  */
 class LwkWorkloadsTest {
@@ -46,6 +46,28 @@ class LwkWorkloadsTest {
     @MethodSource("cases")
     void printsTheExpectedResult(String name) throws IOException {
         assertResult(LwkCase.named(name), kernel, "");
+    }
+
+    /** Every single-node case under each virtual paging method: the same result line as under native paging. */
+    static List<String> casesUnderEachPagingMethod() {
+        List<String> list = new ArrayList<>();
+        for (LwkCase c : LwkCase.all()) {
+            if (c.nodes() > 1) continue;
+            for (String paging : List.of("shadow-vtlb", "shadow-cached", "nested")) list.add(c.name() + " " + paging);
+        }
+        return list;
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("casesUnderEachPagingMethod")
+    void everyPagingMethodGivesTheSameResult(String caseAndPaging) throws IOException {
+        String[] parts = caseAndPaging.split(" ");
+        String paging = switch (parts[1]) {
+            case "shadow-vtlb" -> "paging { mode = shadow, strategy = vtlb }";
+            case "shadow-cached" -> "paging { mode = shadow, strategy = cached }";
+            default -> "paging { mode = nested }";
+        };
+        assertResult(LwkCase.named(parts[0]), kernel, paging);
     }
 
     @Test

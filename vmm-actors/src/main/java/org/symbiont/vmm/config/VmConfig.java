@@ -12,6 +12,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Set;
 import org.symbiont.x86.CpuModel;
+import org.symbiont.x86.mmu.PagingMode;
+import org.symbiont.x86.mmu.ShadowStrategy;
 
 /**
  * A VM's configuration, read from HOCON and validated as a whole before anything starts.
@@ -21,18 +23,27 @@ import org.symbiont.x86.CpuModel;
  * @param devices        the devices to create, in order
  * @param console        the back end devices name with {@code chardev = console} (COM1)
  * @param consoleInput   a file whose bytes the guest reads from the console instead of standard input, or null
+ * @param paging         how the guest's paging is virtualized
  */
 public record VmConfig(String name, long memoryBytes, int cpus, CpuModel cpuModel, String cpuModelName,
                        ExecutionMode mode, long seed, long quantum, long cyclesPerInstruction, CostModel costs,
-                       Kernel kernel, List<DeviceSpec> devices, String console, Path consoleInput) {
+                       Kernel kernel, List<DeviceSpec> devices, String console, Path consoleInput, Paging paging) {
 
     public enum ExecutionMode { DETERMINISTIC, PARALLEL }
 
     /** A Multiboot kernel with its command-line arguments and modules ("path args" each). */
     public record Kernel(Path file, String append, List<String> modules) {}
 
-    /** Virtual cycles each kind of exit costs the guest. */
-    public record CostModel(long portIo, long mmio, long otherExit, long pause) {}
+    /**
+     * Virtual cycles the guest pays: per kind of device exit, per PAUSE, and for virtual paging —
+     * an exit to the VMM and back ({@code vmExit}, paging exits only), the VMM's handling of a
+     * shadow fault on top of that, one memory reference of a page walk, one TLB flush.
+     */
+    public record CostModel(long portIo, long mmio, long otherExit, long pause, long vmExit, long shadowFault,
+                            long walkReference, long tlbFlush) {}
+
+    /** The paging method (and, for shadow paging, its strategy). */
+    public record Paging(PagingMode mode, ShadowStrategy strategy) {}
 
     /** A device to create: instance name, type, and the whole entry as its parameters. */
     public record DeviceSpec(String name, String type, Config params) {}
@@ -106,7 +117,10 @@ public record VmConfig(String name, long memoryBytes, int cpus, CpuModel cpuMode
         long cpi = c.getLong("cycles-per-instruction");
         if (cpi < 1 || cpi > 1000) throw bad(origin, "cycles-per-instruction", "1 to 1000, got " + cpi);
         CostModel costs = new CostModel(cycles(c, origin, "cost-model.port-io"), cycles(c, origin, "cost-model.mmio"),
-                cycles(c, origin, "cost-model.other-exit"), cycles(c, origin, "cost-model.pause"));
+                cycles(c, origin, "cost-model.other-exit"), cycles(c, origin, "cost-model.pause"),
+                cycles(c, origin, "cost-model.vm-exit"), cycles(c, origin, "cost-model.shadow-fault"),
+                cycles(c, origin, "cost-model.walk-reference"), cycles(c, origin, "cost-model.tlb-flush"));
+        Paging paging = new Paging(choice(c, origin, "paging.mode", PagingMode.class), choice(c, origin, "paging.strategy", ShadowStrategy.class));
         Kernel kernel = null;
         if (c.hasPath("kernel.file")) {
             Path file = Path.of(c.getString("kernel.file"));
@@ -129,7 +143,7 @@ public record VmConfig(String name, long memoryBytes, int cpus, CpuModel cpuMode
             devices.add(new DeviceSpec(dn, d.getString("type"), d));
         }
         return new VmConfig(name, memory, cpus, model, modelName, mode, c.getLong("seed"), quantum, cpi, costs, kernel,
-                List.copyOf(devices), c.getIsNull("console") ? "null" : c.getString("console"), consoleInput(c, origin));
+                List.copyOf(devices), c.getIsNull("console") ? "null" : c.getString("console"), consoleInput(c, origin), paging);
     }
 
     /** This configuration with another device list (names must stay unique). */
@@ -139,7 +153,7 @@ public record VmConfig(String name, long memoryBytes, int cpus, CpuModel cpuMode
             if (!names.add(d.name())) throw new VmConfigException(name + ": two devices are named \"" + d.name() + "\"");
         }
         return new VmConfig(name, memoryBytes, cpus, cpuModel, cpuModelName, mode, seed, quantum, cyclesPerInstruction, costs,
-                kernel, List.copyOf(list), console, consoleInput);
+                kernel, List.copyOf(list), console, consoleInput, paging);
     }
 
     private static Path consoleInput(Config c, String origin) {
@@ -147,6 +161,16 @@ public record VmConfig(String name, long memoryBytes, int cpus, CpuModel cpuMode
         Path p = Path.of(c.getString("console-input"));
         if (!Files.isReadable(p)) throw bad(origin, "console-input", "a readable file, got " + p);
         return p;
+    }
+
+    /** One of an enum's constants, named in lower case with '-' for '_'. */
+    private static <E extends Enum<E>> E choice(Config c, String origin, String path, Class<E> type) {
+        String v = c.getString(path);
+        for (E e : type.getEnumConstants()) {
+            if (e.name().toLowerCase(Locale.ROOT).replace('_', '-').equals(v)) return e;
+        }
+        List<String> names = java.util.Arrays.stream(type.getEnumConstants()).map(e -> e.name().toLowerCase(Locale.ROOT).replace('_', '-')).toList();
+        throw bad(origin, path, "one of " + String.join(", ", names) + ", got \"" + v + "\"");
     }
 
     private static long cycles(Config c, String origin, String path) {

@@ -10,6 +10,8 @@ import org.junit.jupiter.api.io.TempDir;
 import org.symbiont.vmm.Extensions;
 import org.symbiont.vmm.VmSpec;
 import org.symbiont.vmm.boot.BootImageException;
+import org.symbiont.x86.mmu.PagingMode;
+import org.symbiont.x86.mmu.ShadowStrategy;
 
 /** Invalid configurations are refused before anything starts, naming the path and what was expected. */
 class VmConfigTest {
@@ -26,6 +28,19 @@ class VmConfigTest {
         assertEquals("GenuineIntel", c.cpuModel().vendor());
         assertEquals(VmConfig.ExecutionMode.DETERMINISTIC, c.mode());
         assertNull(c.kernel());
+        assertEquals(new VmConfig.Paging(PagingMode.NATIVE, ShadowStrategy.VTLB), c.paging());
+        assertEquals(2000, c.costs().vmExit());
+        assertEquals(20, c.costs().walkReference());
+    }
+
+    @Test
+    void thePagingMethodIsChosenPerVm() {
+        VmConfig c = VmConfig.from(ConfigFactory.parseString("paging { mode = shadow, strategy = cached }, cost-model.walk-reference = 7"), "t");
+        assertEquals(new VmConfig.Paging(PagingMode.SHADOW, ShadowStrategy.CACHED), c.paging());
+        assertEquals(7, c.costs().walkReference());
+        assertEquals(PagingMode.NESTED, VmConfig.from(ConfigFactory.parseString("paging.mode = nested"), "t").paging().mode());
+        assertEquals("vm.conf: paging.mode: expected one of native, shadow, nested, got \"hardware\"", error("paging.mode = hardware"));
+        assertEquals("vm.conf: paging.strategy: expected one of vtlb, cached, got \"lru\"", error("paging.strategy = lru"));
     }
 
     @Test

@@ -1,0 +1,35 @@
+package org.symbiont.cli;
+
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** Experiments that reproduce the published findings Symbiont re-creates, each a table, a CSV and an SVG plot. */
+@Command(name = "experiment", mixinStandardHelpOptions = true,
+        description = "Run an experiment: paging (native, shadow and nested paging on single-address-space and context-switching guests).")
+final class ExperimentCommand implements Callable<Integer> {
+    @Parameters(index = "0", description = "The experiment: paging")
+    String name;
+
+    @Option(names = "--out", description = "Directory for the CSV and SVG files (default: ${DEFAULT-VALUE}).", defaultValue = "results")
+    Path out;
+
+    @Option(names = "--scale", description = "Multiply the workloads' sizes by this factor (default: ${DEFAULT-VALUE}).", defaultValue = "1")
+    double scale;
+
+    @Override
+    public Integer call() throws Exception {
+        if (scale < 0.01 || scale > 100) throw new UserError("--scale must be between 0.01 and 100, got " + scale);
+        switch (name) {
+            case "paging" -> {
+                System.out.println("paging experiment: each workload shape under native, shadow (vtlb, cached) and nested paging;"
+                        + " virtual time of the workload itself; one deterministic run per cell.");
+                PagingExperiment.run(out, scale);
+            }
+            default -> throw new UserError("unknown experiment '" + name + "': use paging");
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,63 @@
+package org.symbiont.vmm;
+
+import java.util.List;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.symbiont.vmm.config.VmConfig;
+import org.symbiont.x86.Cpu;
+import org.symbiont.x86.Exit;
+import org.symbiont.x86.memory.PhysicalMemory;
+import org.symbiont.x86.mmu.NestedPager;
+import org.symbiont.x86.mmu.PagingCosts;
+import org.symbiont.x86.mmu.PagingMode;
+import org.symbiont.x86.mmu.ShadowPager;
+
+/**
+ * A VM's virtual paging: the VMM side of shadow and nested paging. The VM supervisor sends it
+ * the paging exits of every vCPU (shadow faults, CR3 writes and INVLPG under shadow paging,
+ * guest page-table writes under the cached strategy, nested faults); it updates the shadow tables
+ * of that vCPU or the VM's nested table — injecting the guest's own #PF when the guest would have
+ * faulted — and tells the vCPU to go on. The vCPU waits meanwhile, so its CPU state is this
+ * actor's to touch until the answer.
+ */
+public final class PagingActor {
+    private PagingActor() {}
+
+    public sealed interface Command {}
+
+    /** A paging exit of vCPU {@code vcpu}; answered to {@code replyTo} once handled. */
+    public record Handle(int vcpu, Exit exit, ActorRef<VcpuActor.Command> replyTo) implements Command {}
+
+    /** Sets the paging method on every vCPU's MMU and returns the actor that serves its exits. */
+    public static Behavior<Command> create(VmConfig.Paging paging, VmConfig.CostModel costs, List<Cpu> cpus, PhysicalMemory memory) {
+        PagingCosts mmuCosts = new PagingCosts(costs.walkReference(), costs.tlbFlush());
+        ShadowPager[] shadows = new ShadowPager[cpus.size()];
+        NestedPager nested = paging.mode() == PagingMode.NESTED ? new NestedPager(memory) : null;
+        for (int k = 0; k < cpus.size(); k++) {
+            Cpu cpu = cpus.get(k);
+            cpu.mmu.configure(paging.mode(), paging.strategy(), mmuCosts);
+            if (paging.mode() == PagingMode.SHADOW) {
+                shadows[k] = new ShadowPager(cpu, paging.strategy());
+                cpu.mmu.attach(shadows[k]);
+            } else if (nested != null) {
+                cpu.mmu.attach(nested);
+            }
+        }
+        return Behaviors.receive(Command.class)
+                .onMessage(Handle.class, h -> {
+                    Cpu cpu = cpus.get(h.vcpu());
+                    switch (h.exit()) {
+                        case Exit.ShadowFault f -> shadows[h.vcpu()].handleFault(f.linear(), f.access(), f.user());
+                        case Exit.ShadowCr3Write w -> shadows[h.vcpu()].cr3Written(w.cr3());
+                        case Exit.ShadowInvlpg i -> shadows[h.vcpu()].invlpg(i.linear());
+                        case Exit.ShadowPageTableWrite w -> shadows[h.vcpu()].pageTableWritten(w.guestPhysical(), w.size());
+                        case Exit.PagingFault p -> nested.handleFault(cpu, p.guestPhysical(), p.access());
+                        default -> throw new IllegalArgumentException("not a paging exit: " + h.exit());
+                    }
+                    h.replyTo().tell(new VcpuActor.PagingDone());
+                    return Behaviors.same();
+                })
+                .build();
+    }
+}
