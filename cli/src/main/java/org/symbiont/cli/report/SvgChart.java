@@ -57,6 +57,12 @@ public final class SvgChart {
         return new SvgChart(Kind.BARS, title, "", yLabel, false, false, List.copyOf(groups), List.copyOf(series), null, copy(values), Double.NaN, false);
     }
 
+    /** The same bar chart on a logarithmic value axis: bars rise from the axis' start, values at or below 0 are skipped. */
+    public SvgChart logValues() {
+        if (kind != Kind.BARS) throw new IllegalStateException("logValues is for bar charts; line charts take logY");
+        return new SvgChart(kind, title, xLabel, yLabel, logX, true, groups, series, xs, ys, yFrom, valueLabels);
+    }
+
     /** A line per series through the points ({@code xs[s][i]}, {@code ys[s][i]}) in the order given. */
     public static SvgChart lines(String title, String xLabel, String yLabel, boolean logX, boolean logY, List<String> series, double[][] xs, double[][] ys) {
         if (series.isEmpty()) throw new IllegalArgumentException("a line chart needs at least one series");
@@ -105,16 +111,16 @@ public final class SvgChart {
     }
 
     private String barsSvg() {
-        double min = 0, max = 0;
+        double min = logY ? Double.NaN : 0, max = logY ? Double.NaN : 0;
         for (double[] row : ys) {
             for (double v : row) {
-                if (Double.isFinite(v)) {
-                    min = Math.min(min, v);
-                    max = Math.max(max, v);
+                if (drawable(v, logY)) {
+                    min = Double.isNaN(min) ? v : Math.min(min, v);
+                    max = Double.isNaN(max) ? v : Math.max(max, v);
                 }
             }
         }
-        Axis y = Axis.linear(min, max, !Double.isNaN(yFrom) ? yFrom : min >= 0 ? 0 : Double.NaN);
+        Axis y = logY ? Axis.log(min, max, yFrom) : Axis.linear(min, max, !Double.isNaN(yFrom) ? yFrom : min >= 0 ? 0 : Double.NaN);
         double slot = PLOT_W / groups.size();
         double widest = groups.stream().mapToDouble(g -> textWidth(g, LABEL_SIZE)).max().orElse(0);
         boolean slanted = widest > slot - 4;
@@ -134,14 +140,14 @@ public final class SvgChart {
             b.append('>').append(escape(groups.get(g))).append("</text>\n");
         }
         b.append("</g>\n");
-        double base = Math.clamp(0, y.lo(), y.hi()), baseY = py(f, y, base);
+        double base = logY ? y.lo() : Math.clamp(0, y.lo(), y.hi()), baseY = py(f, y, base);
         double inner = slot * 0.8, barW = inner / series.size();
         b.append("<g class=\"bars\">\n");
         for (int s = 0; s < series.size(); s++) {
             b.append("<g fill=\"").append(colour(s)).append('"').append(s >= PALETTE.length ? " fill-opacity=\"0.55\"" : "").append(">\n");
             for (int g = 0; g < groups.size(); g++) {
                 double v = ys[s][g];
-                if (!Double.isFinite(v)) continue;
+                if (!drawable(v, logY)) continue;
                 double x = f.left() + g * slot + (slot - inner) / 2 + s * barW, end = py(f, y, Math.clamp(v, y.lo(), y.hi()));
                 b.append("<rect class=\"bar\" x=\"").append(c(x)).append("\" y=\"").append(c(Math.min(end, baseY)))
                         .append("\" width=\"").append(c(barW)).append("\" height=\"").append(c(Math.abs(end - baseY)))
@@ -156,7 +162,7 @@ public final class SvgChart {
             for (int s = 0; s < series.size(); s++) {
                 for (int g = 0; g < groups.size(); g++) {
                     double v = ys[s][g];
-                    if (!Double.isFinite(v)) continue;
+                    if (!drawable(v, logY)) continue;
                     double x = f.left() + g * slot + (slot - inner) / 2 + (s + 0.5) * barW, end = py(f, y, Math.clamp(v, y.lo(), y.hi()));
                     double ty = v >= base ? end - 3 : end + VALUE_SIZE + 1;
                     b.append("<text x=\"").append(c(x)).append("\" y=\"").append(c(ty)).append("\">").append(escape(Numbers.readable(v))).append("</text>\n");

@@ -97,6 +97,16 @@ class SvgChartTest {
     }
 
     @Test
+    void barsOnALogarithmicAxisRiseFromItsStartAndSkipValuesAtOrBelowZero() throws Exception {
+        SvgChart chart = SvgChart.bars("Slowdown", "virtual time / native", List.of("a", "b"), List.of("x", "y"),
+                new double[][] {{1.5, 45}, {0, 3}}).yFrom(1).logValues();
+        Document d = parse(chart.svg());
+        assertEquals(3, elements(d, "rect", "bar").size(), "the 0 is not drawable on a log axis");
+        assertEquals(List.of("1", "10", "100"), texts(elements(d, "g", "y-axis").getFirst()).stream().filter(t -> !t.isEmpty()).toList());
+        assertThrows(IllegalStateException.class, () -> lines().logValues());
+    }
+
+    @Test
     void linesParseWithOnePathPerSeriesAGapForNaNAndDecadeTicks() throws Exception {
         Document d = parse(lines().svg());
         List<Element> paths = elements(d, "path", "series");
