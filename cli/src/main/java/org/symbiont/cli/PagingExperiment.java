@@ -64,9 +64,17 @@ final class PagingExperiment {
 
     static void run(Path outDir, double scale) throws IOException {
         Files.createDirectories(outDir);
-        Path kernel = Files.createTempFile("lwk", ".bin");
-        kernel.toFile().deleteOnExit();
+        // The kernel's path is the first word of its command line: a fixed one keeps runs identical.
+        Path kernel = outDir.resolve("lwk.bin");
         Files.write(kernel, GuestImages.lwk());
+        try {
+            run(kernel, outDir, scale);
+        } finally {
+            Files.deleteIfExists(kernel);
+        }
+    }
+
+    private static void run(Path kernel, Path outDir, double scale) throws IOException {
         List<Shape> shapes = shapes(scale);
         double[][] seconds = new double[MODES.size()][shapes.size()];
         ResultTable raw = new ResultTable(List.of("workload", "paging", "virtual seconds", "overhead vs native",
