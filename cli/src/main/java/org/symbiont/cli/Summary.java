@@ -4,8 +4,9 @@ import java.util.Map;
 import java.util.TreeMap;
 import org.symbiont.vmm.VcpuReport;
 import org.symbiont.vmm.VmReport;
+import org.symbiont.x86.mmu.PagingStats;
 
-/** The per-guest summary printed at the end of a run: instructions, speed, exits by reason, virtual time. */
+/** The per-guest summary printed at the end of a run: instructions, speed, exits by reason, virtual time, paging. */
 final class Summary {
     private Summary() {}
 
@@ -30,6 +31,17 @@ final class Summary {
                 b.append(';');
             });
             b.setLength(b.length() - 1);
+            b.append('\n');
+        }
+        if (!r.vcpus().isEmpty()) {
+            PagingStats p = r.paging();
+            b.append(String.format("  paging: %,d walks (%,d references), %,d TLB flushes, %,d CR3 writes", p.walks(), p.walkReferences(),
+                    p.tlbFlushes(), p.cr3Writes()));
+            if (p.shadowFaults() > 0) {
+                b.append(String.format(", %,d shadow faults (%,d guest #PF injected, %,d page-table writes)", p.shadowFaults(),
+                        p.guestFaultsInjected(), p.pageTableWrites()));
+            }
+            if (p.nestedFaults() > 0) b.append(String.format(", %,d nested faults", p.nestedFaults()));
             b.append('\n');
         }
         return b.toString();

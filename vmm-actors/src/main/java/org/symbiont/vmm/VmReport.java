@@ -49,6 +49,7 @@ public record VmReport(String vm, Reason reason, Integer guestStatus, String mes
                 .append(",\n  \"virtualNanos\": ").append(virtualNanos)
                 .append(",\n  \"wallNanos\": ").append(wallNanos)
                 .append(",\n  \"retired\": ").append(retired())
+                .append(",\n  \"paging\": ").append(pagingJson(paging()))
                 .append(",\n  \"vcpus\": [");
         for (int k = 0; k < vcpus.size(); k++) {
             VcpuReport v = vcpus.get(k);
