@@ -25,6 +25,7 @@
 #define VEC_TIMER      0xE0   /* local APIC timer */
 #define VEC_TLB        0xF0   /* TLB shootdown IPI */
 #define VEC_WAKE       0xF1   /* wakes a halted CPU to look at its run queue */
+#define VEC_SYMBIOTIC  0xF2   /* asks a CPU to register its symbiotic pages and entry (symbiotic.c) */
 #define VEC_SPURIOUS   0xFF
 
 /* Page-table entry bits (SDM vol. 3A 4.5, tables 4-14 to 4-20). */
@@ -141,7 +142,8 @@ extern uint64_t reserved_base[MAX_RESERVED], reserved_end[MAX_RESERVED];
 extern unsigned nreserved;
 extern char cmdline[1024];
 extern const char *cmd_args;     /* the command line from the program name on */
-extern struct config { unsigned procs, cpus, slice_us, rank, nranks; int swap; } config;
+extern struct config { unsigned procs, cpus, slice_us, rank, nranks; int swap; bool symbiotic, symtest; } config;
+bool option_kernel_only(const char *word);   /* a kernel option the user runtime does not know */
 
 /* time.c */
 extern uint64_t tsc_hz;
@@ -177,6 +179,7 @@ void fault_report(struct frame *f, const char *what) __attribute__((noreturn));
 void smp_start(unsigned want);
 
 /* mm.c */
+#define SWAP_TYPE 0   /* the swap area's type in swap entries (abi.h's LWK_SWP_TYPE) */
 extern uint64_t kernel_pml4_phys;
 extern uint64_t ram_bytes;
 void mm_init(void);
@@ -190,6 +193,10 @@ int copy_from_user(struct proc *p, void *dst, uint64_t src, uint64_t n);
 int copy_to_user(struct proc *p, uint64_t dst, const void *src, uint64_t n);
 long mm_mmap(struct proc *p, uint64_t len);
 void mm_info(struct lwk_info *info);
+/* Lock-free lookups for SymCall, which may interrupt any kernel code (mm_lock's holder too). */
+bool user_address_valid(struct proc *p, uint64_t va);
+uint64_t *pte_find(uint64_t pml4_phys, uint64_t va);
+bool mm_slot_resident(uint64_t slot);
 
 /* proc.c */
 #define MAX_MMAP_REGIONS 64
@@ -215,6 +222,12 @@ void timer_tick(struct frame *f);
 void proc_fault(struct frame *f, const char *what);
 void syscall_dispatch(struct frame *f);
 extern uint64_t context_switches;
+
+/* symbiotic.c: the guest side of include/lwk/symbiotic.h */
+void symbiotic_init(void);                 /* BSP, once memory, SMP and swap are up */
+void symbiotic_ipi(void);                  /* VEC_SYMBIOTIC */
+void symspy_switched(const struct cpu *c, const struct proc *next);   /* this CPU now runs next (NULL: none) */
+void symspy_swap_counts(uint64_t outs, uint64_t ins);
 
 /* entry.S */
 void switch_context(uint64_t *save_rsp, uint64_t rsp);

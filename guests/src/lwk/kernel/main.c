@@ -153,6 +153,19 @@ static void options_read(void)
         else bad_option("swap", buf, "on or off");
     }
     quiet = cmdline_has_word("quiet");
+    config.symbiotic = true;   /* used when the VMM is symbiotic */
+    if (cmdline_get("symbiotic", buf, sizeof buf)) {
+        if (strcmp(buf, "off") == 0) config.symbiotic = false;
+        else if (strcmp(buf, "on") != 0) bad_option("symbiotic", buf, "on or off");
+    }
+    config.symtest = cmdline_has_word("symtest");
+}
+
+/* The user runtime skips the kernel options it knows (rt_common.c's kernel_keys) and rejects other
+ * words, so these are kept out of the program's argv. */
+bool option_kernel_only(const char *word)
+{
+    return word_is(word, "symtest") || memcmp(word, "symbiotic=", 10) == 0;
 }
 
 /* The program named by the first word after the kernel's file name (QEMU's and Symbiont's
@@ -204,6 +217,7 @@ void kmain(uint32_t magic, uint32_t info_phys)
     sti();
     drivers_init();
     swap_init();
+    symbiotic_init();
     procs_create(prog);
     idle_loop();
 }

@@ -47,7 +47,7 @@ uint64_t kernel_pml4_phys, ram_bytes;
 static bool swap_on;
 static uint64_t nslots, slot_cursor, slots_used;
 static uint64_t *slot_bitmap;
-static uint32_t *slot_frame;   /* swap cache: the CACHED frame holding a slot's page, or NIL */
+static uint32_t *slot_frame;   /* swap cache: the CACHED (or EVICTING) frame holding a slot's page, or NIL */
 static uint8_t *swap_staging;  /* EVICT_BATCH pages: victims with consecutive slots go out in one write */
 static uint64_t n_swap_outs, n_swap_ins, n_cache_hits, n_page_faults;
 
@@ -243,7 +243,7 @@ static void slot_free(uint64_t s)
 }
 
 /* The PTE of a user page, or NULL when a table on the way is missing. */
-static uint64_t *pte_find(uint64_t pml4_phys, uint64_t va)
+uint64_t *pte_find(uint64_t pml4_phys, uint64_t va)
 {
     uint64_t *t = phys_to_virt(pml4_phys);
     for (int shift = 39; shift > 12; shift -= 9) {
@@ -284,12 +284,13 @@ static unsigned evict_batch(void)
             f->slot = (uint32_t)s;
             fresh = true;
         }
-        uint64_t old = __atomic_exchange_n(pte, LWK_SWP_ENTRY(0, f->slot), __ATOMIC_SEQ_CST);
+        uint64_t old = __atomic_exchange_n(pte, LWK_SWP_ENTRY(SWAP_TYPE, f->slot), __ATOMIC_SEQ_CST);
         victims[n].pfn = pfn;
         victims[n].write = fresh || (old & PTE_D);
         n++;
         cpu_mask |= 1UL << f->owner->cpu;
         f->state = F_EVICTING;
+        slot_frame[f->slot] = pfn;   /* already: mm_slot_resident must see the page until written */
     }
     if (n) tlb_shootdown(cpu_mask);
     for (unsigned i = 0, j; i < n; i = j) {
@@ -302,13 +303,13 @@ static unsigned evict_batch(void)
         int r = blk_write((uint64_t)first * 8, swap_staging, (j - i) * 8);
         if (r) panic("swap: writing %u pages from slot %u failed (error %d)", j - i, first, r);
         n_swap_outs += j - i;
+        symspy_swap_counts(n_swap_outs, n_swap_ins);
     }
     for (unsigned i = 0; i < n; i++) {
         uint32_t pfn = victims[i].pfn;
         struct pframe *f = &frames[pfn];
         f->state = F_CACHED;
         f->owner = NULL;
-        slot_frame[f->slot] = pfn;
         list_push(&cache_list, pfn);
     }
     return n;
@@ -395,7 +396,7 @@ static uint64_t *pte_walk(struct proc *p, uint64_t va)
 
 static bool in_region(const struct region *r, uint64_t va) { return va >= r->start && va < r->end; }
 
-static bool user_address_valid(struct proc *p, uint64_t va)
+bool user_address_valid(struct proc *p, uint64_t va)
 {
     if (in_region(&p->image, va) || in_region(&p->stack, va)) return true;
     for (unsigned i = 0; i < p->nmmaps; i++)
@@ -426,6 +427,7 @@ static enum fault_result fault_locked(struct proc *p, uint64_t va)
             int r = blk_read(slot * 8, pfn_va(pfn), 8);
             if (r) panic("swap: reading slot %lu failed (error %d)", slot, r);
             n_swap_ins++;
+            symspy_swap_counts(n_swap_outs, n_swap_ins);
         }
     } else {
         pfn = frame_alloc(F_USER);
@@ -561,6 +563,17 @@ void mm_info(struct lwk_info *info)
     info->swap_cache_hits = n_cache_hits;
     info->page_faults = n_page_faults;
     spin_unlock(&mm_lock);
+}
+
+/* Whether a swap slot's page is in guest memory: in the swap cache, or still being written out
+ * (the disk does not hold it yet). For SymCall: no lock, reads checked against the tables' bounds. */
+bool mm_slot_resident(uint64_t slot)
+{
+    if (!swap_on || slot == 0 || slot >= nslots) return false;
+    uint32_t pfn = __atomic_load_n(&slot_frame[slot], __ATOMIC_RELAXED);
+    if (pfn >= max_pfn) return false;   /* NIL */
+    const struct pframe *f = &frames[pfn];
+    return f->slot == slot && (f->state == F_CACHED || f->state == F_EVICTING);
 }
 
 /* ---- swap area ---- */

@@ -46,6 +46,7 @@ void schedule(void)
     } else {
         write_cr3(kernel_pml4_phys);
     }
+    symspy_switched(c, next);
     switch_context(old ? &old->rsp : &c->idle_rsp, next ? next->rsp : c->idle_rsp);
 }
 
@@ -86,7 +87,7 @@ static uint64_t argv_build(struct proc *p)
     for (;;) {
         while (*w == ' ') w++;
         if (!*w || argc == 256) break;
-        words[argc++] = w;
+        if (!option_kernel_only(w)) words[argc++] = w;
         while (*w && *w != ' ') w++;
     }
     uint64_t strings = 0;
@@ -207,6 +208,7 @@ static void proc_exit(struct proc *p, int status)
     spin_unlock_irqrestore(&job_lock, flags);
     sti();
     write_cr3(kernel_pml4_phys);
+    symspy_switched(cpu_self(), NULL);   /* its tables are about to be freed */
     mm_release(p);
     if (last) {
         chatter("lwk: all %u processes exited, status %d\n", nprocs_total, max_status);

@@ -318,6 +318,9 @@ void interrupt_dispatch(struct frame *f)
     } else if (v == VEC_TLB) {
         tlb_ipi();
         lapic_eoi();
+    } else if (v == VEC_SYMBIOTIC) {
+        symbiotic_ipi();
+        lapic_eoi();
     } else if (v == VEC_WAKE) {
         lapic_eoi();   /* the interrupted idle loop looks at its run queue */
     } else if (v == VEC_SPURIOUS) {
