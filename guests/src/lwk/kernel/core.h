@@ -193,7 +193,7 @@ int copy_from_user(struct proc *p, void *dst, uint64_t src, uint64_t n);
 int copy_to_user(struct proc *p, uint64_t dst, const void *src, uint64_t n);
 long mm_mmap(struct proc *p, uint64_t len);
 void mm_info(struct lwk_info *info);
-/* Lock-free lookups for SymCall, which may interrupt any kernel code (mm_lock's holder too). */
+/* Lookups without mm_lock, for SymCall too, which may interrupt any kernel code (mm_lock's holder too). */
 bool user_address_valid(struct proc *p, uint64_t va);
 uint64_t *pte_find(uint64_t pml4_phys, uint64_t va);
 bool mm_slot_resident(uint64_t slot);
@@ -225,7 +225,7 @@ extern uint64_t context_switches;
 
 /* symbiotic.c: the guest side of include/lwk/symbiotic.h */
 void symbiotic_init(void);                 /* BSP, once memory, SMP and swap are up */
-void symbiotic_ipi(void);                  /* VEC_SYMBIOTIC */
+void symbiotic_cpu_register(void);         /* this CPU's part (VEC_SYMBIOTIC) */
 void symspy_switched(const struct cpu *c, const struct proc *next);   /* this CPU now runs next (NULL: none) */
 void symspy_swap_counts(uint64_t outs, uint64_t ins);
 

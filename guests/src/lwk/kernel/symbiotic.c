@@ -75,9 +75,10 @@ static void local_magic(char out[8], unsigned cpu)
     out[i] = (char)('0' + cpu % 10);
 }
 
-/* This CPU's part: its local page, then its SymCall entry (all five MSRs are per vCPU, 6.4),
- * then the enabled flag the VMM checks before a symcall (6.3). */
-static void cpu_register(void)
+/* This CPU's part, on the BSP or in answer to VEC_SYMBIOTIC: its local page, then its SymCall
+ * entry (all five MSRs are per vCPU, 6.4), then the enabled flag the VMM checks before a symcall
+ * (6.3). */
+void symbiotic_cpu_register(void)
 {
     struct cpu *c = cpu_self();
     volatile struct symspy_local *l = local_pages[c->id];
@@ -105,11 +106,6 @@ static void cpu_register(void)
                 l->flags, l->pid, l->cr3, l->switches, (uint64_t)symcall_entry, rsp, SEL_KCODE, (uint64_t)c);
     }
     __atomic_add_fetch(&cpus_registered, 1, __ATOMIC_RELEASE);
-}
-
-void symbiotic_ipi(void)
-{
-    cpu_register();
 }
 
 static bool vendor_is(const uint32_t v[3], const char *name)
@@ -161,7 +157,7 @@ void symbiotic_init(void)
     }
 
     /* One CPU at a time, so that their warnings and symtest lines come in order. */
-    cpu_register();
+    symbiotic_cpu_register();
     for (unsigned i = 1; i < ncpus; i++) {
         lapic_send_ipi(cpus[i].apic_id, VEC_SYMBIOTIC);
         uint64_t deadline = clock_ns() + 1000000000;

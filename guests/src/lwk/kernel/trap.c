@@ -319,7 +319,7 @@ void interrupt_dispatch(struct frame *f)
         tlb_ipi();
         lapic_eoi();
     } else if (v == VEC_SYMBIOTIC) {
-        symbiotic_ipi();
+        symbiotic_cpu_register();
         lapic_eoi();
     } else if (v == VEC_WAKE) {
         lapic_eoi();   /* the interrupted idle loop looks at its run queue */
