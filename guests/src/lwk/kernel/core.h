@@ -143,7 +143,6 @@ extern unsigned nreserved;
 extern char cmdline[1024];
 extern const char *cmd_args;     /* the command line from the program name on */
 extern struct config { unsigned procs, cpus, slice_us, rank, nranks; int swap; bool symbiotic, symtest; } config;
-bool option_kernel_only(const char *word);   /* a kernel option the user runtime does not know */
 
 /* time.c */
 extern uint64_t tsc_hz;

@@ -161,13 +161,6 @@ static void options_read(void)
     config.symtest = cmdline_has_word("symtest");
 }
 
-/* The user runtime skips the kernel options it knows (rt_common.c's kernel_keys) and rejects other
- * words, so these are kept out of the program's argv. */
-bool option_kernel_only(const char *word)
-{
-    return word_is(word, "symtest") || memcmp(word, "symbiotic=", 10) == 0;
-}
-
 /* The program named by the first word after the kernel's file name (QEMU's and Symbiont's
  * multiboot command line starts with it). */
 static const struct lwk_program *program_select(void)

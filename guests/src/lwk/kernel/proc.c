@@ -87,7 +87,7 @@ static uint64_t argv_build(struct proc *p)
     for (;;) {
         while (*w == ' ') w++;
         if (!*w || argc == 256) break;
-        if (!option_kernel_only(w)) words[argc++] = w;
+        words[argc++] = w;
         while (*w && *w != ' ') w++;
     }
     uint64_t strings = 0;

@@ -88,7 +88,7 @@ bool rt_lead(void);
 int rt_join_status(int status);
 
 /* Command-line options: key=value words of argv[1..], each key one of `opts` or a kernel key
- * (procs cpus slice swap rank nranks quiet, with or without a value), accepted and ignored.
+ * (procs cpus slice swap rank nranks quiet symbiotic symtest, with or without a value), accepted and ignored.
  * Unsigned values are decimal or 0x hex; doubles are decimal with an optional exponent. Fields
  * keep their defaults when their key is absent. A word that is not key=value, an unknown key or
  * a bad value prints an error naming the accepted keys and exits with status 2. */

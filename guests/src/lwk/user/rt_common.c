@@ -507,7 +507,7 @@ _Noreturn void rt_fail(int status, const char *fmt, ...)
 /* ---- Arguments ---- */
 
 /* Options the kernel reads from the same command line. */
-static const char *const kernel_keys[] = { "procs", "cpus", "slice", "swap", "rank", "nranks", "quiet" };
+static const char *const kernel_keys[] = { "procs", "cpus", "slice", "swap", "rank", "nranks", "quiet", "symbiotic", "symtest" };
 
 static bool parse_u64(const char *p, uint64_t *out)
 {
