@@ -3,26 +3,17 @@ package org.symbiont.symbiotic;
 import static org.junit.jupiter.api.Assertions.*;
 import static org.symbiont.x86.Arch.*;
 
-import com.typesafe.config.ConfigFactory;
-import java.time.Duration;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
-import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
-import org.apache.pekko.actor.typed.ActorRef;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.symbiont.vmm.CharBackends;
 import org.symbiont.vmm.Extensions;
-import org.symbiont.vmm.Hypervisor;
 import org.symbiont.vmm.SymCallError;
 import org.symbiont.vmm.SymCallResult;
-import org.symbiont.vmm.TestKernels;
 import org.symbiont.vmm.VcpuReport;
 import org.symbiont.vmm.VmReport;
-import org.symbiont.vmm.VmSpec;
-import org.symbiont.vmm.config.VmConfig;
 import org.symbiont.x86.Asm;
 
 /**
@@ -33,7 +24,6 @@ import org.symbiont.x86.Asm;
  */
 class SymCallSpec {
     private static final ActorTestKit kit = ActorTestKit.create();
-    private static final Duration VM_ENDS = Duration.ofSeconds(30);
 
     @BeforeAll
     static void gnuAs() {
@@ -49,36 +39,7 @@ class SymCallSpec {
         return SymGuest.errorCode(new SymCallError(r, detail, ""));
     }
 
-    /** A running symbiotic guest with the VMM's side of its interfaces. */
-    private record Running(String name, ActorRef<Hypervisor.Command> hypervisor, Symbiotic symbiotic, CharBackends.Capture console,
-                           TestProbe<VmReport> reports) {
-        SymCalls calls() {
-            return symbiotic.symCalls();
-        }
-
-        /** The vCPUs' registers and last exits, for a failure message. */
-        String state() {
-            TestProbe<VmReport> probe = kit.createTestProbe();
-            hypervisor.tell(new Hypervisor.InspectVm(name, probe.ref()));
-            try {
-                return probe.receiveMessage(Duration.ofSeconds(10)).vcpus().getFirst().state();
-            } catch (AssertionError notRunning) {
-                VmReport ended = reports.receiveMessage(Duration.ofSeconds(1));
-                return "the VM ended: " + ended.reason() + " " + ended.message();
-            }
-        }
-
-        void awaitConsole(String text) throws InterruptedException {
-            long deadline = System.nanoTime() + VM_ENDS.toNanos();
-            while (!console.text().contains(text)) {
-                if (console.text().contains("FAIL")) fail("the guest failed: " + console.text());
-                if (System.nanoTime() > deadline) fail("the guest never printed \"" + text + "\": " + console.text() + "\n" + state());
-                Thread.sleep(5);
-            }
-        }
-    }
-
-    private static Running start(String name, String hocon) {
+    private static SymbioticVm start(String name, String hocon) {
         Extensions ext = Extensions.none();
         Symbiotic sym = Symbiotic.install(ext);
         // Hypercall 0x5000 + n: SymCall n from the handler while the hypercall waits (SymGuest's contract).
@@ -102,14 +63,7 @@ class SymCallSpec {
         }
         String source = SymGuest.source(code(SymCallError.Reason.NOT_ENABLED, 0), code(SymCallError.Reason.BUDGET_EXCEEDED, 0),
                 code(SymCallError.Reason.GUEST_FAULT, EXC_UD), code(SymCallError.Reason.GUEST_ERROR, SymbioticAbi.SYM_ENOSYS));
-        VmConfig config = VmConfig.from(ConfigFactory.parseString(hocon
-                + "\nmemory = 64M\nname = " + name + "\nkernel.file = \"" + TestKernels.file(source) + "\"\n"
-                + "devices += { name = debugcon, type = debugcon, chardev = console }"), "test " + name);
-        CharBackends.Capture console = new CharBackends.Capture();
-        TestProbe<VmReport> reports = kit.createTestProbe();
-        ActorRef<Hypervisor.Command> hv = kit.spawn(Hypervisor.create(), "hv-" + name);
-        hv.tell(new Hypervisor.CreateVm(VmSpec.prepare(config, ext, console), reports.ref()));
-        return new Running(name, hv, sym, console, reports);
+        return SymbioticVm.start(kit, name, hocon, source, ext, sym);
     }
 
     private static SymCallResult await(CompletionStage<SymCallResult> s) throws Exception {
@@ -120,13 +74,13 @@ class SymCallSpec {
 
     @Test
     void everyRestrictionFromAPendingExitAndTheGuestComputesCorrectlyUnderCalls() throws Exception {
-        Running vm = start("restrictions", ENABLED);
+        SymbioticVm vm = start("restrictions", ENABLED);
         vm.awaitConsole("phase1 ok");
         SymCalls calls = vm.calls();
-        assertTrue(vm.symbiotic.symSpy().symcallEnabled(0));
-        assertFalse(vm.symbiotic.symSpy().symcallActive(0));
-        assertEquals(SymGuest.LOCAL, vm.symbiotic.symSpy().localPage(0));
-        assertEquals(SymGuest.GLOBAL, vm.symbiotic.symSpy().globalPage());
+        assertTrue(vm.symbiotic().symSpy().symcallEnabled(0));
+        assertFalse(vm.symbiotic().symSpy().symcallActive(0));
+        assertEquals(SymGuest.LOCAL, vm.symbiotic().symSpy().localPage(0));
+        assertEquals(SymGuest.GLOBAL, vm.symbiotic().symSpy().globalPage());
 
         // One call at a time per vCPU: the second arrives while the first loops.
         CompletionStage<SymCallResult> looping = calls.call(0, 2, new long[5]);
@@ -149,9 +103,9 @@ class SymCallSpec {
         assertEquals(SymbioticAbi.SYM_ENOSYS, ((SymCallError) enosys).code());
         assertInstanceOf(SymCallResult.Ok.class, await(calls.call(0, 7, new long[5])), "stop the workload");
 
-        VmReport report = vm.reports.receiveMessage(VM_ENDS);
-        assertEquals(1, report.guestStatus(), report.message() + "\n" + vm.console.text());
-        String[] lines = vm.console.text().strip().split("\n");
+        VmReport report = vm.reports().receiveMessage(SymbioticVm.VM_ENDS);
+        assertEquals(1, report.guestStatus(), report.message() + "\n" + vm.console().text());
+        String[] lines = vm.console().text().strip().split("\n");
         String[] f = lines[lines.length - 1].trim().split(" ");
         long n = Long.parseUnsignedLong(f[0], 16);
         long mask = 0xFFFF_FFFFL;
@@ -176,10 +130,10 @@ class SymCallSpec {
 
     @Test
     void withTheInterfacesOffTheLeafAndMsrsAreAbsent() throws Exception {
-        Running vm = start("off", "");
-        VmReport report = vm.reports.receiveMessage(VM_ENDS);
-        assertEquals(3, report.guestStatus(), "discovery fails: " + vm.console.text());
-        assertTrue(vm.console.text().contains("FAIL"));
+        SymbioticVm vm = start("off", "");
+        VmReport report = vm.reports().receiveMessage(SymbioticVm.VM_ENDS);
+        assertEquals(3, report.guestStatus(), "discovery fails: " + vm.console().text());
+        assertTrue(vm.console().text().contains("FAIL"));
         SymCallResult r = await(vm.calls().test(0, 0, 0, 0, 0, 0));
         assertTrue(SymCalls.failedWith(r, SymCallError.Reason.VM_STOPPED), r.toString());
     }
