@@ -14,7 +14,7 @@ import org.symbiont.x86.memory.PhysicalMemory;
  * gone). The VMM reads and writes the pages in guest memory directly, without exits.
  *
  * <p>Getters read the guest's current values; a page not yet named reads as zeros (and SymCalls
- * as not enabled).
+ * as not enabled), and so does every page once the VM has ended and its memory is gone.
  */
 public final class SymSpy {
     private final PhysicalMemory memory;
@@ -88,7 +88,7 @@ public final class SymSpy {
     void setActive(int vcpu, boolean active) {
         long page = localPage(vcpu);
         if (page == 0) return;
-        long f = memory.readU32(page + SYMSPY_L_FLAGS_OFF);
+        long f = read32(page + SYMSPY_L_FLAGS_OFF);
         memory.writeU32(page + SYMSPY_L_FLAGS_OFF, active ? f | SYMSPY_L_SYMCALL_ACTIVE : f & ~SYMSPY_L_SYMCALL_ACTIVE);
     }
 
@@ -98,12 +98,12 @@ public final class SymSpy {
 
     private long readLocal32(int vcpu, int offset) {
         long page = localPage(vcpu);
-        return page == 0 ? 0 : memory.readU32(page + offset);
+        return page == 0 ? 0 : read32(page + offset);
     }
 
     private long readLocal64(int vcpu, int offset) {
         long page = localPage(vcpu);
-        return page == 0 ? 0 : memory.readU64(page + offset);
+        return page == 0 ? 0 : read64(page + offset);
     }
 
     // ---- the global page ----
@@ -145,11 +145,27 @@ public final class SymSpy {
 
     private long readGlobal32(int offset) {
         long page = global;
-        return page == 0 ? 0 : memory.readU32(page + offset);
+        return page == 0 ? 0 : read32(page + offset);
     }
 
     private long readGlobal64(int offset) {
         long page = global;
-        return page == 0 ? 0 : memory.readU64(page + offset);
+        return page == 0 ? 0 : read64(page + offset);
+    }
+
+    private long read32(long gpa) {
+        try {
+            return memory.readU32(gpa);
+        } catch (IllegalStateException vmEnded) {
+            return 0; // the VM's memory was released (an ended VM)
+        }
+    }
+
+    private long read64(long gpa) {
+        try {
+            return memory.readU64(gpa);
+        } catch (IllegalStateException vmEnded) {
+            return 0;
+        }
     }
 }

@@ -74,7 +74,16 @@ class SymCallSpec {
 
     @Test
     void everyRestrictionFromAPendingExitAndTheGuestComputesCorrectlyUnderCalls() throws Exception {
-        SymbioticVm vm = start("restrictions", ENABLED);
+        restrictionsAndLoad("restrictions", ENABLED);
+    }
+
+    @Test
+    void theSameWithTheVcpuOnAThreadOfItsOwn() throws Exception {
+        restrictionsAndLoad("restrictions-parallel", ENABLED + "\nmode = parallel");
+    }
+
+    private static void restrictionsAndLoad(String name, String hocon) throws Exception {
+        SymbioticVm vm = start(name, hocon);
         vm.awaitConsole("phase1 ok");
         SymCalls calls = vm.calls();
         assertTrue(vm.symbiotic().symSpy().symcallEnabled(0));
