@@ -69,7 +69,9 @@ class LwkSymCallTest {
         sym.started().toCompletableFuture().get(30, TimeUnit.SECONDS);
         SymSpy spy = sym.symSpy();
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (!spy.symcallEnabled(0) && System.nanoTime() < deadline && !console.text().contains("RESULT")) Thread.sleep(2);
+        // The kernel registers before it starts its program ("lwk: running").
+        while (!spy.symcallEnabled(0) && System.nanoTime() < deadline && !console.text().contains("lwk: running")) Thread.sleep(2);
+        if (!spy.symcallEnabled(0)) hv.tell(new Hypervisor.StopVm("lwk-sym", "no symbiotic guest side"));
         assumeTrue(spy.symcallEnabled(0), "this LWK image has no symbiotic guest side: " + console.text());
         assertEquals(1, spy.guestVersion());
         assertTrue(spy.swapPages() > 0, "the LWK published its swap area");

@@ -4,11 +4,11 @@ import static org.symbiont.x86.Arch.*;
 
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.PostStop;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
-import org.apache.pekko.actor.typed.PostStop;
 import org.symbiont.x86.Cpu;
 import org.symbiont.x86.CpuContext;
 import org.symbiont.x86.Exit;
@@ -296,7 +296,7 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
                 })
                 .onSignal(PostStop.class, s -> {
                     if (symcall != null) {
-                        symcall.request.flags().setActive(false);
+                        // The VM's memory is gone: the flag goes with it.
                         symcall.replyTo.tell(SymCallError.of(SymCallError.Reason.VM_STOPPED, "the VM stopped during the call"));
                         symcall = null;
                     }
