@@ -91,6 +91,7 @@ final class BareMetal implements AutoCloseable {
                 case Exit.ShadowInvlpg i -> throw new IllegalStateException("the bare core runs native paging: " + i);
                 case Exit.ShadowPageTableWrite w -> throw new IllegalStateException("the bare core runs native paging: " + w);
                 case Exit.Cr8Write w -> throw new IllegalStateException("CR8 writes stay in the core here (cr8Exits is off): " + w);
+                case Exit.ExceptionIntercepted x -> throw new IllegalStateException("exceptions are delivered here (exceptionExiting is off): " + x);
                 case Exit.InterruptWindow w -> cpu.setInterruptWindowExiting(false);
                 case Exit.BudgetExhausted b -> { }
             }

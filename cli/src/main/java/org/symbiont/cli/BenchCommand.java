@@ -165,7 +165,7 @@ final class BenchCommand implements Callable<Integer> {
         VmConfig config = VmConfig.from(ConfigFactory.parseString("name = cpubench\nmemory = 512M\nkernel.file = \"" + image
                 + "\"\nkernel.append = \"" + w.guestArgs() + "\""), "cpu benchmark");
         CharBackends.Capture console = new CharBackends.Capture();
-        VmReport r = Vms.runAll(List.of(VmSpec.prepare(config, Extensions.none(), console)), Duration.ofMinutes(10)).getFirst();
+        VmReport r = Vms.runAll(List.of(VmSpec.prepare(config, VmExtensions.forVm(), console)), Duration.ofMinutes(10)).getFirst();
         Matcher m = RESULT.matcher(console.text());
         if (r.guestStatus() == null || r.guestStatus() != 1 || !m.find() || !m.group(4).equals(expected)) {
             throw new IllegalStateException("cpubench " + w.name() + " failed in a VM: " + r.reason() + " " + r.message() + "\n" + console.text());

@@ -71,7 +71,7 @@ final class DemoCommand implements Callable<Integer> {
             VmConfig config = VmConfig.from(ConfigFactory.parseString(g.hocon()
                     + "\nname = " + g.name() + "\nkernel.file = \"" + imageFile(g) + "\"\nkernel.append = \"" + g.append() + "\""),
                     "demo guest " + g.name());
-            specs.add(VmSpec.prepare(config, Extensions.none(), console));
+            specs.add(VmSpec.prepare(config, VmExtensions.forVm(), console));
         }
         long start = System.nanoTime();
         List<VmReport> reports = Vms.runAll(specs, Duration.ofMinutes(10));

@@ -82,7 +82,7 @@ final class ExitBenchmark {
         VmConfig config = VmConfig.from(ConfigFactory.parseString("name = exitloop\nmemory = 64M\nconsole = \"null\"\n"
                 + "kernel.file = \"" + kernel + "\"\nkernel.append = \"exitloop n=" + n + " port=0xE9\"\n"
                 + "devices += { name = debugcon, type = debugcon, chardev = \"null\" }"), "exit benchmark");
-        VmReport r = Vms.runAll(List.of(VmSpec.prepare(config, Extensions.none(), CharBackends.NULL)), Duration.ofMinutes(5)).getFirst();
+        VmReport r = Vms.runAll(List.of(VmSpec.prepare(config, VmExtensions.forVm(), CharBackends.NULL)), Duration.ofMinutes(5)).getFirst();
         if (r.reason() != VmReport.Reason.GUEST_EXIT || r.guestStatus() != 1) {
             throw new IllegalStateException("the exit loop failed on Symbiont: " + r.reason() + " " + r.message());
         }

@@ -135,7 +135,7 @@ final class PagingExperiment {
         VmConfig config = VmConfig.from(ConfigFactory.parseString(mode.hocon() + "\nname = paging\nmemory = 256M\n"
                 + "kernel.file = \"" + kernel + "\"\nkernel.append = \"" + shape.cmdline() + " quiet\""), "paging experiment");
         CharBackends.Capture console = new CharBackends.Capture();
-        VmReport r = Vms.runAll(List.of(VmSpec.prepare(config, Extensions.none(), console)), Duration.ofMinutes(30)).getFirst();
+        VmReport r = Vms.runAll(List.of(VmSpec.prepare(config, VmExtensions.forVm(), console)), Duration.ofMinutes(30)).getFirst();
         if (r.reason() != VmReport.Reason.GUEST_EXIT || r.guestStatus() != 1) {
             throw new IllegalStateException(shape.label() + " under " + mode.label() + " failed: " + r.reason() + " " + r.message()
                     + "\n" + console.text());

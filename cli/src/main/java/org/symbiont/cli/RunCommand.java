@@ -87,7 +87,7 @@ final class RunCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         VmConfig vm = configuration();
-        VmSpec spec = VmSpec.prepare(vm, Extensions.none());
+        VmSpec spec = VmSpec.prepare(vm, VmExtensions.forVm());
         Duration limit = timeout == null ? Duration.ofDays(365) : Duration.ofNanos((long) (timeout * 1e9));
         VmReport report = Vms.runAll(List.of(spec), limit).getFirst();
         if (stats != null) writeStats(report);

@@ -94,7 +94,7 @@ final class WorkloadBenchmark {
         VmConfig config = VmConfig.from(ConfigFactory.parseString("name = lwk\nmemory = 256M\nkernel.file = \"" + kernel
                 + "\"\nkernel.append = \"" + cmdline + " quiet\""), "workload benchmark");
         CharBackends.Capture console = new CharBackends.Capture();
-        VmReport r = Vms.runAll(List.of(VmSpec.prepare(config, Extensions.none(), console)), Duration.ofMinutes(10)).getFirst();
+        VmReport r = Vms.runAll(List.of(VmSpec.prepare(config, VmExtensions.forVm(), console)), Duration.ofMinutes(10)).getFirst();
         if (r.reason() != VmReport.Reason.GUEST_EXIT || r.guestStatus() != 1) {
             throw new IllegalStateException(cmdline + " failed on Symbiont: " + r.reason() + " " + r.message() + "\n" + console.text());
         }

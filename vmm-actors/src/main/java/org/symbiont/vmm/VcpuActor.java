@@ -4,11 +4,13 @@ import static org.symbiont.x86.Arch.*;
 
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.PostStop;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
 import org.symbiont.x86.Cpu;
+import org.symbiont.x86.CpuContext;
 import org.symbiont.x86.Exit;
 import org.symbiont.vmm.config.VmConfig;
 import org.symbiont.x86.exec.Segmentation;
@@ -88,6 +90,20 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
     /** Reports the vCPU's state and counters. */
     public record Inspect(ActorRef<VcpuReport> replyTo) implements Command {}
 
+    /**
+     * A SymCall (Palacios 6.7) as a nested ask: taken while the vCPU waits for the answer to an
+     * exit (the handler of that exit asks; an answer from anyone else must not be outstanding),
+     * waits between slices, or is halted. The vCPU saves its context, enters the guest at the
+     * registered entry and runs it — its exits routed as usual, no interrupt or exception
+     * injected — until the return or error hypercall, an intercepted exception, or the end of the
+     * budget; then restores the context and replies. The exit it interrupted completes as if
+     * nothing had happened.
+     */
+    public record SymCall(SymCallRequest request, ActorRef<SymCallResult> replyTo) implements Command {}
+
+    /** The next stretch of a running SymCall (a long one lets the mailbox in between). */
+    private record ContinueSymCall() implements Command {}
+
     private final int id;
     private final Cpu cpu;
     private final ActorRef<VmSupervisor.Command> supervisor;
@@ -113,6 +129,37 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
     private int lapicVector = -1;
     private boolean extInt;
     private boolean nmi;
+    /** The SymCall running on this vCPU, or null. */
+    private NestedCall symcall;
+
+    /** Instructions a SymCall runs before the actor looks at its mailbox again. */
+    private static final long SYMCALL_STRETCH = 100_000;
+
+    /** A running SymCall and what it interrupted, beyond the core's own context. */
+    private static final class NestedCall {
+        final SymCallRequest request;
+        final ActorRef<SymCallResult> replyTo;
+        final CpuContext saved;
+        final long startCycles;
+        final Exit interruptedExit;
+        final long interruptedExitStarted;
+        final boolean settleAfterInterruptedExit;
+        /** An ExtINT vector the PIC answered during the call, injected once it is over, or -1. */
+        int extIntVector = -1;
+        /** An INIT that arrived during the call, taken once it is over. */
+        boolean init;
+
+        NestedCall(SymCallRequest request, ActorRef<SymCallResult> replyTo, CpuContext saved, long startCycles,
+                   Exit interruptedExit, long interruptedExitStarted, boolean settleAfterInterruptedExit) {
+            this.request = request;
+            this.replyTo = replyTo;
+            this.saved = saved;
+            this.startCycles = startCycles;
+            this.interruptedExit = interruptedExit;
+            this.interruptedExitStarted = interruptedExitStarted;
+            this.settleAfterInterruptedExit = settleAfterInterruptedExit;
+        }
+    }
 
     /** @param vmDispatcher the dispatcher of the VM's devices, whose quiet {@link Settle} waits for */
     public static Behavior<Command> create(int id, Cpu cpu, ActorRef<VmSupervisor.Command> supervisor, long tscHz,
@@ -151,8 +198,14 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
                     settleAfterExit = true;
                     return this;
                 })
-                .onMessage(Continue.class, m -> continueSlice())
+                .onMessage(Continue.class, m -> proceed())
+                .onMessage(SymCall.class, this::startSymCall)
+                .onMessage(ContinueSymCall.class, m -> symcall != null && pendingExit == null ? runSymCall() : this)
                 .onMessage(MachineReset.class, m -> {
+                    if (symcall != null) {
+                        symcall.request.flags().setActive(false);
+                        endSymCall(SymCallError.of(SymCallError.Reason.VM_RESET, "the machine was reset during the call"));
+                    }
                     powerOn();
                     supervisor.tell(new VmSupervisor.VcpuReset(id));
                     return this;
@@ -205,6 +258,10 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
                 .onMessage(ExtIntVector.class, m -> {
                     if (!awaitingExtIntVector) return this;
                     awaitingExtIntVector = false;
+                    if (symcall != null) {
+                        symcall.extIntVector = m.vector(); // no injection while a SymCall runs (Palacios 6.8)
+                        return this;
+                    }
                     cpu.injectInterrupt(m.vector());
                     return inSlice ? continueSlice() : this;
                 })
@@ -218,10 +275,8 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
                     return this;
                 })
                 .onMessage(Init.class, m -> {
-                    cpu.reset();
-                    waitingForSipi = true;
-                    lapicVector = -1;
-                    extInt = false;
+                    if (symcall != null) symcall.init = true;
+                    else init();
                     return this;
                 })
                 .onMessage(Startup.class, m -> {
@@ -239,7 +294,160 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
                     m.replyTo().tell(report());
                     return this;
                 })
+                .onSignal(PostStop.class, s -> {
+                    if (symcall != null) {
+                        // The VM's memory is gone: the flag goes with it.
+                        symcall.replyTo.tell(SymCallError.of(SymCallError.Reason.VM_STOPPED, "the VM stopped during the call"));
+                        symcall = null;
+                    }
+                    return this;
+                })
                 .build();
+    }
+
+    /** INIT (SDM Vol. 3A, 9.4): the core reset, waiting for a start-up IPI. */
+    private void init() {
+        cpu.reset();
+        waitingForSipi = true;
+        lapicVector = -1;
+        extInt = false;
+    }
+
+    // =====================================================================================
+    // SymCall (Palacios 6.6-6.8)
+    // =====================================================================================
+
+    private Behavior<Command> startSymCall(SymCall m) {
+        SymCallRequest q = m.request();
+        if (symcall != null) {
+            SymCallError refused = SymCallError.of(SymCallError.Reason.ALREADY_ACTIVE, "vCPU " + id + " is running a SymCall");
+            telemetry.symcall(refused, 0);
+            m.replyTo().tell(refused);
+            return this;
+        }
+        if (waitingForSipi || !q.flags().enabled()) {
+            SymCallError refused = SymCallError.of(SymCallError.Reason.NOT_ENABLED,
+                    waitingForSipi ? "vCPU " + id + " has not started" : "the guest has not enabled SymCalls on vCPU " + id);
+            telemetry.symcall(refused, 0);
+            m.replyTo().tell(refused);
+            return this;
+        }
+        CpuContext saved = cpu.saveContext();
+        String refused = cpu.enterNested(q.rip(), q.rsp(), q.cs(), q.gsBase(), q.fsBase());
+        if (refused != null) {
+            cpu.restoreContext(saved);
+            SymCallError error = SymCallError.of(SymCallError.Reason.BAD_ENTRY, refused);
+            telemetry.symcall(error, 0);
+            m.replyTo().tell(error);
+            return this;
+        }
+        cpu.exceptionExiting = true;
+        cpu.gpr[RAX] = q.callNumber();
+        long[] a = q.args();
+        cpu.gpr[RBX] = a[0];
+        cpu.gpr[RCX] = a[1];
+        cpu.gpr[RDX] = a[2];
+        cpu.gpr[RSI] = a[3];
+        cpu.gpr[RDI] = a[4];
+        symcall = new NestedCall(q, m.replyTo(), saved, cpu.virtualCycles(), pendingExit, exitStarted, settleAfterExit);
+        pendingExit = null;
+        settleAfterExit = false;
+        q.flags().setActive(true);
+        return runSymCall();
+    }
+
+    /** Runs the SymCall's guest code until it ends, exits to the VMM, or a stretch is done. */
+    private Behavior<Command> runSymCall() {
+        long stretchEnd = cpu.retired + SYMCALL_STRETCH;
+        while (symcall != null && pendingExit == null && !held) {
+            long left = symcall.request.budgetCycles() - (cpu.virtualCycles() - symcall.startCycles);
+            if (left <= 0) return finishSymCall(budgetExceeded());
+            if (cpu.retired >= stretchEnd) {
+                getContext().getSelf().tell(new ContinueSymCall());
+                return this;
+            }
+            long budget = Math.max(1, Math.min(left / cpu.cyclesPerInstruction, stretchEnd - cpu.retired));
+            Exit e;
+            try {
+                e = cpu.run(budget);
+            } catch (RuntimeException bug) {
+                supervisor.tell(new VmSupervisor.VcpuFailed(id, "internal error in the CPU core during a SymCall: " + bug, dump()));
+                return this;
+            }
+            switch (e) {
+                case Exit.BudgetExhausted b -> { }
+                case Exit.InterruptWindow w -> cpu.setInterruptWindowExiting(false);
+                case Exit.Hypercall h when h.number() == symcall.request.returnHypercall() -> {
+                    record(e);
+                    telemetry.count(e);
+                    cpu.chargeCycles(costs.otherExit());
+                    long[] g = cpu.gpr;
+                    return finishSymCall(new SymCallResult.Ok(g[RBX], g[RCX], g[RDX], g[RSI], g[RDI]));
+                }
+                case Exit.Hypercall h when h.number() == symcall.request.errorHypercall() -> {
+                    record(e);
+                    telemetry.count(e);
+                    cpu.chargeCycles(costs.otherExit());
+                    return finishSymCall(new SymCallError(SymCallError.Reason.GUEST_ERROR, cpu.gpr[RBX],
+                            "the guest's handler returned errno " + cpu.gpr[RBX]));
+                }
+                case Exit.ExceptionIntercepted x -> {
+                    return finishSymCall(new SymCallError(SymCallError.Reason.GUEST_FAULT, x.vector(),
+                            String.format("exception %d (error code %#x) at RIP %#x in the handler", x.vector(), x.errorCode(), x.rip())));
+                }
+                case Exit.TripleFault t -> {
+                    return finishSymCall(new SymCallError(SymCallError.Reason.GUEST_FAULT, 8, "triple fault in the handler: " + t.reason()));
+                }
+                case Exit.Halt h -> {
+                    // Nothing may wake it (no injection during a call): its time runs out.
+                    record(e);
+                    return finishSymCall(budgetExceeded());
+                }
+                default -> {
+                    return sendExit(e);
+                }
+            }
+        }
+        return this;
+    }
+
+    private SymCallError budgetExceeded() {
+        long budget = symcall.request.budgetCycles();
+        long used = cpu.virtualCycles() - symcall.startCycles;
+        if (used < budget) cpu.chargeCycles(budget - used);
+        return SymCallError.of(SymCallError.Reason.BUDGET_EXCEEDED,
+                String.format("call %d ran past its budget of %d cycles at RIP %#x", symcall.request.callNumber(), budget, cpu.rip));
+    }
+
+    /**
+     * Ends the SymCall: the active flag cleared, the interrupted context restored exactly (on
+     * every path: Palacios does not on its error path, 6.8), the caller answered, and the vCPU
+     * back to what it was doing.
+     */
+    private Behavior<Command> finishSymCall(SymCallResult result) {
+        symcall.request.flags().setActive(false);
+        cpu.restoreContext(symcall.saved);
+        pendingExit = symcall.interruptedExit;
+        exitStarted = symcall.interruptedExitStarted;
+        settleAfterExit = symcall.settleAfterInterruptedExit;
+        NestedCall done = symcall;
+        endSymCall(result);
+        if (done.extIntVector >= 0) cpu.injectInterrupt(done.extIntVector);
+        if (done.init) init();
+        // Interrupts that came during the call wake the vCPU only now that it is halted again.
+        if (nmi || lapicVector >= 0 || extInt) wakeIfHalted();
+        return proceed();
+    }
+
+    private void endSymCall(SymCallResult result) {
+        telemetry.symcall(result, cpu.virtualCycles() - symcall.startCycles);
+        symcall.replyTo.tell(result);
+        symcall = null;
+    }
+
+    /** Goes on with whatever the vCPU is doing: a SymCall or its slice. */
+    private Behavior<Command> proceed() {
+        return symcall != null ? runSymCall() : continueSlice();
     }
 
     /**
@@ -305,7 +513,7 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
 
     /** After an exit's answer: on at once, or once the VM's thread settled (see {@link Settle}). */
     private Behavior<Command> resumeAfterExit() {
-        if (!settleAfterExit) return continueSlice();
+        if (!settleAfterExit) return proceed();
         settleAfterExit = false;
         ActorRef<Command> self = getContext().getSelf();
         VmDispatchers.whenIdle(vmDispatcher, () -> self.tell(new Continue()));
@@ -313,7 +521,7 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
     }
 
     private Behavior<Command> continueSlice() {
-        while (inSlice && !held && pendingExit == null && !awaitingExtIntVector) {
+        while (symcall == null && inSlice && !held && pendingExit == null && !awaitingExtIntVector) {
             if (waitingForSipi) {
                 idleUntilTarget();
                 return endSlice(true);
@@ -348,18 +556,24 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
                     supervisor.tell(new VmSupervisor.VcpuFailed(id, "triple fault: " + t.reason(), dump()));
                     return this;
                 }
+                case Exit.ExceptionIntercepted x -> throw new IllegalStateException("exceptions are intercepted only during a SymCall");
                 default -> {
-                    record(e);
-                    telemetry.count(e);
-                    cpu.chargeCycles(cost(e));
-                    pendingExit = e;
-                    exitStarted = System.nanoTime();
-                    long[] regs = e instanceof Exit.Hypercall ? cpu.gpr.clone() : null;
-                    supervisor.tell(new VmSupervisor.ExitRequest(id, e, nanos(), regs, getContext().getSelf()));
-                    return this;
+                    return sendExit(e);
                 }
             }
         }
+        return this;
+    }
+
+    /** An exit for the VMM: charged, recorded and sent to the supervisor; the vCPU waits for the answer. */
+    private Behavior<Command> sendExit(Exit e) {
+        record(e);
+        telemetry.count(e);
+        cpu.chargeCycles(cost(e));
+        pendingExit = e;
+        exitStarted = System.nanoTime();
+        long[] regs = e instanceof Exit.Hypercall ? cpu.gpr.clone() : null;
+        supervisor.tell(new VmSupervisor.ExitRequest(id, e, nanos(), regs, getContext().getSelf()));
         return this;
     }
 
@@ -418,6 +632,6 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
     }
 
     private VcpuReport report() {
-        return new VcpuReport(id, cpu.retired, cpu.virtualCycles(), telemetry.snapshot(), cpu.mmu.stats(), dump());
+        return new VcpuReport(id, cpu.retired, cpu.virtualCycles(), telemetry.snapshot(), cpu.mmu.stats(), telemetry.symcalls(), dump());
     }
 }

@@ -11,7 +11,7 @@ import org.symbiont.x86.Exit;
 final class VcpuTelemetry {
     private static final String[] NAMES = {"PortIn", "PortOut", "MmioRead", "MmioWrite", "Cpuid", "Rdmsr", "Wrmsr", "Hypercall",
         "Halt", "InterruptWindow", "BudgetExhausted", "PagingFault", "TripleFault", "Cr8Write", "ShadowFault", "ShadowCr3Write",
-        "ShadowInvlpg", "ShadowPageTableWrite"};
+        "ShadowInvlpg", "ShadowPageTableWrite", "ExceptionIntercepted"};
     private final long[] counts = new long[NAMES.length];
     private final long[] handlerNanos = new long[NAMES.length];
 
@@ -35,7 +35,25 @@ final class VcpuTelemetry {
             case Exit.ShadowCr3Write x -> 15;
             case Exit.ShadowInvlpg x -> 16;
             case Exit.ShadowPageTableWrite x -> 17;
+            case Exit.ExceptionIntercepted x -> 18;
         };
+    }
+
+    private long symcalls, symcallCycles, symcallMaxCycles;
+    private final Map<SymCallError.Reason, Long> symcallErrors = new java.util.EnumMap<>(SymCallError.Reason.class);
+
+    /** A SymCall ended after {@code cycles} virtual cycles (refused ones count with 0). */
+    void symcall(SymCallResult result, long cycles) {
+        symcalls++;
+        symcallCycles += cycles;
+        symcallMaxCycles = Math.max(symcallMaxCycles, cycles);
+        if (result instanceof SymCallError e) symcallErrors.merge(e.reason(), 1L, Long::sum);
+    }
+
+    VcpuReport.SymCallStats symcalls() {
+        Map<String, Long> errors = new TreeMap<>();
+        symcallErrors.forEach((r, n) -> errors.put(r.name(), n));
+        return new VcpuReport.SymCallStats(symcalls, symcallCycles, symcallMaxCycles, errors);
     }
 
     void count(Exit e) {

@@ -57,6 +57,7 @@ public record VmReport(String vm, Reason reason, Integer guestStatus, String mes
                     .append(", \"retired\": ").append(v.retired())
                     .append(", \"virtualCycles\": ").append(v.virtualCycles())
                     .append(", \"paging\": ").append(pagingJson(v.paging()))
+                    .append(", \"symcalls\": ").append(symcallJson(v.symcalls()))
                     .append(", \"exits\": {");
             int n = 0;
             for (var e : v.exits().entrySet()) {
@@ -86,6 +87,14 @@ public record VmReport(String vm, Reason reason, Integer guestStatus, String mes
                 + ", \"cr3Writes\": " + p.cr3Writes() + ", \"invlpgs\": " + p.invlpgs() + ", \"shadowFaults\": " + p.shadowFaults()
                 + ", \"shadowFills\": " + p.shadowFills() + ", \"guestFaultsInjected\": " + p.guestFaultsInjected()
                 + ", \"pageTableWrites\": " + p.pageTableWrites() + ", \"nestedFaults\": " + p.nestedFaults() + "}";
+    }
+
+    private static String symcallJson(VcpuReport.SymCallStats s) {
+        StringBuilder b = new StringBuilder("{\"calls\": ").append(s.calls()).append(", \"cycles\": ").append(s.cycles())
+                .append(", \"maxCycles\": ").append(s.maxCycles()).append(", \"errors\": {");
+        int n = 0;
+        for (var e : s.errors().entrySet()) b.append(n++ == 0 ? "" : ", ").append(quote(e.getKey())).append(": ").append(e.getValue());
+        return b.append("}}").toString();
     }
 
     private static String quote(String s) {

@@ -46,8 +46,8 @@ import org.symbiont.x86.mmu.PagingMode;
  *
  * <p>Exits: port and MMIO accesses go to device actors found on address buses (the local APIC's
  * page on a per-vCPU bus first); CPUID is answered from the CPU model and extension hooks; MSRs
- * the core does not hold go to the local APIC, the VMM's MSR model, or #GP; hypercalls go to
- * registered handlers (unknown: RAX = -1).
+ * the core does not hold go to the local APIC, extension hooks, the VMM's MSR model, or #GP;
+ * hypercalls go to registered handlers (unknown: RAX = -1), which may answer later.
  */
 public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
 
@@ -168,6 +168,8 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
     /** Host time, for telemetry only: the guest's time is virtual. */
     private long startedAt;
     private long collectors;
+    /** Completed with the report, for extensions waiting on the VM's actors. */
+    private final java.util.concurrent.CompletableFuture<Void> ended = new java.util.concurrent.CompletableFuture<>();
 
     public static Behavior<Command> create(VmSpec spec, String dispatcherId, NetworkLinks links, ActorRef<VmReport> listener) {
         return Behaviors.setup(ctx -> {
@@ -220,11 +222,25 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
             }
             this.platform = new Platform(ctx, config, services(ctx), dispatcher, vcpus, links);
             this.paging = ctx.spawn(PagingActor.create(config.paging(), config.costs(), List.of(cpus), memory), "paging", dispatcher);
+            spec.extensions().started(handle(ctx));
             powerOn();
         } catch (RuntimeException e) {
             memory.close();
             throw e;
         }
+    }
+
+    private VmHandle handle(ActorContext<Command> ctx) {
+        return new VmHandle() {
+            @Override public VmConfig config() { return config; }
+            @Override public PhysicalMemory memory() { return memory; }
+            @Override public boolean isRam(long gpa) { return platform.memoryMap.isAvailable(gpa & ~0xFFFL, 4096); }
+            @Override public int vcpuCount() { return vcpus.size(); }
+            @Override public ActorRef<VcpuActor.Command> vcpu(int index) { return vcpus.get(index); }
+            @Override public long tscHz() { return tscHz; }
+            @Override public org.apache.pekko.actor.typed.Scheduler scheduler() { return ctx.getSystem().scheduler(); }
+            @Override public java.util.concurrent.CompletionStage<Void> whenEnded() { return ended; }
+        };
     }
 
     private VmServices services(ActorContext<Command> ctx) {
@@ -531,13 +547,18 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
             }
             case Exit.Rdmsr m -> {
                 var apic = platform.msrTarget(r.vcpu(), m.msr());
+                Extensions.MsrHook hook = spec.extensions().msr(m.msr());
                 if (apic != null) apic.actor().tell(new DeviceActor.MsrRead(m.msr(), r.nanos(), reply));
+                else if (hook != null) reply.tell(readMsr(hook, r.vcpu()));
                 else reply.tell(msrs.handles(m.msr()) ? new VcpuActor.ExitDone(msrs.read(m.msr())) : new VcpuActor.MsrRefused());
             }
             case Exit.Wrmsr m -> {
                 var apic = platform.msrTarget(r.vcpu(), m.msr());
+                Extensions.MsrHook hook = spec.extensions().msr(m.msr());
                 if (apic != null) {
                     apic.actor().tell(new DeviceActor.MsrWrite(m.msr(), m.value(), r.nanos(), reply));
+                } else if (hook != null) {
+                    reply.tell(writeMsr(hook, r.vcpu(), m.value()));
                 } else if (msrs.handles(m.msr())) {
                     msrs.write(m.msr(), m.value());
                     reply.tell(new VcpuActor.ExitDone(0));
@@ -548,9 +569,19 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
             case Exit.Hypercall h -> {
                 long[] gprs = r.gprs();
                 Extensions.HypercallHandler handler = spec.extensions().hypercall(h.number());
+                java.util.concurrent.CompletionStage<?> pending = null;
                 if (handler == null) gprs[RAX] = -1L;
-                else handler.handle(r.vcpu(), gprs);
-                reply.tell(new VcpuActor.HypercallDone(gprs));
+                else pending = handler.handle(r.vcpu(), gprs);
+                if (pending == null) {
+                    reply.tell(new VcpuActor.HypercallDone(gprs));
+                } else {
+                    // The handler answers later (it asked the guest first): the vCPU waits for it.
+                    ActorRef<Command> self = getContext().getSelf();
+                    pending.whenComplete((v, failure) -> {
+                        if (failure == null) reply.tell(new VcpuActor.HypercallDone(gprs));
+                        else self.tell(new VcpuFailed(r.vcpu(), "hypercall " + h.number() + " handler failed: " + failure, ""));
+                    });
+                }
             }
             case Exit.Cr8Write w -> platform.writeCr8(r.vcpu(), w.priority(), reply, r.nanos());
             case Exit.ShadowFault f -> {
@@ -573,6 +604,23 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
             }
         }
         return this;
+    }
+
+    private static VcpuActor.Command readMsr(Extensions.MsrHook hook, int vcpu) {
+        try {
+            return new VcpuActor.ExitDone(hook.read(vcpu));
+        } catch (org.symbiont.devices.MsrDevice.MsrAccessRefused e) {
+            return new VcpuActor.MsrRefused();
+        }
+    }
+
+    private static VcpuActor.Command writeMsr(Extensions.MsrHook hook, int vcpu, long value) {
+        try {
+            hook.write(vcpu, value);
+            return new VcpuActor.ExitDone(0);
+        } catch (org.symbiont.devices.MsrDevice.MsrAccessRefused e) {
+            return new VcpuActor.MsrRefused();
+        }
     }
 
     /** A paging exit goes to the paging component; one the VM's paging method cannot raise is a VMM bug. */
@@ -689,5 +737,6 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
         for (Cpu c : cpus) c.detach();
         memory.close();
         listener.tell(new VmReport(config.name(), reason, status, message, vcpuReports, nanos, wallNanos()));
+        ended.complete(null);
     }
 }

@@ -37,6 +37,7 @@ class ExitRoutingSpec {
         Extensions extensions = Extensions.none().hypercall(DOUBLE_IT, (vcpu, gprs) -> {
             gprs[RBX] *= 2;
             gprs[RAX] = 0;
+            return null;
         });
         vm = spawnVm("routing", extensions, console, reports);
     }

@@ -99,6 +99,7 @@ class VmRunTest {
         Extensions ext = Extensions.none().hypercall(0x5000, (vcpu, gprs) -> {
             gprs[org.symbiont.x86.Arch.RBX] *= 2;
             gprs[org.symbiont.x86.Arch.RAX] = 0;
+            return null;
         });
         VmRun r = VmRun.runAll(java.util.List.of(VmRun.config("hcall", TestKernels.file(body), "")), ext).getFirst();
         assertEquals(1, r.report.guestStatus(), r.report.message());

@@ -1,6 +1,10 @@
 package org.symbiont.x86;
 
 import static org.symbiont.x86.Arch.*;
+import static org.symbiont.x86.exec.Segmentation.AR_P;
+import static org.symbiont.x86.exec.Segmentation.AR_S;
+import static org.symbiont.x86.exec.Segmentation.TYPE_CODE;
+import static org.symbiont.x86.exec.Segmentation.TYPE_WRITABLE;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -137,6 +141,11 @@ public final class Cpu implements PhysicalMemory.CodePageListener {
      */
     public boolean trapFlagSampledAfter;
     public boolean interruptWindowExiting;
+    /**
+     * Exceptions are not delivered through the IDT but returned as {@link Exit.ExceptionIntercepted}
+     * (a nested call into the guest, which must not disturb the interrupted kernel's state).
+     */
+    public boolean exceptionExiting;
 
     // ---- exits ----
     /** The exit the VMM has not completed yet, or null. */
@@ -375,6 +384,62 @@ public final class Cpu implements PhysicalMemory.CodePageListener {
         replayPosition = 0;
         if (!(e instanceof Exit.TripleFault)) pendingExit = e;
         return e;
+    }
+
+    // ---- nested calls into the guest ----
+
+    /**
+     * Everything a call into the guest made while this vCPU is stopped (possibly in the middle
+     * of an exit) can change: see {@link CpuContext}.
+     */
+    public CpuContext saveContext() {
+        return CpuContext.save(this);
+    }
+
+    /** Puts back a context {@link #saveContext()} took, the exit in flight then included. */
+    public void restoreContext(CpuContext context) {
+        context.restore(this);
+    }
+
+    /**
+     * Loads the entry state of a nested call (Palacios 6.7, step 3) after {@link #saveContext()}:
+     * CS from the descriptor {@code cs} names in the GDT, SS from the one at {@code cs + 8}, CPL 0,
+     * RIP, RSP, the GS and FS bases; RFLAGS keeps its value but for TF. Returns null, or why the
+     * entry cannot be made (a selector outside the GDT or in the LDT, a descriptor that is not a
+     * present code or writable data segment, a GDT the VMM cannot read without a paging exit);
+     * the state is then unchanged.
+     */
+    public String enterNested(long entryRip, long entryRsp, int cs, long gsBase, long fsBase) {
+        int codeSel = cs & 0xFFFC, stackSel = codeSel + 8;
+        if (codeSel == 0 || (cs & 4) != 0) return String.format("code selector %#x is not a GDT selector", cs);
+        long code, stack;
+        try {
+            code = Segmentation.readDescriptor(this, codeSel, EXC_GP);
+            stack = Segmentation.readDescriptor(this, stackSel, EXC_GP);
+        } catch (Fault f) {
+            return String.format("selectors %#x/%#x: the GDT does not hold them (#%d)", codeSel, stackSel, faultVector);
+        } catch (ExitSignal x) {
+            Exit e = takeExit();
+            pendingExit = null;
+            return "the GDT is not mapped without a paging exit (" + e + ")";
+        }
+        int codeAr = Segmentation.descriptorAttr(code), stackAr = Segmentation.descriptorAttr(stack);
+        if ((codeAr & (AR_S | AR_P)) != (AR_S | AR_P) || (codeAr & TYPE_CODE) == 0) {
+            return String.format("selector %#x is not a present code segment", codeSel);
+        }
+        if ((stackAr & (AR_S | AR_P)) != (AR_S | AR_P) || (stackAr & (TYPE_CODE | TYPE_WRITABLE)) != TYPE_WRITABLE) {
+            return String.format("selector %#x (CS + 8) is not a present writable data segment", stackSel);
+        }
+        Segmentation.loadCache(this, CS, codeSel, code);
+        Segmentation.loadCache(this, SS, stackSel, stack);
+        cpl = 0;
+        segBase[GS] = gsBase;
+        segBase[FS] = fsBase;
+        rip = entryRip;
+        gpr[RSP] = entryRsp;
+        rflags &= ~TF;
+        updateMode();
+        return null;
     }
 
     // ---- interrupts ----

@@ -87,6 +87,13 @@ public sealed interface Exit {
      */
     record ShadowPageTableWrite(long guestPhysical, int size) implements Exit {}
 
+    /**
+     * An exception the guest raised while {@link Cpu#exceptionExiting} was set, not delivered
+     * (as a VMX exception bitmap would exit, SDM Vol. 3C, 25.2): RIP is the faulting instruction.
+     * Not a pending exit: nothing completes it.
+     */
+    record ExceptionIntercepted(int vector, int errorCode, long rip) implements Exit {}
+
     /** A fault while delivering a double fault: the processor shuts down (SDM Vol. 3A, 6.15, #DF). */
     record TripleFault(String reason) implements Exit {}
 

@@ -24,10 +24,12 @@ import org.symbiont.x86.mmu.ShadowStrategy;
  * @param console        the back end devices name with {@code chardev = console} (COM1)
  * @param consoleInput   a file whose bytes the guest reads from the console instead of standard input, or null
  * @param paging         how the guest's paging is virtualized
+ * @param symbiotic      Palacios' symbiotic interfaces (discovery, SymSpy, SymCall), module symbiotic
  */
 public record VmConfig(String name, long memoryBytes, int cpus, CpuModel cpuModel, String cpuModelName,
                        ExecutionMode mode, long seed, long quantum, long cyclesPerInstruction, CostModel costs,
-                       Kernel kernel, List<DeviceSpec> devices, String console, Path consoleInput, Paging paging) {
+                       Kernel kernel, List<DeviceSpec> devices, String console, Path consoleInput, Paging paging,
+                       Symbiotic symbiotic) {
 
     public enum ExecutionMode { DETERMINISTIC, PARALLEL }
 
@@ -44,6 +46,15 @@ public record VmConfig(String name, long memoryBytes, int cpus, CpuModel cpuMode
 
     /** The paging method (and, for shadow paging, its strategy). */
     public record Paging(PagingMode mode, ShadowStrategy strategy) {}
+
+    /**
+     * Whether the guest may discover and use the symbiotic interfaces, and the virtual time a
+     * SymCall may run before it is aborted.
+     */
+    public record Symbiotic(boolean enabled, long symcallBudgetNanos) {}
+
+    /** SymCall budgets allowed: 1 us to 10 s of virtual time. */
+    public static final long MIN_SYMCALL_BUDGET = 1_000, MAX_SYMCALL_BUDGET = 10_000_000_000L;
 
     /** A device to create: instance name, type, and the whole entry as its parameters. */
     public record DeviceSpec(String name, String type, Config params) {}
@@ -121,6 +132,11 @@ public record VmConfig(String name, long memoryBytes, int cpus, CpuModel cpuMode
                 cycles(c, origin, "cost-model.vm-exit"), cycles(c, origin, "cost-model.shadow-fault"),
                 cycles(c, origin, "cost-model.walk-reference"), cycles(c, origin, "cost-model.tlb-flush"));
         Paging paging = new Paging(choice(c, origin, "paging.mode", PagingMode.class), choice(c, origin, "paging.strategy", ShadowStrategy.class));
+        long budget = c.getDuration("symbiotic.symcall-budget", java.util.concurrent.TimeUnit.NANOSECONDS);
+        if (budget < MIN_SYMCALL_BUDGET || budget > MAX_SYMCALL_BUDGET) {
+            throw bad(origin, "symbiotic.symcall-budget", "a duration from 1us to 10s, got " + c.getString("symbiotic.symcall-budget"));
+        }
+        Symbiotic symbiotic = new Symbiotic(c.getBoolean("symbiotic.enabled"), budget);
         Kernel kernel = null;
         if (c.hasPath("kernel.file")) {
             Path file = Path.of(c.getString("kernel.file"));
@@ -143,7 +159,8 @@ public record VmConfig(String name, long memoryBytes, int cpus, CpuModel cpuMode
             devices.add(new DeviceSpec(dn, d.getString("type"), d));
         }
         return new VmConfig(name, memory, cpus, model, modelName, mode, c.getLong("seed"), quantum, cpi, costs, kernel,
-                List.copyOf(devices), c.getIsNull("console") ? "null" : c.getString("console"), consoleInput(c, origin), paging);
+                List.copyOf(devices), c.getIsNull("console") ? "null" : c.getString("console"), consoleInput(c, origin), paging,
+                symbiotic);
     }
 
     /** This configuration with another device list (names must stay unique). */
@@ -153,7 +170,7 @@ public record VmConfig(String name, long memoryBytes, int cpus, CpuModel cpuMode
             if (!names.add(d.name())) throw new VmConfigException(name + ": two devices are named \"" + d.name() + "\"");
         }
         return new VmConfig(name, memoryBytes, cpus, cpuModel, cpuModelName, mode, seed, quantum, cyclesPerInstruction, costs,
-                kernel, List.copyOf(list), console, consoleInput, paging);
+                kernel, List.copyOf(list), console, consoleInput, paging, symbiotic);
     }
 
     private static Path consoleInput(Config c, String origin) {

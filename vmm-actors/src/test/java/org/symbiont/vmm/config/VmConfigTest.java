@@ -44,6 +44,16 @@ class VmConfigTest {
     }
 
     @Test
+    void theSymbioticInterfacesAreOffUnlessAVmEnablesThem() {
+        assertEquals(new VmConfig.Symbiotic(false, 10_000_000), VmConfig.defaults().symbiotic());
+        VmConfig c = VmConfig.from(ConfigFactory.parseString("symbiotic { enabled = true, symcall-budget = 250us }"), "t");
+        assertEquals(new VmConfig.Symbiotic(true, 250_000), c.symbiotic());
+        assertEquals("vm.conf: symbiotic.symcall-budget: expected a duration from 1us to 10s, got 20s",
+                error("symbiotic.symcall-budget = 20s"));
+        assertTrue(error("symbiotic.enabled = maybe").contains("symbiotic.enabled"), error("symbiotic.enabled = maybe"));
+    }
+
+    @Test
     void valuesOverrideTheDefaults() {
         VmConfig c = VmConfig.from(ConfigFactory.parseString("memory = 1G, cpus = 4, cpu-model = amd, mode = parallel, seed = 9"), "t");
         assertEquals(1L << 30, c.memoryBytes());

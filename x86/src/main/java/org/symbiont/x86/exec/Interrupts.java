@@ -95,6 +95,7 @@ public final class Interrupts {
      *                 break again); for traps and interrupts the image holds RFLAGS.RF as it is
      */
     private static Exit deliver(Cpu c, int vector, int errorCode, boolean hasError, long returnRip, int kind, long pushedRf) {
+        if (c.exceptionExiting) return new Exit.ExceptionIntercepted(vector, errorCode, c.rip);
         for (int nested = 0; ; nested++) {
             try {
                 dispatch(c, vector, errorCode, hasError, returnRip, kind, pushedRf);

@@ -70,6 +70,23 @@ public final class Mmu {
     /** Segment of the last access that missed the shadow tables (SMAP treats implicit accesses apart). */
     private int shadowMissSeg;
 
+    /** The shadow-paging state of the access in flight (a #PF to raise at its retry, the missed segment). */
+    public record InFlight(boolean injected, long linear, int access, int code, boolean user, int missSeg) {}
+
+    public InFlight inFlight() {
+        return new InFlight(injected, injectedLinear, injectedAccess, injectedCode, injectedUser, shadowMissSeg);
+    }
+
+    /** Restores {@link #inFlight()}; {@code null} clears it (a new context starts with nothing in flight). */
+    public void setInFlight(InFlight f) {
+        injected = f != null && f.injected();
+        injectedLinear = f == null ? 0 : f.linear();
+        injectedAccess = f == null ? 0 : f.access();
+        injectedCode = f == null ? 0 : f.code();
+        injectedUser = f != null && f.user();
+        shadowMissSeg = f == null ? 0 : f.missSeg();
+    }
+
     public Mmu(Cpu cpu) {
         this.cpu = cpu;
         this.memory = cpu.memory;

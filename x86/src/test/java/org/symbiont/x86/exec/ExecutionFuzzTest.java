@@ -118,7 +118,7 @@ class ExecutionFuzzTest {
                 }
                 case Exit.InterruptWindow w -> { return 3; }
                 case Exit.PagingFault _, Exit.ShadowFault _, Exit.ShadowCr3Write _, Exit.ShadowInvlpg _,
-                     Exit.ShadowPageTableWrite _ -> { return 3; }
+                     Exit.ShadowPageTableWrite _, Exit.ExceptionIntercepted _ -> { return 3; }
             }
         }
         return 0;
