@@ -1,7 +1,6 @@
 package org.symbiont.symbiotic;
 
 import static org.junit.jupiter.api.Assertions.*;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
@@ -27,8 +26,7 @@ import org.symbiont.vmm.config.VmConfig;
  * The LWK's guest side (kernel/symbiotic.c, symcall.S) against the VMM's: the LWK swaps under
  * memperf while the VMM calls TEST and MEM_LOOKUP on it. The image is the one in
  * {@code -Dsymbiont.lwk=PATH} (e.g. built with {@code make -C guests/src/lwk OUT=/tmp/symg}), else
- * the committed one; skipped when that kernel never enables SymCalls (built without the guest
- * side).
+ * the committed one, which must enable SymCalls on every CPU before its program runs.
  */
 class LwkSymCallTest {
     private static final ActorTestKit kit = ActorTestKit.create();
@@ -46,7 +44,7 @@ class LwkSymCallTest {
         return p;
     }
 
-    /** A running LWK with the symbiotic extensions, once it has registered (else the test is skipped). */
+    /** A running LWK with the symbiotic extensions, once it has registered. */
     private record Lwk(ActorRef<Hypervisor.Command> hypervisor, Symbiotic symbiotic, CharBackends.Capture console,
                        TestProbe<VmReport> reports) {}
 
@@ -69,7 +67,7 @@ class LwkSymCallTest {
         // The kernel registers every CPU before it starts its program ("lwk: running").
         while (System.nanoTime() < deadline && !console.text().contains("lwk: running")) Thread.sleep(2);
         if (!spy.symcallEnabled(0)) hv.tell(new Hypervisor.StopVm(name, "no symbiotic guest side"));
-        assumeTrue(spy.symcallEnabled(0), "this LWK image has no symbiotic guest side: " + console.text());
+        assertTrue(spy.symcallEnabled(0), "the LWK enabled no SymCalls before its program ran: " + console.text());
         return new Lwk(hv, sym, console, reports);
     }
 
