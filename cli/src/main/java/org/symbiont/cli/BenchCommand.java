@@ -29,12 +29,13 @@ import picocli.CommandLine.Parameters;
  * Benchmarks: {@code cpu}, guest instructions per second of the CPU core on the cpubench
  * workloads, side by side with the same machine code run natively and the same guest image under
  * QEMU's TCG; {@code exits}, the exit round trip ({@link ExitBenchmark}); {@code workloads}, the
- * LWK's HPC workloads in wall time against QEMU and their native twins ({@link WorkloadBenchmark}).
+ * LWK's HPC workloads in wall time against QEMU and their native twins ({@link WorkloadBenchmark});
+ * {@code symcalls}, the latency of calls from the VMM into the guest ({@link SymCallBenchmark}).
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,
-        description = "Measure the CPU core in guest instructions per second (cpu), the exit round trip (exits) or the LWK workloads' wall time (workloads), next to native execution and QEMU TCG.")
+        description = "Measure the CPU core in guest instructions per second (cpu), the exit round trip (exits), the LWK workloads' wall time (workloads) or SymCall latency (symcalls), next to native execution and QEMU TCG where they apply.")
 final class BenchCommand implements Callable<Integer> {
-    @Parameters(index = "0", description = "What to benchmark: cpu, exits or workloads", defaultValue = "cpu")
+    @Parameters(index = "0", description = "What to benchmark: cpu, exits, workloads or symcalls", defaultValue = "cpu")
     String target;
 
     @Option(names = "--runs", description = "Measured runs per workload; the median is reported (default: ${DEFAULT-VALUE}).", defaultValue = "5")
@@ -66,14 +67,18 @@ final class BenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (!List.of("cpu", "exits", "workloads").contains(target)) {
-            throw new UserError("unknown benchmark '" + target + "': use cpu, exits or workloads");
+        if (!List.of("cpu", "exits", "workloads", "symcalls").contains(target)) {
+            throw new UserError("unknown benchmark '" + target + "': use cpu, exits, workloads or symcalls");
         }
         if (runs < 1 || runs > 100) throw new UserError("--runs must be between 1 and 100, got " + runs);
         if (target.equals("exits")) {
             Path qemu = noQemu ? null : findQemu();
             if (qemu == null && !noQemu) System.out.println("QEMU comparison skipped: qemu-system-x86_64 not found (Debian package qemu-system-x86)");
             ExitBenchmark.run(runs, qemu);
+            return 0;
+        }
+        if (target.equals("symcalls")) {
+            SymCallBenchmark.run(2000);
             return 0;
         }
         if (target.equals("workloads")) {

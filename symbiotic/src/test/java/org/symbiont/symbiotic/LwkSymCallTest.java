@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.*;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
@@ -100,7 +101,7 @@ class LwkSymCallTest {
         while (!console.text().contains("RESULT") && tests < 2000) {
             SymCallResult r = await(calls.test(0, tests, 1, 2, 3, 4));
             if (stopped(r)) break;
-            assertEquals(new SymCallResult.Ok(tests + 1, 3, 5, 7, 9), r);
+            assertEquals(List.of(tests + 1L, 3L, 5L, 7L, 9L), assertInstanceOf(SymCallResult.Ok.class, r).registers());
             tests++;
             long pid = spy.currentPid(0);
             SymCallResult m = await(calls.memLookup(0, 0x40_0000, 0));
@@ -138,7 +139,7 @@ class LwkSymCallTest {
             int vcpu = k & 1;
             SymCallResult r = await(calls.test(vcpu, k, vcpu, 0, 0, 0));
             if (stopped(r)) break;
-            assertEquals(new SymCallResult.Ok(k + 1, vcpu + 2, 3, 4, 5), r, "vCPU " + vcpu);
+            assertEquals(List.of(k + 1L, vcpu + 2L, 3L, 4L, 5L), assertInstanceOf(SymCallResult.Ok.class, r).registers(), "vCPU " + vcpu);
             answered[vcpu]++;
         }
         VmReport report = lwk.reports().receiveMessage(java.time.Duration.ofMinutes(5));

@@ -3,6 +3,7 @@ package org.symbiont.symbiotic;
 import static org.junit.jupiter.api.Assertions.*;
 import static org.symbiont.x86.Arch.*;
 
+import java.util.List;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
@@ -103,7 +104,7 @@ class SymCallSpec {
         for (int k = 0; k < 200; k++) {
             SymCallResult r = await(calls.test(0, k, 2L * k, 3L * k, 4L * k, 0xFFFF_FFF0L));
             // A 32-bit guest: results are 32 bits wide.
-            assertEquals(new SymCallResult.Ok(k + 1, 2L * k + 2, 3L * k + 3, 4L * k + 4, 0xFFFF_FFF5L), r, "call " + k);
+            assertEquals(List.of(k + 1L, 2L * k + 2, 3L * k + 3, 4L * k + 4, 0xFFFF_FFF5L), assertInstanceOf(SymCallResult.Ok.class, r).registers(), "call " + k);
         }
         SymCallResult fault = await(calls.call(0, 3, new long[5]));
         assertEquals(new SymCallError(SymCallError.Reason.GUEST_FAULT, EXC_UD, ((SymCallError) fault).detail()), fault);

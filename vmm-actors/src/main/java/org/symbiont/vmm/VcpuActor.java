@@ -141,6 +141,7 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
         final ActorRef<SymCallResult> replyTo;
         final CpuContext saved;
         final long startCycles;
+        final long startNanos = System.nanoTime();
         final Exit interruptedExit;
         final long interruptedExitStarted;
         final boolean settleAfterInterruptedExit;
@@ -380,14 +381,16 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
                 case Exit.Hypercall h when h.number() == symcall.request.returnHypercall() -> {
                     record(e);
                     telemetry.count(e);
-                    cpu.chargeCycles(costs.otherExit());
+                    // The entry into the guest and this exit back: one VM entry/exit pair.
+                    cpu.chargeCycles(costs.vmExit());
                     long[] g = cpu.gpr;
-                    return finishSymCall(new SymCallResult.Ok(g[RBX], g[RCX], g[RDX], g[RSI], g[RDI]));
+                    return finishSymCall(new SymCallResult.Ok(g[RBX], g[RCX], g[RDX], g[RSI], g[RDI],
+                            cpu.virtualCycles() - symcall.startCycles, System.nanoTime() - symcall.startNanos));
                 }
                 case Exit.Hypercall h when h.number() == symcall.request.errorHypercall() -> {
                     record(e);
                     telemetry.count(e);
-                    cpu.chargeCycles(costs.otherExit());
+                    cpu.chargeCycles(costs.vmExit());
                     return finishSymCall(new SymCallError(SymCallError.Reason.GUEST_ERROR, cpu.gpr[RBX],
                             "the guest's handler returned errno " + cpu.gpr[RBX]));
                 }
