@@ -46,6 +46,7 @@ public final class PhysicalMemory implements AutoCloseable {
     private final MemorySegment ram;
     private final long size;
     private final long privateSize;
+    private long privateAllocated;
     private final byte[] pageKind;
     private final byte[] codePage;
     private final int[] codeGeneration;
@@ -97,6 +98,17 @@ public final class PhysicalMemory implements AutoCloseable {
     /** The VMM-private region's bytes (a memory-backed disk lives there), physical address {@link #PRIVATE_BASE}. */
     public MemorySegment privateRegion() {
         return ram.asSlice(size, privateSize);
+    }
+
+    /**
+     * Reserves {@code bytes} (a multiple of 4 KiB) of the private region; returns the physical
+     * address of the reservation, or -1 when the region has not that much left.
+     */
+    public synchronized long allocatePrivate(long bytes) {
+        if (bytes <= 0 || (bytes & (PAGE_SIZE - 1)) != 0 || bytes > privateSize - privateAllocated) return -1;
+        long at = PRIVATE_BASE + privateAllocated;
+        privateAllocated += bytes;
+        return at;
     }
 
     public long size() {

@@ -74,7 +74,7 @@ public final class ShadowPager {
     private final ConcurrentLinkedQueue<Long> remoteWrites = new ConcurrentLinkedQueue<>();
     private final AtomicInteger remotePending = new AtomicInteger();
     private volatile boolean remoteOverflow;
-    /** SwapBypass: the keys in {@link #current} of the entries mapping each swap slot. */
+    /** SwapBypass: the keys in {@link #current} of the entries mapping each physical page (by page number). */
     private final Map<Long, List<Long>> bypassed = new HashMap<>();
     private long bypassFlushed;
 
@@ -125,23 +125,23 @@ public final class ShadowPager {
 
     /**
      * SwapBypass (Palacios 6.11): instead of the guest's #PF that {@link #handleFault} arranged,
-     * maps the 4 KiB page holding {@code linear} straight to {@code physical} (the VMM's copy of
-     * swap slot {@code slot}, in VMM-private memory) with the rights the guest's region grants.
-     * The entry lives until the slot is {@linkplain #invalidateSlot invalidated} or the next CR3 write.
+     * maps the 4 KiB page holding {@code linear} straight to {@code physical} (the VMM's copy of a
+     * swapped page, in VMM-private memory) with the rights the guest's region grants. The entry
+     * lives until its physical page is {@linkplain #invalidate invalidated} or the next CR3 write.
      */
-    public void bypass(long linear, long physical, boolean writable, boolean user, long slot) {
+    public void bypass(long linear, long physical, boolean writable, boolean user) {
         long base = linear & MASKS[0];
         Entry e = new Entry(base, MASKS[0], physical, writable, user, false, false, true, new long[0]);
         long key = key(base, MASKS[0]);
         current.entries.put(key, e);
-        bypassed.computeIfAbsent(slot, k -> new ArrayList<>()).add(key);
+        bypassed.computeIfAbsent(physical >>> 12, k -> new ArrayList<>()).add(key);
         mmu.cancelInjection();
         mmu.shadowFills++;
     }
 
-    /** Drops the bypass entries mapping swap slot {@code slot} and their TLB entries; returns how many. */
-    public int invalidateSlot(long slot) {
-        List<Long> keys = bypassed.remove(slot);
+    /** Drops the bypass entries mapping physical page {@code page} (a page number) and their TLB entries; returns how many. */
+    public int invalidate(long page) {
+        List<Long> keys = bypassed.remove(page);
         if (keys == null) return 0;
         for (long key : keys) {
             Entry e = current.entries.remove(key);

@@ -49,7 +49,7 @@ class SwapBypassTest {
             m.missingPte = (f, pte) -> {
                 seen[0] = pte;
                 m.shadowPager.bypass(f.linear(), PhysicalMemory.PRIVATE_BASE + (pte >>> 9) * PhysicalMemory.PAGE_SIZE,
-                        true, false, pte >>> 9);
+                        true, false);
             };
             long injectedBefore = m.cpu.mmu.stats().guestFaultsInjected();
             assertEquals(Exit.HALT, m.run(1000));
@@ -61,7 +61,7 @@ class SwapBypassTest {
             m.cpu.halted = false;
             assertEquals(Exit.HALT, m.run(1000));
             assertEquals(1, m.shadowPager.bypassFlushed(), "the CR3 write dropped the bypass entry");
-            assertEquals(0, m.shadowPager.invalidateSlot(SLOT));
+            assertEquals(0, m.shadowPager.invalidate((PhysicalMemory.PRIVATE_BASE >>> 12) + SLOT));
         }
     }
 
@@ -69,11 +69,11 @@ class SwapBypassTest {
     void invalidatingTheSlotDropsTheMappingAndItsTlbEntry() {
         try (TestMachine m = machine("mov rax, 0x8000000000\n mov rbx, [rax]\n hlt")) {
             m.missingPte = (f, pte) -> m.shadowPager.bypass(f.linear(),
-                    PhysicalMemory.PRIVATE_BASE + (pte >>> 9) * PhysicalMemory.PAGE_SIZE, false, false, pte >>> 9);
+                    PhysicalMemory.PRIVATE_BASE + (pte >>> 9) * PhysicalMemory.PAGE_SIZE, false, false);
             assertEquals(Exit.HALT, m.run(1000));
             assertEquals(PhysicalMemory.PRIVATE_BASE + SLOT * PhysicalMemory.PAGE_SIZE,
                     m.cpu.mmu.translate(DS, V, Cpu.ACCESS_READ, false));
-            assertEquals(1, m.shadowPager.invalidateSlot(SLOT));
+            assertEquals(1, m.shadowPager.invalidate((PhysicalMemory.PRIVATE_BASE >>> 12) + SLOT));
             assertThrows(org.symbiont.x86.exec.ExitSignal.class, () -> m.cpu.mmu.translate(DS, V, Cpu.ACCESS_READ, false),
                     "the next access misses and exits to the VMM");
         }
