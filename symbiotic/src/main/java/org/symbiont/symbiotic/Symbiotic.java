@@ -6,6 +6,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import org.symbiont.devices.MsrDevice.MsrAccessRefused;
 import org.symbiont.vmm.Extensions;
+import org.symbiont.vmm.SymCallResult;
 import org.symbiont.vmm.VmHandle;
 
 /**
@@ -41,6 +42,19 @@ public final class Symbiotic {
         extensions.msr(SYMSPY_GLOBAL_MSR, s.new SymSpyGlobal());
         extensions.msr(SYMSPY_LOCAL_MSR, s.new SymSpyLocal());
         for (int k = 0; k < REGISTRATION.length; k++) extensions.msr(REGISTRATION[k], s.new Registration(k));
+        extensions.swapGuest(new Extensions.SwapGuest() {
+            @Override
+            public Extensions.SwapArea swapArea() {
+                SymSpy spy = s.symSpy();
+                if (spy.guestVersion() != 1 || spy.swapPages() == 0) return null;
+                return new Extensions.SwapArea(spy.swapType(), spy.swapSector(), spy.swapPages());
+            }
+
+            @Override
+            public CompletionStage<SymCallResult> memLookup(int vcpu, long vaddr, long pte) {
+                return s.symCalls().memLookup(vcpu, vaddr, pte);
+            }
+        });
         return s;
     }
 

@@ -44,7 +44,20 @@ public final class Extensions {
         void started(VmHandle vm);
     }
 
+    /** The guest's side of SwapBypass (Palacios 6.11), from the symbiotic interfaces. */
+    public interface SwapGuest {
+        /** The swap area the guest published (SymSpy), or null before it did or without swap. */
+        SwapArea swapArea();
+
+        /** The MEM_LOOKUP SymCall on {@code vcpu} for user address {@code vaddr} whose PTE is swap entry {@code pte}. */
+        CompletionStage<SymCallResult> memLookup(int vcpu, long vaddr, long pte);
+    }
+
+    /** A guest swap area: the type field of its swap entries, its first disk sector, and its slots. */
+    public record SwapArea(long type, long firstSector, long pages) {}
+
     private final Map<Long, HypercallHandler> hypercalls = new HashMap<>();
+    private SwapGuest swapGuest;
     private final List<CpuidHook> cpuidHooks = new ArrayList<>();
     private final Map<Integer, MsrHook> msrs = new HashMap<>();
     private final List<StartHook> startHooks = new ArrayList<>();
@@ -70,6 +83,16 @@ public final class Extensions {
             throw new IllegalArgumentException(String.format("MSR %#x already has a hook", number));
         }
         return this;
+    }
+
+    public Extensions swapGuest(SwapGuest guest) {
+        if (swapGuest != null) throw new IllegalArgumentException("the swap guest is already set");
+        swapGuest = guest;
+        return this;
+    }
+
+    SwapGuest swapGuest() {
+        return swapGuest;
     }
 
     public Extensions onStart(StartHook hook) {

@@ -29,8 +29,15 @@ public final class PagingActor {
     /** A paging exit of vCPU {@code vcpu}; answered to {@code replyTo} once handled. */
     public record Handle(int vcpu, Exit exit, ActorRef<VcpuActor.Command> replyTo) implements Command {}
 
-    /** Sets the paging method on every vCPU's MMU and returns the actor that serves its exits. */
-    public static Behavior<Command> create(VmConfig.Paging paging, VmConfig.CostModel costs, List<Cpu> cpus, PhysicalMemory memory) {
+    /** SwapBypass: the guest answered MEM_LOOKUP for shadow fault {@code h} on disk page {@code page}. */
+    private record Looked(Handle h, long page, SymCallResult result) implements Command {}
+
+    /**
+     * Sets the paging method on every vCPU's MMU and returns the actor that serves its exits;
+     * {@code swapBypass} (shadow paging, or null) serves shadow faults on guest swap entries.
+     */
+    public static Behavior<Command> create(VmConfig.Paging paging, VmConfig.CostModel costs, List<Cpu> cpus, PhysicalMemory memory,
+                                           SwapBypass swapBypass) {
         PagingCosts mmuCosts = new PagingCosts(costs.walkReference(), costs.tlbFlush());
         ShadowPager[] shadows = new ShadowPager[cpus.size()];
         NestedPager nested = paging.mode() == PagingMode.NESTED ? new NestedPager(memory) : null;
@@ -44,11 +51,21 @@ public final class PagingActor {
                 cpu.mmu.attach(nested);
             }
         }
-        return Behaviors.receive(Command.class)
+        if (swapBypass != null) swapBypass.attach(shadows);
+        return Behaviors.setup(ctx -> Behaviors.receive(Command.class)
                 .onMessage(Handle.class, h -> {
                     Cpu cpu = cpus.get(h.vcpu());
                     switch (h.exit()) {
-                        case Exit.ShadowFault f -> shadows[h.vcpu()].handleFault(f.linear(), f.access(), f.user());
+                        case Exit.ShadowFault f -> {
+                            long pte = shadows[h.vcpu()].handleFault(f.linear(), f.access(), f.user());
+                            long page = pte != 0 && swapBypass != null ? swapBypass.diskPage(pte) : -1;
+                            if (page >= 0) {
+                                // The vCPU runs the guest's MEM_LOOKUP while it waits for this answer (Palacios 6.11).
+                                ctx.pipeToSelf(swapBypass.lookup(h.vcpu(), f.linear(), pte), (r, e) -> new Looked(h, page,
+                                        r != null ? r : SymCallError.of(SymCallError.Reason.VM_STOPPED, String.valueOf(e))));
+                                return Behaviors.same();
+                            }
+                        }
                         case Exit.ShadowCr3Write w -> shadows[h.vcpu()].cr3Written(w.cr3());
                         case Exit.ShadowInvlpg i -> shadows[h.vcpu()].invlpg(i.linear());
                         case Exit.ShadowPageTableWrite w -> shadows[h.vcpu()].pageTableWritten(w.guestPhysical(), w.size());
@@ -58,6 +75,11 @@ public final class PagingActor {
                     h.replyTo().tell(new VcpuActor.PagingDone());
                     return Behaviors.same();
                 })
-                .build();
+                .onMessage(Looked.class, l -> {
+                    swapBypass.answered(l.h().vcpu(), (Exit.ShadowFault) l.h().exit(), l.page(), l.result());
+                    l.h().replyTo().tell(new VcpuActor.PagingDone());
+                    return Behaviors.same();
+                })
+                .build());
     }
 }

@@ -7,10 +7,16 @@ import org.symbiont.x86.mmu.PagingStats;
 /**
  * How a VM ended and what it did: the reason, the guest's exit status (isa-debug-exit), a
  * message, each vCPU's counters and state, the final virtual time, and the host (wall-clock)
- * time it ran, which the guest never sees.
+ * time it ran, which the guest never sees; SwapBypass's counters when the VM uses it, else null.
  */
 public record VmReport(String vm, Reason reason, Integer guestStatus, String message, List<VcpuReport> vcpus,
-                       long virtualNanos, long wallNanos) {
+                       long virtualNanos, long wallNanos, SwapBypassStats swapBypass) {
+
+    /** A report of a VM without SwapBypass. */
+    public VmReport(String vm, Reason reason, Integer guestStatus, String message, List<VcpuReport> vcpus,
+                    long virtualNanos, long wallNanos) {
+        this(vm, reason, guestStatus, message, vcpus, virtualNanos, wallNanos, null);
+    }
 
     public enum Reason {
         /** The guest wrote to isa-debug-exit or powered off. */
@@ -50,6 +56,7 @@ public record VmReport(String vm, Reason reason, Integer guestStatus, String mes
                 .append(",\n  \"wallNanos\": ").append(wallNanos)
                 .append(",\n  \"retired\": ").append(retired())
                 .append(",\n  \"paging\": ").append(pagingJson(paging()))
+                .append(",\n  \"swapBypass\": ").append(swapBypassJson(swapBypass))
                 .append(",\n  \"vcpus\": [");
         for (int k = 0; k < vcpus.size(); k++) {
             VcpuReport v = vcpus.get(k);
@@ -87,6 +94,13 @@ public record VmReport(String vm, Reason reason, Integer guestStatus, String mes
                 + ", \"cr3Writes\": " + p.cr3Writes() + ", \"invlpgs\": " + p.invlpgs() + ", \"shadowFaults\": " + p.shadowFaults()
                 + ", \"shadowFills\": " + p.shadowFills() + ", \"guestFaultsInjected\": " + p.guestFaultsInjected()
                 + ", \"pageTableWrites\": " + p.pageTableWrites() + ", \"nestedFaults\": " + p.nestedFaults() + "}";
+    }
+
+    private static String swapBypassJson(SwapBypassStats s) {
+        if (s == null) return "null";
+        return "{\"bypassedFaults\": " + s.bypassedFaults() + ", \"symcalls\": " + s.symcalls() + ", \"symcallsFailed\": "
+                + s.symcallsFailed() + ", \"invalidatedBySwap\": " + s.invalidatedBySwap() + ", \"invalidatedByFlush\": "
+                + s.invalidatedByFlush() + "}";
     }
 
     private static String symcallJson(VcpuReport.SymCallStats s) {

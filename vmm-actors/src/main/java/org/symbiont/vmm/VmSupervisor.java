@@ -139,6 +139,8 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
     private final Platform platform;
     /** The VM's virtual paging (shadow or nested); it also sets the paging costs of every vCPU. */
     private final ActorRef<PagingActor.Command> paging;
+    /** SwapBypass (symbiotic.swapbypass), or null. */
+    private final SwapBypass swapBypass;
     private final TimerQueue timers = new TimerQueue();
     private final Map<String, Map<Long, org.symbiont.devices.VirtualTimer>> pendingTimers = new HashMap<>();
     private final MsrModel msrs;
@@ -204,7 +206,7 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
         List<Integer> apicIds = new ArrayList<>();
         for (int k = 0; k < n; k++) apicIds.add(k);
         this.machine = new MachineInfo(config.memoryBytes(), apicIds, tscHz);
-        this.memory = PhysicalMemory.allocate(Platform.physicalSize(config.memoryBytes()));
+        this.memory = PhysicalMemory.allocate(Platform.physicalSize(config.memoryBytes()), privateDiskBytes(config));
         this.msrs = new MsrModel(config.cpuModel().vendor().equals("AuthenticAMD"), config.memoryBytes());
         try {
             this.cpus = new Cpu[n];
@@ -221,13 +223,30 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
                 halted[k] = parked[k] = k != 0;
             }
             this.platform = new Platform(ctx, config, services(ctx), dispatcher, vcpus, links);
-            this.paging = ctx.spawn(PagingActor.create(config.paging(), config.costs(), List.of(cpus), memory), "paging", dispatcher);
+            this.swapBypass = config.symbiotic().swapBypass() ? new SwapBypass(spec.extensions().swapGuest(), memory) : null;
+            this.paging = ctx.spawn(PagingActor.create(config.paging(), config.costs(), List.of(cpus), memory, swapBypass),
+                    "paging", dispatcher);
             spec.extensions().started(handle(ctx));
             powerOn();
         } catch (RuntimeException e) {
             memory.close();
             throw e;
         }
+    }
+
+    /**
+     * SwapBypass: the VMM-private memory the VM's memory-backed virtio-blk disks live in (each a
+     * whole number of pages), so that shadow entries can map their pages; none otherwise.
+     */
+    private static long privateDiskBytes(VmConfig config) {
+        if (!config.symbiotic().swapBypass()) return 0;
+        long bytes = 0;
+        for (VmConfig.DeviceSpec d : config.devices()) {
+            if (!d.type().equals("virtio-blk") || !d.params().hasPath("size")) continue;
+            long size = d.params().getBytes("size");
+            if (size > 0 && size % PhysicalMemory.PAGE_SIZE == 0) bytes += size;
+        }
+        return bytes;
     }
 
     private VmHandle handle(ActorContext<Command> ctx) {
@@ -289,7 +308,7 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
                 })
                 .onMessage(Snapshot.class, m -> {
                     m.replyTo().tell(new VmReport(config.name(), paused ? VmReport.Reason.PAUSED : VmReport.Reason.RUNNING,
-                            null, null, m.reports(), virtualNanos(m.reports()), wallNanos()));
+                            null, null, m.reports(), virtualNanos(m.reports()), wallNanos(), swapBypassStats()));
                     return this;
                 })
                 .onMessage(SliceEnded.class, m -> {
@@ -730,13 +749,17 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
         return Behaviors.stopped();
     }
 
+    private SwapBypassStats swapBypassStats() {
+        return swapBypass == null ? null : swapBypass.stats();
+    }
+
     /** Sends the one report of this VM and frees its memory. */
     private void report(VmReport.Reason reason, Integer status, String message, List<VcpuReport> vcpuReports, long nanos) {
         reported = true;
         spec.console().flush();
         for (Cpu c : cpus) c.detach();
         memory.close();
-        listener.tell(new VmReport(config.name(), reason, status, message, vcpuReports, nanos, wallNanos()));
+        listener.tell(new VmReport(config.name(), reason, status, message, vcpuReports, nanos, wallNanos(), swapBypassStats()));
         ended.complete(null);
     }
 }

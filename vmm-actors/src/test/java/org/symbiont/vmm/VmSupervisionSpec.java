@@ -83,6 +83,18 @@ class VmSupervisionSpec {
         assertFalse(runningVms().contains("bad-param"), "a refused VM is not kept");
     }
 
+    @Test
+    void swapBypassWithoutAMemoryBackedDiskOrTheSymbioticExtensionEndsTheVmWithAConfigurationError() {
+        String bypass = SMALL + "paging.mode = shadow, symbiotic { enabled = true, swapbypass = true }\n";
+        VmReport noDisk = runToItsEnd(VmSpec.prepare(VmRun.config("bypass-no-disk", SPINNER, bypass), Extensions.none(), CharBackends.NULL));
+        assertEquals(VmReport.Reason.CONFIG_ERROR, noDisk.reason());
+        assertTrue(noDisk.message().contains("no memory-backed virtio-blk disk"), noDisk.message());
+        VmReport noGuest = runToItsEnd(VmSpec.prepare(VmRun.config("bypass-no-ext", SPINNER,
+                bypass + "devices = [{ name = pci, type = pci-host }, { name = swap0, type = virtio-blk, size = 1M }]"), Extensions.none(), CharBackends.NULL));
+        assertEquals(VmReport.Reason.CONFIG_ERROR, noGuest.reason());
+        assertTrue(noGuest.message().contains("without the symbiotic extension"), noGuest.message());
+    }
+
     // =====================================================================================
     // A device model that throws
     // =====================================================================================

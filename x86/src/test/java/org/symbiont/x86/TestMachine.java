@@ -59,9 +59,21 @@ public final class TestMachine implements AutoCloseable {
     }
 
     public TestMachine(long memorySize) {
-        memory = PhysicalMemory.allocate(memorySize);
+        this(memorySize, 0);
+    }
+
+    /** A machine with {@code privateSize} bytes of VMM-private memory at {@link PhysicalMemory#PRIVATE_BASE}. */
+    public TestMachine(long memorySize, long privateSize) {
+        memory = PhysicalMemory.allocate(memorySize, privateSize);
         cpu = new Cpu(0, memory, CpuModel.standard());
     }
+
+    /** Told of a guest fault on a non-present page-table entry under shadow paging (SwapBypass tests). */
+    public interface MissingPteHandler {
+        void fault(Exit.ShadowFault fault, long pte);
+    }
+
+    public MissingPteHandler missingPte;
 
     /** A machine with 64 MiB of RAM set up in 64-bit mode at CPL 0. */
     public static TestMachine longMode() {
@@ -191,7 +203,8 @@ public final class TestMachine implements AutoCloseable {
                 }
                 case Exit.BudgetExhausted b -> { }
                 case Exit.ShadowFault f when shadowPager != null -> {
-                    shadowPager.handleFault(f.linear(), f.access(), f.user());
+                    long pte = shadowPager.handleFault(f.linear(), f.access(), f.user());
+                    if (pte != 0 && missingPte != null) missingPte.fault(f, pte);
                     cpu.completePagingFault();
                 }
                 case Exit.ShadowCr3Write w when shadowPager != null -> {

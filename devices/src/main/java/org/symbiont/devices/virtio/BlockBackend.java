@@ -8,6 +8,7 @@ import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import org.symbiont.x86.memory.PhysicalMemory;
 
 /**
  * The storage behind a virtual disk: a byte-addressed image of fixed size. Reads and writes are
@@ -85,8 +86,32 @@ public interface BlockBackend extends AutoCloseable {
         }
     }
 
+    /**
+     * A zero-filled disk of {@code size} bytes at physical address {@code base} of the VM's
+     * private memory (from {@link PhysicalMemory#allocatePrivate}), so that the VMM can map its
+     * pages into the guest (SwapBypass); every request is told to the VM's {@link PrivateDisks} first.
+     */
+    static BlockBackend privateMemory(PhysicalMemory memory, long base, long size, boolean readOnly) {
+        PrivateDisks disks = PrivateDisks.of(memory);
+        disks.added(base, size);
+        MemorySegment data = memory.privateRegion().asSlice(base - PhysicalMemory.PRIVATE_BASE, size);
+        return new MemoryDisk(data, readOnly) {
+            @Override
+            public void read(long offset, byte[] buffer, int off, int length) {
+                disks.accessed(base + offset, length);
+                super.read(offset, buffer, off, length);
+            }
+
+            @Override
+            public void write(long offset, byte[] buffer, int off, int length) {
+                disks.accessed(base + offset, length);
+                super.write(offset, buffer, off, length);
+            }
+        };
+    }
+
     /** A disk held in host memory. */
-    final class MemoryDisk implements BlockBackend {
+    class MemoryDisk implements BlockBackend {
         private final MemorySegment data;
         private final boolean readOnly;
 

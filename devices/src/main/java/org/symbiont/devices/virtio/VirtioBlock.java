@@ -242,7 +242,10 @@ public final class VirtioBlock extends VirtioPciDevice implements AutoCloseable 
                 if (size < SECTOR || size % SECTOR != 0) {
                     throw new ConfigException.BadValue(params.origin(), "size", "must be a positive multiple of 512 bytes, got " + size);
                 }
-                disk = BlockBackend.memory(size, readOnly);
+                // In VMM-private memory when the VM reserved it for its disks (SwapBypass).
+                long base = size % PhysicalMemory.PAGE_SIZE == 0 ? context.memory().allocatePrivate(size) : -1;
+                disk = base >= 0 ? BlockBackend.privateMemory(context.memory(), base, size, readOnly)
+                        : BlockBackend.memory(size, readOnly);
             }
             return new VirtioBlock(name, context, disk, serial, slot);
         }

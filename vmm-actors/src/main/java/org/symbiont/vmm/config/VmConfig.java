@@ -48,10 +48,11 @@ public record VmConfig(String name, long memoryBytes, int cpus, CpuModel cpuMode
     public record Paging(PagingMode mode, ShadowStrategy strategy) {}
 
     /**
-     * Whether the guest may discover and use the symbiotic interfaces, and the virtual time a
-     * SymCall may run before it is aborted.
+     * Whether the guest may discover and use the symbiotic interfaces, the virtual time a
+     * SymCall may run before it is aborted, and whether SwapBypass (Palacios 6.11) maps swapped
+     * pages straight to the memory-backed swap disk.
      */
-    public record Symbiotic(boolean enabled, long symcallBudgetNanos) {}
+    public record Symbiotic(boolean enabled, long symcallBudgetNanos, boolean swapBypass) {}
 
     /** SymCall budgets allowed: 1 us to 10 s of virtual time. */
     public static final long MIN_SYMCALL_BUDGET = 1_000, MAX_SYMCALL_BUDGET = 10_000_000_000L;
@@ -136,7 +137,17 @@ public record VmConfig(String name, long memoryBytes, int cpus, CpuModel cpuMode
         if (budget < MIN_SYMCALL_BUDGET || budget > MAX_SYMCALL_BUDGET) {
             throw bad(origin, "symbiotic.symcall-budget", "a duration from 1us to 10s, got " + c.getString("symbiotic.symcall-budget"));
         }
-        Symbiotic symbiotic = new Symbiotic(c.getBoolean("symbiotic.enabled"), budget);
+        Symbiotic symbiotic = new Symbiotic(c.getBoolean("symbiotic.enabled"), budget, c.getBoolean("symbiotic.swapbypass"));
+        if (symbiotic.swapBypass()) {
+            if (!symbiotic.enabled()) throw bad(origin, "symbiotic.swapbypass", "symbiotic.enabled = true (SwapBypass asks the guest by SymCall)");
+            if (paging.mode() != PagingMode.SHADOW) {
+                throw bad(origin, "symbiotic.swapbypass", "paging.mode = shadow (SwapBypass maps swapped pages in shadow page tables), got "
+                        + paging.mode().name().toLowerCase(Locale.ROOT));
+            }
+            if (mode != ExecutionMode.DETERMINISTIC) {
+                throw bad(origin, "symbiotic.swapbypass", "mode = deterministic (the swap disk invalidates other vCPUs' mappings directly)");
+            }
+        }
         Kernel kernel = null;
         if (c.hasPath("kernel.file")) {
             Path file = Path.of(c.getString("kernel.file"));

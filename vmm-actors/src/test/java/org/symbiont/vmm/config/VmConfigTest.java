@@ -45,12 +45,24 @@ class VmConfigTest {
 
     @Test
     void theSymbioticInterfacesAreOffUnlessAVmEnablesThem() {
-        assertEquals(new VmConfig.Symbiotic(false, 10_000_000), VmConfig.defaults().symbiotic());
+        assertEquals(new VmConfig.Symbiotic(false, 10_000_000, false), VmConfig.defaults().symbiotic());
         VmConfig c = VmConfig.from(ConfigFactory.parseString("symbiotic { enabled = true, symcall-budget = 250us }"), "t");
-        assertEquals(new VmConfig.Symbiotic(true, 250_000), c.symbiotic());
+        assertEquals(new VmConfig.Symbiotic(true, 250_000, false), c.symbiotic());
         assertEquals("vm.conf: symbiotic.symcall-budget: expected a duration from 1us to 10s, got 20s",
                 error("symbiotic.symcall-budget = 20s"));
         assertTrue(error("symbiotic.enabled = maybe").contains("symbiotic.enabled"), error("symbiotic.enabled = maybe"));
+    }
+
+    @Test
+    void swapBypassNeedsSymCallsAndShadowPagingOnOneThread() {
+        VmConfig c = VmConfig.from(ConfigFactory.parseString(
+                "symbiotic { enabled = true, swapbypass = true }, paging.mode = shadow"), "t");
+        assertTrue(c.symbiotic().swapBypass());
+        assertEquals("vm.conf: symbiotic.swapbypass: expected paging.mode = shadow (SwapBypass maps swapped pages in shadow"
+                + " page tables), got nested", error("symbiotic { enabled = true, swapbypass = true }, paging.mode = nested"));
+        assertTrue(error("symbiotic.swapbypass = true, paging.mode = shadow").contains("symbiotic.enabled = true"));
+        assertTrue(error("symbiotic { enabled = true, swapbypass = true }, paging.mode = shadow, mode = parallel")
+                .contains("mode = deterministic"));
     }
 
     @Test

@@ -13,7 +13,8 @@ import java.util.function.Supplier;
  * Palacios does), with typed little-endian accessors in the manner of rust-vmm's vm-memory.
  *
  * <p>Guest-physical addresses {@code [0, size)} are RAM except pages registered as MMIO holes;
- * everything at or above {@code size} is MMIO. The CPU reaches RAM through a <em>host offset</em>
+ * everything at or above {@code size} is MMIO, apart from the VMM-private region at
+ * {@link #PRIVATE_BASE}. The CPU reaches RAM through a <em>host offset</em>
  * (today equal to the guest-physical address) cached in its TLB; all other users go through the
  * bounds-checked accessors, which throw {@link GuestMemoryException} naming the bad address.
  *
@@ -34,9 +35,18 @@ public final class PhysicalMemory implements AutoCloseable {
     private static final VarHandle LONG_ALIGNED = ValueLayout.JAVA_LONG.varHandle();
     private static final VarHandle INT_ALIGNED = ValueLayout.JAVA_INT.varHandle();
 
+    /**
+     * The physical address of the VMM-private region: above any MAXPHYADDR (52 bits at most), so
+     * that no guest page-table entry, DMA address or unpaged access can name it; only mappings
+     * the VMM installs itself (SwapBypass shadow entries, Palacios 6.11) reach it.
+     */
+    public static final long PRIVATE_BASE = 1L << 52;
+
     private final Arena arena;
     private final MemorySegment ram;
     private final long size;
+    private final long privateSize;
+    private long privateAllocated;
     private final byte[] pageKind;
     private final byte[] codePage;
     private final int[] codeGeneration;
@@ -51,7 +61,10 @@ public final class PhysicalMemory implements AutoCloseable {
         void codePageMarked(long pageNumber);
     }
 
-    private PhysicalMemory(long size) {
+    private PhysicalMemory(long size, long privateSize) {
+        if (privateSize < 0 || (privateSize & (PAGE_SIZE - 1)) != 0) {
+            throw new IllegalArgumentException("VMM-private memory size must be a multiple of 4096 bytes, got " + privateSize);
+        }
         if (size <= 0 || (size & (PAGE_SIZE - 1)) != 0) {
             throw new IllegalArgumentException("guest memory size must be a positive multiple of 4096 bytes, got " + size);
         }
@@ -59,17 +72,43 @@ public final class PhysicalMemory implements AutoCloseable {
             throw new IllegalArgumentException("guest memory size " + size + " exceeds the supported 1 TiB");
         }
         this.size = size;
+        this.privateSize = privateSize;
         this.arena = Arena.ofShared();
-        this.ram = arena.allocate(size, PAGE_SIZE);
-        int pages = Math.toIntExact(size >>> PAGE_SHIFT);
-        this.pageKind = new byte[pages];
-        this.codePage = new byte[pages];
-        this.codeGeneration = new int[pages];
+        this.ram = arena.allocate(size + privateSize, PAGE_SIZE);
+        this.pageKind = new byte[Math.toIntExact(size >>> PAGE_SHIFT)];
+        // Host pages: guest RAM, then the private region (code may run from a page mapped there).
+        int hostPages = Math.toIntExact((size + privateSize) >>> PAGE_SHIFT);
+        this.codePage = new byte[hostPages];
+        this.codeGeneration = new int[hostPages];
     }
 
     /** Allocates {@code bytes} of zeroed guest RAM (a multiple of 4 KiB). */
     public static PhysicalMemory allocate(long bytes) {
-        return new PhysicalMemory(bytes);
+        return new PhysicalMemory(bytes, 0);
+    }
+
+    /**
+     * Allocates {@code bytes} of zeroed guest RAM and {@code privateBytes} of zeroed VMM-private
+     * memory at {@link #PRIVATE_BASE} (multiples of 4 KiB).
+     */
+    public static PhysicalMemory allocate(long bytes, long privateBytes) {
+        return new PhysicalMemory(bytes, privateBytes);
+    }
+
+    /** The VMM-private region's bytes (a memory-backed disk lives there), physical address {@link #PRIVATE_BASE}. */
+    public MemorySegment privateRegion() {
+        return ram.asSlice(size, privateSize);
+    }
+
+    /**
+     * Reserves {@code bytes} (a multiple of 4 KiB) of the private region; returns the physical
+     * address of the reservation, or -1 when the region has not that much left.
+     */
+    public synchronized long allocatePrivate(long bytes) {
+        if (bytes <= 0 || (bytes & (PAGE_SIZE - 1)) != 0 || bytes > privateSize - privateAllocated) return -1;
+        long at = PRIVATE_BASE + privateAllocated;
+        privateAllocated += bytes;
+        return at;
     }
 
     public long size() {
@@ -101,14 +140,20 @@ public final class PhysicalMemory implements AutoCloseable {
 
     /** Host offset of a readable RAM/ROM page, or -1 when the page is MMIO. */
     public long hostOffsetForRead(long gpa) {
-        if (gpa < 0 || gpa >= size) return -1;
+        if (gpa < 0 || gpa >= size) return privateOffset(gpa);
         return pageKind[(int) (gpa >>> PAGE_SHIFT)] == KIND_MMIO ? -1 : gpa;
     }
 
     /** Host offset of a writable RAM page, or -1 when the page is MMIO or ROM. */
     public long hostOffsetForWrite(long gpa) {
-        if (gpa < 0 || gpa >= size) return -1;
+        if (gpa < 0 || gpa >= size) return privateOffset(gpa);
         return pageKind[(int) (gpa >>> PAGE_SHIFT)] == KIND_RAM ? gpa : -1;
+    }
+
+    /** Host offset of a physical address in the VMM-private region, else -1. */
+    private long privateOffset(long pa) {
+        long off = pa - PRIVATE_BASE;
+        return off >= 0 && off < privateSize ? size + off : -1;
     }
 
     /** True when guest writes to this page are silently dropped (ROM). */

@@ -51,6 +51,11 @@ public final class Mmu {
     private long walkPhysical;
     private boolean walkWritable, walkUser, walkNoExecute, walkGlobal, walkDirty;
     private long walkMappingMask;
+    /**
+     * The last walk's non-present 4 KiB page-table entry (PAE or 4-level paging) when it stopped
+     * there, else 0: a swap entry the shadow pager may bypass (Palacios 6.11).
+     */
+    long walkMissingPte;
 
     /** Per TLB entry: mask selecting the base of the mapping it came from (4K, 2M, 4M or 1G). */
     private final long[] mappingMask = new long[3 * TLB_SIZE];
@@ -498,6 +503,12 @@ public final class Mmu {
                 walkWritable, walkUser, walkNoExecute, walkGlobal, walkDirty, backing);
     }
 
+    /** The VMM mapped the page itself (SwapBypass): the #PF {@link #walkForShadow} arranged is not raised. */
+    void cancelInjection() {
+        if (injected) guestFaultsInjected--;
+        injected = false;
+    }
+
     /**
      * MOV to CR3, after it took effect (called by the instruction). Under shadow paging it exits
      * to the VMM ({@link Exit.ShadowCr3Write}); returns normally when the instruction is
@@ -537,6 +548,7 @@ public final class Mmu {
     private void walk(long la, int access, boolean user) {
         walks++;
         visitedCount = 0;
+        walkMissingPte = 0;
         boolean nxe = (cpu.efer & EFER_NXE) != 0;
         long physMask = (1L << cpu.model.physicalAddressBits()) - 1;
         walkWritable = walkUser = true;
@@ -585,7 +597,10 @@ public final class Mmu {
         }
         accumulate(pde, nxe);
         long pte = readEntry(la, (pde & addrMask) + ((la >>> 12) & 511) * 8, 8);
-        if ((pte & 1) == 0) throw pageFault(la, access, user, false, false);
+        if ((pte & 1) == 0) {
+            walkMissingPte = pte;
+            throw pageFault(la, access, user, false, false);
+        }
         if ((pte & reservedHigh) != 0) throw pageFault(la, access, user, false, true);
         finish(pte, nxe, (pte & addrMask) | (la & 0xFFF), Cpu.PAGE_MASK);
     }

@@ -74,6 +74,9 @@ public final class ShadowPager {
     private final ConcurrentLinkedQueue<Long> remoteWrites = new ConcurrentLinkedQueue<>();
     private final AtomicInteger remotePending = new AtomicInteger();
     private volatile boolean remoteOverflow;
+    /** SwapBypass: the keys in {@link #current} of the entries mapping each physical page (by page number). */
+    private final Map<Long, List<Long>> bypassed = new HashMap<>();
+    private long bypassFlushed;
 
     public ShadowPager(Cpu cpu, ShadowStrategy strategy) {
         this.cpu = cpu;
@@ -100,13 +103,14 @@ public final class ShadowPager {
      * Answers {@link org.symbiont.x86.Exit.ShadowFault}: walks the guest tables (the walk's
      * references count in the vCPU's stats and are charged as walk references) and installs the
      * shadow entry, or arranges for the guest's own #PF (exact error code and CR2) to be raised
-     * when the access is retried.
+     * when the access is retried. Returns the guest's non-present 4 KiB page-table entry when the
+     * guest faults on one (nonzero: a swap entry the VMM may {@link #bypass}), else 0.
      */
-    public void handleFault(long linear, int access, boolean user) {
+    public long handleFault(long linear, int access, boolean user) {
         mmu.shadowFaults++;
         dropRemotelyWritten();
         Entry e = mmu.walkForShadow(linear, access, user);
-        if (e == null) return;
+        if (e == null) return mmu.walkMissingPte;
         long key = key(e.linearBase(), e.mask());
         current.entries.put(key, e);
         mmu.shadowFills++;
@@ -116,10 +120,55 @@ public final class ShadowPager {
                 if (protectedPages.add(page)) watch.protect(page);
             }
         }
+        return 0;
+    }
+
+    /**
+     * SwapBypass (Palacios 6.11): instead of the guest's #PF that {@link #handleFault} arranged,
+     * maps the 4 KiB page holding {@code linear} straight to {@code physical} (the VMM's copy of a
+     * swapped page, in VMM-private memory) with the rights the guest's region grants. The entry
+     * lives until its physical page is {@linkplain #invalidate invalidated} or the next CR3 write.
+     */
+    public void bypass(long linear, long physical, boolean writable, boolean user) {
+        long base = linear & MASKS[0];
+        Entry e = new Entry(base, MASKS[0], physical, writable, user, false, false, true, new long[0]);
+        long key = key(base, MASKS[0]);
+        current.entries.put(key, e);
+        bypassed.computeIfAbsent(physical >>> 12, k -> new ArrayList<>()).add(key);
+        mmu.cancelInjection();
+        mmu.shadowFills++;
+    }
+
+    /** Drops the bypass entries mapping physical page {@code page} (a page number) and their TLB entries; returns how many. */
+    public int invalidate(long page) {
+        List<Long> keys = bypassed.remove(page);
+        if (keys == null) return 0;
+        for (long key : keys) {
+            Entry e = current.entries.remove(key);
+            if (e != null) mmu.flushPage(e.linearBase());
+        }
+        return keys.size();
+    }
+
+    /** Drops every bypass entry (Palacios' v3_swap_flush at a CR3 write); returns how many. */
+    private int flushBypassed() {
+        int n = 0;
+        for (List<Long> keys : bypassed.values()) {
+            for (long key : keys) current.entries.remove(key);
+            n += keys.size();
+        }
+        bypassed.clear();
+        return n;
+    }
+
+    /** Bypass entries dropped by CR3 writes so far. */
+    public long bypassFlushed() {
+        return bypassFlushed;
     }
 
     /** Answers {@link org.symbiont.x86.Exit.ShadowCr3Write}: VTLB drops every entry; CACHED switches tables. */
     public void cr3Written(long cr3) {
+        bypassFlushed += flushBypassed();
         if (strategy == ShadowStrategy.VTLB) {
             current.entries.clear();
             return;
@@ -216,6 +265,7 @@ public final class ShadowPager {
         for (Table t : tables.values()) t.entries.clear();
         current.entries.clear();
         backedBy.clear();
+        bypassed.clear();
         if (watch != null) {
             for (long page : protectedPages) watch.unprotect(page);
             remoteWrites.clear();
