@@ -8,9 +8,9 @@ import picocli.CommandLine.Parameters;
 
 /** Experiments that reproduce the published findings Symbiont re-creates, each a table, a CSV and an SVG plot. */
 @Command(name = "experiment", mixinStandardHelpOptions = true,
-        description = "Run an experiment: paging (native, shadow and nested paging on single-address-space and context-switching guests).")
+        description = "Run an experiment: paging (native, shadow and nested paging on single-address-space and context-switching guests) or swapbypass (guest swapping against SwapBypass against enough RAM).")
 final class ExperimentCommand implements Callable<Integer> {
-    @Parameters(index = "0", description = "The experiment: paging")
+    @Parameters(index = "0", description = "The experiment: paging or swapbypass")
     String name;
 
     @Option(names = "--out", description = "Directory for the CSV and SVG files (default: ${DEFAULT-VALUE}).", defaultValue = "results")
@@ -28,7 +28,12 @@ final class ExperimentCommand implements Callable<Integer> {
                         + " virtual time of the workload itself; one deterministic run per cell.");
                 PagingExperiment.run(out, scale);
             }
-            default -> throw new UserError("unknown experiment '" + name + "': use paging");
+            case "swapbypass" -> {
+                System.out.println("swapbypass experiment: STREAM and GUPS with working sets from below to above guest RAM,"
+                        + " guest swapping against SwapBypass against enough RAM; one deterministic run per cell.");
+                SwapBypassExperiment.run(out, scale);
+            }
+            default -> throw new UserError("unknown experiment '" + name + "': use paging or swapbypass");
         }
         return 0;
     }
