@@ -6,6 +6,7 @@ import com.typesafe.config.ConfigFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
@@ -14,7 +15,10 @@ import org.apache.pekko.actor.typed.ActorRef;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 import org.symbiont.guests.GuestImages;
+import org.symbiont.guests.LwkCase;
 import org.symbiont.vmm.CharBackends;
 import org.symbiont.vmm.Extensions;
 import org.symbiont.vmm.Hypervisor;
@@ -25,8 +29,9 @@ import org.symbiont.vmm.config.VmConfig;
 
 /**
  * SwapBypass (Palacios 6.11) with the LWK: memperf over more memory than the VM has, its swap
- * disk memory-backed, under shadow paging with and without SwapBypass (memperf, and STREAM sized
- * over RAM). The program's exact result is the same; with SwapBypass shadow faults on swapped
+ * disk memory-backed, under shadow paging with and without SwapBypass (memperf, and STREAM and
+ * GUPS sized over RAM), and every single-node LWK case with SwapBypass on. The program's exact
+ * result is the same; with SwapBypass shadow faults on swapped
  * pages are served from the disk's copy, so fewer page faults reach the guest and it swaps in less.
  */
 class LwkSwapBypassTest {
@@ -40,17 +45,23 @@ class LwkSwapBypassTest {
     private record Run(String result, String console, VmReport report) {}
 
     private static Run run(String name, Path dir, String paging, String program, boolean swapBypass) throws Exception {
+        return run(name, dir, paging, program, swapBypass, 32, 1);
+    }
+
+    private static Run run(String name, Path dir, String paging, String program, boolean swapBypass, int memoryMiB, int cpus)
+            throws Exception {
         Path image = dir.resolve("lwk.bin");
         if (!Files.exists(image)) Files.write(image, GuestImages.lwk());
         VmConfig config = VmConfig.from(ConfigFactory.parseString("""
                 name = %s
-                memory = 32M
+                memory = %dM
+                cpus = %d
                 paging { mode = shadow, strategy = %s }
                 symbiotic { enabled = true, swapbypass = %s }
                 kernel.file = "%s"
                 kernel.append = "%s"
                 devices += { name = swap0, type = virtio-blk, size = 64M }
-                """.formatted(name, paging, swapBypass, image, program)), "test " + name);
+                """.formatted(name, memoryMiB, cpus, paging, swapBypass, image, program)), "test " + name);
         Extensions ext = Extensions.none();
         Symbiotic.install(ext);
         CharBackends.Capture console = new CharBackends.Capture();
@@ -80,6 +91,26 @@ class LwkSwapBypassTest {
         sameResultWithFewerSwapIns(dir, "stream", "vtlb", "stream n=1500000 ntimes=2");
     }
 
+    /** GUPS' table (32 MiB) over 32 MiB of RAM: random updates fault swapped pages back all the time. */
+    @Test
+    void gupsOverRamGivesTheSameResultWithSwapBypass(@TempDir Path dir) throws Exception {
+        sameResultWithFewerSwapIns(dir, "gups", "vtlb", "gups logn=22 updates=200000");
+    }
+
+    static List<String> singleNodeCases() {
+        return LwkCase.all().stream().filter(c -> c.nodes() == 1).map(LwkCase::name).toList();
+    }
+
+    /** Every single-node LWK case, with a swap disk and SwapBypass on: the result line it always prints. */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("singleNodeCases")
+    void everyWorkloadGivesItsResultUnderSwapBypass(String name, @TempDir Path dir) throws Exception {
+        LwkCase c = LwkCase.named(name);
+        Run r = run("case-" + name, dir, "vtlb", c.cmdline(), true, c.memoryMiB(), c.cpus());
+        assertEquals(c.expected(), exact(r.result()), r.console());
+        assertEquals(c.vmExitStatus(), r.report().guestStatus(), r.console());
+    }
+
     private static void sameResultWithFewerSwapIns(Path dir, String name, String paging, String program) throws Exception {
         Run plain = run(name + "-noswapbypass", dir, paging, program, false);
         Run bypass = run(name + "-swapbypass", dir, paging, program, true);
@@ -101,7 +132,8 @@ class LwkSwapBypassTest {
     }
 
     private static String exact(String result) {
-        return result.substring(0, result.indexOf(" | "));
+        int bar = result.indexOf(" | ");
+        return bar < 0 ? result.trim() : result.substring(0, bar);
     }
 
     private static long swapIns(String result) {
