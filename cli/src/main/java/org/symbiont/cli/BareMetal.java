@@ -86,10 +86,8 @@ final class BareMetal implements AutoCloseable {
                     return result(null, "triple fault: " + t.reason(), first, start);
                 }
                 case Exit.PagingFault p -> throw new IllegalStateException("no second stage is installed: " + p);
-                case Exit.ShadowFault f -> throw new IllegalStateException("the bare core runs native paging: " + f);
-                case Exit.ShadowCr3Write w -> throw new IllegalStateException("the bare core runs native paging: " + w);
-                case Exit.ShadowInvlpg i -> throw new IllegalStateException("the bare core runs native paging: " + i);
-                case Exit.ShadowPageTableWrite w -> throw new IllegalStateException("the bare core runs native paging: " + w);
+                case Exit.ShadowFault _, Exit.ShadowCr3Write _, Exit.ShadowInvlpg _, Exit.ShadowPageTableWrite _ ->
+                        throw new IllegalStateException("the bare core runs native paging: " + e);
                 case Exit.Cr8Write w -> throw new IllegalStateException("CR8 writes stay in the core here (cr8Exits is off): " + w);
                 case Exit.ExceptionIntercepted x -> throw new IllegalStateException("exceptions are delivered here (exceptionExiting is off): " + x);
                 case Exit.InterruptWindow w -> cpu.setInterruptWindowExiting(false);

@@ -1,7 +1,10 @@
 package org.symbiont.cli;
 
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
+import org.symbiont.guests.GuestImages;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -26,15 +29,34 @@ final class ExperimentCommand implements Callable<Integer> {
             case "paging" -> {
                 System.out.println("paging experiment: each workload shape under native, shadow (vtlb, cached) and nested paging;"
                         + " virtual time of the workload itself; one deterministic run per cell.");
-                PagingExperiment.run(out, scale);
+                withLwkIn(out, kernel -> PagingExperiment.run(kernel, out, scale));
             }
             case "swapbypass" -> {
                 System.out.println("swapbypass experiment: STREAM and GUPS with working sets from below to above guest RAM,"
                         + " guest swapping against SwapBypass against enough RAM; one deterministic run per cell.");
-                SwapBypassExperiment.run(out, scale);
+                withLwkIn(out, kernel -> SwapBypassExperiment.run(kernel, out, scale));
             }
             default -> throw new UserError("unknown experiment '" + name + "': use paging or swapbypass");
         }
         return 0;
+    }
+
+    private interface Experiment {
+        void run(Path kernel) throws IOException;
+    }
+
+    /**
+     * Runs {@code experiment} with the LWK image written to {@code outDir}/lwk.bin: the kernel's
+     * path is the first word of its command line, so a fixed one keeps runs identical.
+     */
+    private static void withLwkIn(Path outDir, Experiment experiment) throws IOException {
+        Files.createDirectories(outDir);
+        Path kernel = outDir.resolve("lwk.bin");
+        Files.write(kernel, GuestImages.lwk());
+        try {
+            experiment.run(kernel);
+        } finally {
+            Files.deleteIfExists(kernel);
+        }
     }
 }

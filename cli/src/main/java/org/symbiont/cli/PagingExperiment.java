@@ -2,7 +2,6 @@ package org.symbiont.cli;
 
 import com.typesafe.config.ConfigFactory;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -10,7 +9,6 @@ import java.util.List;
 import java.util.Locale;
 import org.symbiont.cli.report.ResultTable;
 import org.symbiont.cli.report.SvgChart;
-import org.symbiont.guests.GuestImages;
 import org.symbiont.guests.ResultLine;
 import org.symbiont.vmm.CharBackends;
 import org.symbiont.vmm.Extensions;
@@ -62,19 +60,8 @@ final class PagingExperiment {
                 new Shape("gups, 4 processes, 1 ms slices", gups + " procs=4 slice=1000"));
     }
 
-    static void run(Path outDir, double scale) throws IOException {
-        Files.createDirectories(outDir);
-        // The kernel's path is the first word of its command line: a fixed one keeps runs identical.
-        Path kernel = outDir.resolve("lwk.bin");
-        Files.write(kernel, GuestImages.lwk());
-        try {
-            run(kernel, outDir, scale);
-        } finally {
-            Files.deleteIfExists(kernel);
-        }
-    }
-
-    private static void run(Path kernel, Path outDir, double scale) throws IOException {
+    /** Runs the experiment with the LWK image at {@code kernel}, writing its files to {@code outDir}. */
+    static void run(Path kernel, Path outDir, double scale) throws IOException {
         List<Shape> shapes = shapes(scale);
         double[][] seconds = new double[MODES.size()][shapes.size()];
         ResultTable raw = new ResultTable(List.of("workload", "paging", "virtual seconds", "overhead vs native",

@@ -2,7 +2,6 @@ package org.symbiont.cli;
 
 import com.typesafe.config.ConfigFactory;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -10,7 +9,6 @@ import java.util.List;
 import java.util.Locale;
 import org.symbiont.cli.report.ResultTable;
 import org.symbiont.cli.report.SvgChart;
-import org.symbiont.guests.GuestImages;
 import org.symbiont.guests.ResultLine;
 import org.symbiont.vmm.CharBackends;
 import org.symbiont.vmm.VmReport;
@@ -52,19 +50,8 @@ final class SwapBypassExperiment {
         };
     }
 
-    static void run(Path outDir, double scale) throws IOException {
-        Files.createDirectories(outDir);
-        // The kernel's path is the first word of its command line: a fixed one keeps runs identical.
-        Path kernel = outDir.resolve("lwk.bin");
-        Files.write(kernel, GuestImages.lwk());
-        try {
-            run(kernel, outDir, scale);
-        } finally {
-            Files.deleteIfExists(kernel);
-        }
-    }
-
-    private static void run(Path kernel, Path outDir, double scale) throws IOException {
+    /** Runs the experiment with the LWK image at {@code kernel}, writing its files to {@code outDir}. */
+    static void run(Path kernel, Path outDir, double scale) throws IOException {
         ResultTable raw = new ResultTable(List.of("workload", "working set (MiB)", "way", "virtual seconds", "wall seconds",
                 "#PF injected into the guest", "bypassed faults"));
         List<String> workloads = List.of("stream", "gups");

@@ -587,11 +587,8 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
             case Exit.PortOut p -> costs.portIo();
             case Exit.MmioRead m -> costs.mmio();
             case Exit.MmioWrite m -> costs.mmio();
-            case Exit.ShadowFault f -> costs.vmExit() + costs.shadowFault();
-            case Exit.ShadowPageTableWrite w -> costs.vmExit() + costs.shadowFault();
-            case Exit.ShadowCr3Write w -> costs.vmExit();
-            case Exit.ShadowInvlpg i -> costs.vmExit();
-            case Exit.PagingFault f -> costs.vmExit();
+            case Exit.ShadowFault _, Exit.ShadowPageTableWrite _ -> costs.vmExit() + costs.shadowFault();
+            case Exit.ShadowCr3Write _, Exit.ShadowInvlpg _, Exit.PagingFault _ -> costs.vmExit();
             default -> costs.otherExit();
         };
     }

@@ -79,14 +79,7 @@ public record VmReport(String vm, Reason reason, Integer guestStatus, String mes
 
     /** The paging counters of every vCPU added up. */
     public PagingStats paging() {
-        long[] t = new long[10];
-        for (VcpuReport v : vcpus) {
-            PagingStats p = v.paging();
-            long[] f = {p.walks(), p.walkReferences(), p.tlbFlushes(), p.cr3Writes(), p.invlpgs(), p.shadowFaults(), p.shadowFills(),
-                    p.guestFaultsInjected(), p.pageTableWrites(), p.nestedFaults()};
-            for (int k = 0; k < t.length; k++) t[k] += f[k];
-        }
-        return new PagingStats(t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8], t[9]);
+        return vcpus.stream().map(VcpuReport::paging).reduce(PagingStats.NONE, PagingStats::plus);
     }
 
     private static String pagingJson(PagingStats p) {

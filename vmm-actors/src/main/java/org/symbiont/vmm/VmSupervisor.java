@@ -603,19 +603,10 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
                 }
             }
             case Exit.Cr8Write w -> platform.writeCr8(r.vcpu(), w.priority(), reply, r.nanos());
-            case Exit.ShadowFault f -> {
+            case Exit.ShadowFault _, Exit.ShadowCr3Write _, Exit.ShadowInvlpg _, Exit.ShadowPageTableWrite _ -> {
                 return routePaging(r, PagingMode.SHADOW);
             }
-            case Exit.ShadowCr3Write w -> {
-                return routePaging(r, PagingMode.SHADOW);
-            }
-            case Exit.ShadowInvlpg i -> {
-                return routePaging(r, PagingMode.SHADOW);
-            }
-            case Exit.ShadowPageTableWrite w -> {
-                return routePaging(r, PagingMode.SHADOW);
-            }
-            case Exit.PagingFault p -> {
+            case Exit.PagingFault _ -> {
                 return routePaging(r, PagingMode.NESTED);
             }
             default -> {

@@ -17,4 +17,13 @@ package org.symbiont.x86.mmu;
  */
 public record PagingStats(long walks, long walkReferences, long tlbFlushes, long cr3Writes, long invlpgs,
                           long shadowFaults, long shadowFills, long guestFaultsInjected, long pageTableWrites,
-                          long nestedFaults) {}
+                          long nestedFaults) {
+    public static final PagingStats NONE = new PagingStats(0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+
+    /** These counters and {@code o}'s added up (the counters of several vCPUs). */
+    public PagingStats plus(PagingStats o) {
+        return new PagingStats(walks + o.walks, walkReferences + o.walkReferences, tlbFlushes + o.tlbFlushes,
+                cr3Writes + o.cr3Writes, invlpgs + o.invlpgs, shadowFaults + o.shadowFaults, shadowFills + o.shadowFills,
+                guestFaultsInjected + o.guestFaultsInjected, pageTableWrites + o.pageTableWrites, nestedFaults + o.nestedFaults);
+    }
+}
