@@ -81,9 +81,16 @@ public final class DeviceActor {
         private final Map<Long, Runnable> timers = new HashMap<>();
         private final Map<Integer, Boolean> lineLevels = new HashMap<>();
 
-        HostedContext(String name, VmServices vm) {
+        /**
+         * What an access from the guest costs beyond the access itself: the VMM's trap
+         * ({@code cost-model.device-trap}), or nothing for a device passed through to the guest.
+         */
+        final long trapCycles;
+
+        HostedContext(String name, VmServices vm, long trapCycles) {
             this.name = name;
             this.vm = vm;
+            this.trapCycles = trapCycles;
             this.random = new SplittableRandom(vm.seed() ^ name.hashCode() * 0x9E37_79B9_7F4A_7C15L);
         }
 
@@ -217,6 +224,9 @@ public final class DeviceActor {
         if (replyTo != null) {
             if (context.machineStopRequested) replyTo.tell(new VcpuActor.Hold());
             else if (context.vm.lineChanges() != linesBefore) replyTo.tell(new VcpuActor.Settle());
+            if (answer instanceof VcpuActor.ExitDone done && context.trapCycles > 0) {
+                answer = new VcpuActor.ExitDone(done.value(), context.trapCycles);
+            }
             replyTo.tell(answer);
         }
         return Behaviors.same();

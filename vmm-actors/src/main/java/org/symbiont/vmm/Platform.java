@@ -1,6 +1,7 @@
 package org.symbiont.vmm;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -69,6 +70,8 @@ final class Platform {
     private final VmServices services;
     private final DispatcherSelector dispatcher;
     final Map<String, Hosted> devices = new LinkedHashMap<>();
+    /** A cluster node's NICs: where each takes the frames that arrive for it. */
+    private final Map<String, Consumer<byte[]>> clusterReceivers = new HashMap<>();
     final AddressBus<Hosted> ports = new AddressBus<>("I/O port");
     final AddressBus<Hosted> mmio = new AddressBus<>("MMIO");
     final Hosted[] lapics;
@@ -86,7 +89,7 @@ final class Platform {
     }
 
     Platform(ActorContext<VmSupervisor.Command> ctx, VmConfig config, VmServices services, DispatcherSelector dispatcher,
-             List<ActorRef<VcpuActor.Command>> vcpus, NetworkLinks links) {
+             List<ActorRef<VcpuActor.Command>> vcpus, NetworkLinks links, NodePort node) {
         this.ctx = ctx;
         this.config = config;
         this.services = services;
@@ -106,11 +109,22 @@ final class Platform {
                 throw new VmConfigException(config.name() + ": device " + d.name() + ": local APICs come with the vCPUs; do not list them");
             }
             Device model;
-            DeviceActor.HostedContext dc = new DeviceActor.HostedContext(d.name(), services);
+            boolean passthrough;
+            try {
+                passthrough = d.params().hasPath("passthrough") && d.params().getBoolean("passthrough");
+            } catch (com.typesafe.config.ConfigException e) {
+                throw new VmConfigException(config.name() + ": device " + d.name() + ": passthrough: expected true or false");
+            }
+            DeviceActor.HostedContext dc = new DeviceActor.HostedContext(d.name(), services, passthrough ? 0 : config.costs().deviceTrap());
             try {
                 model = registry.factory(d.type()).create(d.name(), d.params(), dc);
             } catch (com.typesafe.config.ConfigException | IllegalArgumentException e) {
                 throw new VmConfigException(config.name() + ": device " + d.name() + ": " + e.getMessage());
+            }
+            if (passthrough && !(model instanceof PciFunction)) {
+                // Palacios passes PCI functions through (their BARs virtualized, the rest the hardware's).
+                throw new VmConfigException(config.name() + ": device " + d.name() + ": passthrough: only PCI devices can be passed through, "
+                        + d.type() + " is not one");
             }
             Hosted h = host(model, dc, model instanceof Pic8259 ? picToBsp() : DeviceActor.Observer.NONE);
             devices.put(h.name(), h);
@@ -118,8 +132,14 @@ final class Platform {
         }
         this.lapics = new Hosted[vcpus.size()];
         for (int k = 0; k < lapics.length; k++) lapics[k] = createLocalApic(k, vcpus.get(k));
-        wire(links);
+        wire(links, node);
         for (Hosted h : devices.values()) register(h);
+    }
+
+    /** A cluster node: a frame arrives at NIC {@code nic} at virtual time {@code nanos}. */
+    void receiveFrame(String nic, byte[] frame, long nanos) {
+        Consumer<byte[]> receiver = clusterReceivers.get(nic);
+        if (receiver != null) devices.get(nic).call(d -> receiver.accept(frame), nanos);
     }
 
     // =====================================================================================
@@ -174,7 +194,7 @@ final class Platform {
     private Hosted createLocalApic(int k, ActorRef<VcpuActor.Command> vcpu) {
         String name = "lapic" + k;
         if (devices.containsKey(name)) throw new VmConfigException(config.name() + ": the device name " + name + " is reserved for vCPU " + k + "'s local APIC");
-        DeviceActor.HostedContext dc = new DeviceActor.HostedContext(name, services);
+        DeviceActor.HostedContext dc = new DeviceActor.HostedContext(name, services, config.costs().deviceTrap());
         LocalApic apic = new LocalApic(name, services.machine().apicIds().get(k), k == 0,
                 config.cpuModel().physicalAddressBits(), LocalApic.DEFAULT_TIMER_HZ, dc);
         ActorRef<VmSupervisor.Command> supervisor = services.supervisor();
@@ -236,7 +256,7 @@ final class Platform {
         return host(apic, dc, post);
     }
 
-    private void wire(NetworkLinks links) {
+    private void wire(NetworkLinks links, NodePort node) {
         ActorRef<VmSupervisor.Command> supervisor = services.supervisor();
         if (ioapic != null) {
             ((IoApic) ioapic.model()).connect((destination, logical, mode, vector, level) ->
@@ -249,10 +269,16 @@ final class Platform {
                 }
                 f.connectRangesChanged(() -> supervisor.tell(new VmSupervisor.RangesChanged(h.name())));
             }
-            if (h.model() instanceof VirtioNet nic && nic.link().isPresent()) {
+            if (h.model() instanceof VirtioNet nic && nic.link().isPresent() && node != null) {
+                // A cluster node's NIC: frames leave with their send time, and come back through receiveFrame.
+                nic.connectBackend(new NetBackend() {
+                    @Override public void transmit(byte[] frame, long nanos) { node.transmit(h.name(), frame, nanos); }
+                    @Override public void connectReceiver(Consumer<byte[]> receiver) { clusterReceivers.put(h.name(), receiver); }
+                });
+            } else if (h.model() instanceof VirtioNet nic && nic.link().isPresent()) {
                 NetBackend end = links.attach(nic.link().get(), config.name() + "/" + h.name(), nic.mac());
                 nic.connectBackend(new NetBackend() {
-                    @Override public void transmit(byte[] frame) { end.transmit(frame); }
+                    @Override public void transmit(byte[] frame, long nanos) { end.transmit(frame, nanos); }
 
                     @Override
                     public void connectReceiver(Consumer<byte[]> receiver) {

@@ -33,8 +33,16 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
      */
     public record RunSlice(long targetCycles, long notBeforeCycles) implements Command {}
 
-    /** The answer to a read exit, or the acknowledgement of a write. */
-    public record ExitDone(long value) implements Command {}
+    /**
+     * The answer to a read exit, or the acknowledgement of a write; {@code trapCycles}: what the
+     * VMM's handling cost the guest beyond the access (an emulated device's trap).
+     */
+    public record ExitDone(long value, long trapCycles) implements Command {
+        /** An answer that costs nothing beyond the exit itself. */
+        public ExitDone(long value) {
+            this(value, 0);
+        }
+    }
 
     /**
      * Sent before the answer to an access that asked the machine to exit or reset: the vCPU
@@ -91,6 +99,13 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
     public record Inspect(ActorRef<VcpuReport> replyTo) implements Command {}
 
     /**
+     * Noise: the CPU is not the guest's until its clock reaches {@code untilCycles}, as if a
+     * preempting kernel thread ran (stolen time). A halted guest loses nothing unless it is woken
+     * before then.
+     */
+    public record Steal(long untilCycles) implements Command {}
+
+    /**
      * A SymCall (Palacios 6.7) as a nested ask: taken while the vCPU waits for the answer to an
      * exit (the handler of that exit asks; an answer from anyone else must not be outstanding),
      * waits between slices, or is halted. The vCPU saves its context, enters the guest at the
@@ -131,6 +146,8 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
     private boolean nmi;
     /** The SymCall running on this vCPU, or null. */
     private NestedCall symcall;
+    /** Noise: the guest may not run before this many virtual cycles; the cycles it lost so far. */
+    private long stolenUntil, stolenCycles;
 
     /** Instructions a SymCall runs before the actor looks at its mailbox again. */
     private static final long SYMCALL_STRETCH = 100_000;
@@ -213,6 +230,7 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
                 })
                 .onMessage(ExitDone.class, m -> {
                     if (pendingExit == null) return this; // answer to an access a reset abandoned
+                    cpu.chargeCycles(m.trapCycles());
                     switch (exitDone()) {
                         case Exit.PortIn e -> cpu.completeRead(m.value());
                         case Exit.MmioRead e -> cpu.completeRead(m.value());
@@ -263,7 +281,7 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
                         symcall.extIntVector = m.vector(); // no injection while a SymCall runs (Palacios 6.8)
                         return this;
                     }
-                    cpu.injectInterrupt(m.vector());
+                    injectExternal(m.vector());
                     return inSlice ? continueSlice() : this;
                 })
                 .onMessage(TaskPriority.class, m -> {
@@ -289,6 +307,11 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
                         cpu.halted = false;
                         supervisor.tell(new VmSupervisor.Woken(id));
                     }
+                    return this;
+                })
+                .onMessage(Steal.class, m -> {
+                    stolenUntil = Math.max(stolenUntil, m.untilCycles());
+                    if (!inSlice && !cpu.halted && symcall == null) takeStolenTime();
                     return this;
                 })
                 .onMessage(Inspect.class, m -> {
@@ -490,6 +513,7 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
     private void deliverInterrupts() {
         if (nmi) {
             nmi = false;
+            cpu.chargeCycles(costs.deviceTrap());
             cpu.injectNmi();
         }
         if (cpu.hasPendingInterrupt()) return;
@@ -506,11 +530,29 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
         if (lapicVector >= 0) {
             int v = lapicVector;
             lapicVector = -1; // until the local APIC reports what is deliverable next
-            cpu.injectInterrupt(v);
+            injectExternal(v);
             supervisor.tell(new VmSupervisor.InterruptTaken(id, v, nanos()));
         } else {
             awaitingExtIntVector = true;
             supervisor.tell(new VmSupervisor.AcknowledgeExtInt(id, getContext().getSelf(), nanos()));
+        }
+    }
+
+    /**
+     * An external interrupt for the guest: under a VMM the physical interrupt (or the device
+     * model's event) exits to it and it injects the vector, which costs the guest a trap.
+     */
+    private void injectExternal(int vector) {
+        cpu.chargeCycles(costs.deviceTrap());
+        cpu.injectInterrupt(vector);
+    }
+
+    /** Noise that came while the guest was halted takes effect when it runs again. */
+    private void takeStolenTime() {
+        long behind = stolenUntil - cpu.virtualCycles();
+        if (behind > 0) {
+            cpu.chargeCycles(behind);
+            stolenCycles += behind;
         }
     }
 
@@ -531,6 +573,7 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
             }
             deliverInterrupts();
             if (awaitingExtIntVector) return this;
+            if (stolenUntil > cpu.virtualCycles() && !cpu.halted) takeStolenTime();
             long remaining = sliceTarget - cpu.virtualCycles();
             if (remaining <= 0) return endSlice(false);
             long budget = Math.max(1, remaining / cpu.cyclesPerInstruction);
@@ -632,6 +675,7 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
     }
 
     private VcpuReport report() {
-        return new VcpuReport(id, cpu.retired, cpu.virtualCycles(), telemetry.snapshot(), cpu.mmu.stats(), telemetry.symcalls(), dump());
+        return new VcpuReport(id, cpu.retired, cpu.virtualCycles(), stolenCycles, telemetry.snapshot(), cpu.mmu.stats(),
+                telemetry.symcalls(), dump());
     }
 }

@@ -4,11 +4,12 @@ import java.util.Map;
 import org.symbiont.x86.mmu.PagingStats;
 
 /**
- * A vCPU's counters and state: retired instructions, virtual cycles, exits by reason with the
+ * A vCPU's counters and state: retired instructions, virtual cycles (of which {@code stolenCycles}
+ * were taken by noise), exits by reason with the
  * total host time spent handling them, its MMU's paging counters, its SymCalls, and a register
  * dump with its most recent exits.
  */
-public record VcpuReport(int id, long retired, long virtualCycles, Map<String, ExitStats> exits, PagingStats paging,
+public record VcpuReport(int id, long retired, long virtualCycles, long stolenCycles, Map<String, ExitStats> exits, PagingStats paging,
                          SymCallStats symcalls, String state) {
     public record ExitStats(long count, long handlerNanos) {}
 

@@ -63,6 +63,7 @@ public record VmReport(String vm, Reason reason, Integer guestStatus, String mes
             b.append(k == 0 ? "\n" : ",\n").append("    {\"id\": ").append(v.id())
                     .append(", \"retired\": ").append(v.retired())
                     .append(", \"virtualCycles\": ").append(v.virtualCycles())
+                    .append(", \"stolenCycles\": ").append(v.stolenCycles())
                     .append(", \"paging\": ").append(pagingJson(v.paging()))
                     .append(", \"symcalls\": ").append(symcallJson(v.symcalls()))
                     .append(", \"exits\": {");

@@ -38,6 +38,14 @@ import org.symbiont.x86.mmu.PagingMode;
  * every vCPU is halted, time jumps to the next timer. Everything runs on the VM's one thread,
  * so the same image, configuration and seed give the same execution, exit for exit.
  *
+ * <p>A cluster node (created with a {@link NodePort}) runs like that, but never past the horizon
+ * the cluster granted: there it reports and waits for {@link Advance}, which brings the frames
+ * other nodes sent it, each delivered to its NIC by a timer at its arrival time.
+ *
+ * <p>Noise ({@code noise}, {@code preemption} in the configuration): at each event of a source
+ * every vCPU loses the source's duration ({@link VcpuActor.Steal}); events are timers, so a
+ * round ends at each.
+ *
  * <p>Parallel mode: each vCPU runs on a thread of its own, in slices that may reach at most one
  * quantum past the VM's time, the clock of the slowest running vCPU; timers fire as that time
  * passes them. Halted vCPUs get no slices; when all are halted, time jumps to the next timer
@@ -67,6 +75,16 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
 
     /** A snapshot of the running VM (reason {@link VmReport.Reason#RUNNING}, or PAUSED). */
     public record Inspect(ActorRef<VmReport> replyTo) implements Command {}
+
+    /**
+     * A cluster node's next window: {@code frames} arrive at their virtual times (ties in the
+     * order given), then the VM runs until {@code horizonNanos}. A frame that would arrive before
+     * the VM's present ends the VM with an error: reordering it would change the guest's past.
+     */
+    public record Advance(long horizonNanos, List<ArrivingFrame> frames) implements Command {}
+
+    /** A frame for NIC {@code nic} arriving at virtual time {@code arrivalNanos}. */
+    public record ArrivingFrame(String nic, long arrivalNanos, byte[] frame) {}
 
     // ---- from vCPUs ----
     /**
@@ -145,6 +163,8 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
     private final Map<String, Map<Long, org.symbiont.devices.VirtualTimer>> pendingTimers = new HashMap<>();
     private final MsrModel msrs;
     private final Map<String, Integer> deviceFailures = new HashMap<>();
+    /** The cluster this VM is a node of, or null (its time runs free). */
+    private final NodePort node;
 
     // Scheduling.
     private final long quantumNanos;
@@ -158,6 +178,9 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
     private boolean started, paused, stopping, idle, roundActive, settling;
     private int resetsPending;
     private long roundStart, roundEnd;
+    /** A cluster node runs no further than this (the window granted); others without limit. */
+    private long horizon;
+    private boolean waitingForAdvance;
     private int sliceIndex;
 
     // Ending.
@@ -174,9 +197,19 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
     private final java.util.concurrent.CompletableFuture<Void> ended = new java.util.concurrent.CompletableFuture<>();
 
     public static Behavior<Command> create(VmSpec spec, String dispatcherId, NetworkLinks links, ActorRef<VmReport> listener) {
+        return create(spec, dispatcherId, links, null, listener);
+    }
+
+    /** A VM that is a node of a simulated cluster (see {@link NodePort}); {@code node} null: a VM on its own. */
+    public static Behavior<Command> create(VmSpec spec, String dispatcherId, NetworkLinks links, NodePort node,
+                                           ActorRef<VmReport> listener) {
         return Behaviors.setup(ctx -> {
             try {
-                return new VmSupervisor(ctx, spec, dispatcherId, links, listener);
+                if (node != null && spec.config().mode() != VmConfig.ExecutionMode.DETERMINISTIC) {
+                    throw new org.symbiont.vmm.config.VmConfigException(spec.config().name()
+                            + ": mode: a cluster node must run in deterministic mode (its time is synchronized with the others')");
+                }
+                return new VmSupervisor(ctx, spec, dispatcherId, links, node, listener);
             } catch (RuntimeException e) {
                 // A device's parameters or the kernel did not fit: the VM ends before it starts.
                 listener.tell(new VmReport(spec.config().name(), VmReport.Reason.CONFIG_ERROR, null,
@@ -186,10 +219,12 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
         });
     }
 
-    private VmSupervisor(ActorContext<Command> ctx, VmSpec spec, String dispatcherId, NetworkLinks links,
+    private VmSupervisor(ActorContext<Command> ctx, VmSpec spec, String dispatcherId, NetworkLinks links, NodePort node,
                          ActorRef<VmReport> listener) {
         super(ctx);
         this.spec = spec;
+        this.node = node;
+        this.horizon = node == null ? Long.MAX_VALUE : 0;
         this.config = spec.config();
         this.listener = listener;
         this.dispatcherId = dispatcherId;
@@ -222,11 +257,12 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
                 vcpus.add(ctx.spawn(VcpuActor.create(k, cpus[k], ctx.getSelf(), tscHz, config.costs(), dispatcherId, k != 0), "vcpu-" + k, d));
                 halted[k] = parked[k] = k != 0;
             }
-            this.platform = new Platform(ctx, config, services(ctx), dispatcher, vcpus, links);
+            this.platform = new Platform(ctx, config, services(ctx), dispatcher, vcpus, links, node);
             this.swapBypass = config.symbiotic().swapBypass() ? new SwapBypass(spec.extensions().swapGuest(), memory) : null;
             this.paging = ctx.spawn(PagingActor.create(config.paging(), config.costs(), List.of(cpus), memory, swapBypass),
                     "paging", dispatcher);
             spec.extensions().started(handle(ctx));
+            for (VmConfig.NoiseSource s : config.noise()) scheduleNoise(s, firstNoiseEvent(s));
             powerOn();
         } catch (RuntimeException e) {
             memory.close();
@@ -300,6 +336,7 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
                     }
                     return this;
                 })
+                .onMessage(Advance.class, this::advance)
                 .onMessage(Stop.class, m -> end(VmReport.Reason.STOPPED, null, m.why()))
                 .onMessage(Reset.class, m -> reset())
                 .onMessage(Inspect.class, m -> {
@@ -442,7 +479,7 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
     }
 
     private void schedule() {
-        if (!started || paused || stopping || resetsPending > 0) return;
+        if (!started || paused || stopping || resetsPending > 0 || waitingForAdvance) return;
         if (parallel) advanceParallel();
         else if (!roundActive && !settling) startRound();
     }
@@ -451,16 +488,22 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
         boolean anyRunnable = false;
         for (boolean h : halted) anyRunnable |= !h;
         long next = timers.nextDeadline();
+        if (roundStart >= horizon) {
+            waitingForAdvance = true;
+            node.reached(roundStart, anyRunnable ? roundStart : next);
+            return;
+        }
         if (anyRunnable) {
             roundEnd = Math.min(roundStart + quantumNanos, Math.max(next, roundStart + 1));
         } else {
-            if (next == Long.MAX_VALUE) {
+            if (next == Long.MAX_VALUE && node == null) {
                 // Nothing can happen until something from outside wakes a vCPU.
                 idle = true;
                 return;
             }
             roundEnd = Math.max(next, roundStart + 1);
         }
+        roundEnd = Math.min(roundEnd, horizon);
         roundActive = true;
         sliceIndex = 0;
         runNextSlice();
@@ -480,6 +523,39 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
             return;
         }
         settleThen(new RoundBoundary());
+    }
+
+    /** A cluster node's next window: its frames become timers at their arrival times, then it runs on. */
+    private Behavior<Command> advance(Advance m) {
+        if (!waitingForAdvance || stopping) return this;
+        for (ArrivingFrame f : m.frames()) {
+            if (f.arrivalNanos() < roundStart) {
+                return end(VmReport.Reason.VMM_ERROR, null, "a frame for " + f.nic() + " would arrive at " + f.arrivalNanos()
+                        + " ns of virtual time, in this node's past (it is at " + roundStart
+                        + " ns): the cluster's time synchronization let it fall behind");
+            }
+            timers.schedule(f.arrivalNanos(), () -> platform.receiveFrame(f.nic(), f.frame(), f.arrivalNanos()));
+        }
+        waitingForAdvance = false;
+        horizon = Math.max(horizon, m.horizonNanos());
+        timers.fireDue(roundStart); // frames arriving right now
+        settleThen(new RoundBoundary());
+        return this;
+    }
+
+    /** The first event of a noise source: one period in when synchronized, else at a phase drawn from the seed. */
+    private long firstNoiseEvent(VmConfig.NoiseSource s) {
+        if (s.synchronizedPhase()) return s.periodNanos();
+        return new java.util.SplittableRandom(config.seed() ^ s.label().hashCode() * 0x9E37_79B9_7F4A_7C15L).nextLong(s.periodNanos());
+    }
+
+    /** At {@code at} every vCPU loses the source's duration; the next event follows one period later. */
+    private void scheduleNoise(VmConfig.NoiseSource s, long at) {
+        timers.schedule(at, () -> {
+            long until = VirtualTime.nanosToCycles(at + s.durationNanos(), tscHz);
+            for (ActorRef<VcpuActor.Command> v : vcpus) v.tell(new VcpuActor.Steal(until));
+            scheduleNoise(s, at + s.periodNanos());
+        });
     }
 
     /** Once the VM's thread has processed everything pending (the effects of timers that fired), {@code next}. */

@@ -429,7 +429,7 @@ class DeviceProtocolSpec {
 
         /** Creates the model with its type's factory, as {@link Platform} does, and spawns its actor. */
         Hosted host(String type, String name, String params, DeviceActor.Observer observer) {
-            DeviceActor.HostedContext context = new DeviceActor.HostedContext(name, services);
+            DeviceActor.HostedContext context = new DeviceActor.HostedContext(name, services, 0);
             Device model = REGISTRY.factory(type).create(name, ConfigFactory.parseString(params), context);
             Hosted h = new Hosted(context, model, kit.spawn(DeviceActor.create(model, context, observer)), vcpu);
             hosted.add(h);

@@ -104,7 +104,7 @@ class VmSupervisionSpec {
         TestProbe<VmSupervisor.Command> supervisor = kit.createTestProbe();
         TestProbe<VcpuActor.Command> vcpu = kit.createTestProbe();
         try (PhysicalMemory memory = PhysicalMemory.allocate(1 << 20)) {
-            DeviceActor.HostedContext context = new DeviceActor.HostedContext("flaky", services(supervisor, memory));
+            DeviceActor.HostedContext context = new DeviceActor.HostedContext("flaky", services(supervisor, memory), 0);
             ActorRef<DeviceActor.Command> flaky = kit.spawn(DeviceActor.create(new FlakyCounter("flaky"), context, DeviceActor.Observer.NONE));
             int port = FlakyCounter.PORT;
 

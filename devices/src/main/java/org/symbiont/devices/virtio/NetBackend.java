@@ -9,8 +9,12 @@ import java.util.function.Consumer;
  * to the receiving side from then on: the sender never touches it again.
  */
 public interface NetBackend {
-    /** Sends a frame from the NIC. */
-    void transmit(byte[] frame);
+    /**
+     * Sends a frame from the NIC at virtual time {@code nanos} (a network that models time
+     * delivers it that much later than its latency and size say; a switch in one VM's time
+     * ignores it).
+     */
+    void transmit(byte[] frame, long nanos);
 
     /**
      * Where frames for the NIC go. The back end calls {@code receiver} on the thread that owns the

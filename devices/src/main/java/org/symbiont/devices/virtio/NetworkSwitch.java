@@ -74,7 +74,7 @@ public final class NetworkSwitch {
         private volatile Consumer<byte[]> receiver;
 
         @Override
-        public void transmit(byte[] frame) {
+        public void transmit(byte[] frame, long nanos) {
             forward(this, frame);
         }
 

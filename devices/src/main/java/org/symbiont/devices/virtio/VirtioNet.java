@@ -134,7 +134,7 @@ public final class VirtioNet extends VirtioPciDevice {
                     byte[] frame = new byte[(int) length];
                     chain.read(context.memory(), HEADER, frame, 0, frame.length);
                     framesTransmitted++;
-                    backend.transmit(frame);
+                    backend.transmit(frame, context.nanos());
                 }
                 q.push(chain.head(), 0);
             }

@@ -36,17 +36,17 @@ class NetworkSwitchTest {
     void floodsUntilItLearnsThenForwardsToOnePort() {
         NetworkSwitch sw = new NetworkSwitch();
         Station a = plug(sw), b = plug(sw), c = plug(sw);
-        a.port().transmit(frame(mac(2), 1, 1));
+        a.port().transmit(frame(mac(2), 1, 1), 0);
         assertEquals(1, b.got().size(), "unknown destination: flooded");
         assertEquals(1, c.got().size(), "unknown destination: flooded");
         assertTrue(a.got().isEmpty(), "never back to the sender");
         assertNotSame(b.got().get(0), c.got().get(0), "each port owns its array");
 
-        b.port().transmit(frame(mac(1), 2, 2));
+        b.port().transmit(frame(mac(1), 2, 2), 0);
         assertEquals(1, a.got().size(), "station 1 was learned on a's port");
         assertEquals(1, c.got().size(), "c does not see unicast to a learned address");
 
-        a.port().transmit(frame(mac(2), 1, 3));
+        a.port().transmit(frame(mac(2), 1, 3), 0);
         assertEquals(2, b.got().size());
         assertEquals(1, c.got().size(), "station 2 is learned now");
         assertEquals(3, b.got().get(1)[14]);
@@ -57,7 +57,7 @@ class NetworkSwitchTest {
         NetworkSwitch sw = new NetworkSwitch();
         Station a = plug(sw), b = plug(sw);
         sw.port();
-        a.port().transmit(frame(BROADCAST, 1, 7));
+        a.port().transmit(frame(BROADCAST, 1, 7), 0);
         assertEquals(1, b.got().size());
         assertEquals(1, sw.undelivered(), "the third port has no receiver");
         assertEquals(3, sw.ports());
@@ -67,7 +67,7 @@ class NetworkSwitchTest {
     void aRuntFrameIsDropped() {
         NetworkSwitch sw = new NetworkSwitch();
         Station a = plug(sw), b = plug(sw);
-        a.port().transmit(new byte[5]);
+        a.port().transmit(new byte[5], 0);
         assertTrue(b.got().isEmpty());
         assertEquals(1, sw.undelivered());
     }

@@ -221,7 +221,7 @@ class VirtioNetTest {
 
         List<byte[]> sent = new ArrayList<>();
         a.device.connectBackend(new NetBackend() {
-            @Override public void transmit(byte[] frame) { sent.add(frame); }
+            @Override public void transmit(byte[] frame, long nanos) { sent.add(frame); }
             @Override public void connectReceiver(java.util.function.Consumer<byte[]> receiver) { }
         });
         byte[] jumbo = new byte[VirtioNet.MAX_FRAME + 1];
@@ -246,7 +246,7 @@ class VirtioNetTest {
         a.device.connectBackend(link.port());
         NetBackend other = link.port();
         a.postReceive(0, 1600);
-        other.transmit(broadcastFrame());
+        other.transmit(broadcastFrame(), 0);
         assertEquals(1, a.device.rxDropped(), "a broken card receives nothing");
         assertEquals(2, a.device.errors(), "the receive notification was ignored and counted");
 
@@ -254,7 +254,7 @@ class VirtioNetTest {
         a.start();
         assertFalse(a.device.isBroken());
         a.postReceive(0, 1600);
-        other.transmit(broadcastFrame());
+        other.transmit(broadcastFrame(), 0);
         assertEquals(1, a.device.framesReceived());
     }
 

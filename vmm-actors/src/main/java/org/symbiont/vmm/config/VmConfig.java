@@ -25,11 +25,13 @@ import org.symbiont.x86.mmu.ShadowStrategy;
  * @param consoleInput   a file whose bytes the guest reads from the console instead of standard input, or null
  * @param paging         how the guest's paging is virtualized
  * @param symbiotic      Palacios' symbiotic interfaces (discovery, SymSpy, SymCall), module symbiotic
+ * @param noise          periodic work that takes the vCPUs away from the guest: the configured
+ *                       noise sources, then the VMM's own preemption when it is enabled
  */
 public record VmConfig(String name, long memoryBytes, int cpus, CpuModel cpuModel, String cpuModelName,
                        ExecutionMode mode, long seed, long quantum, long cyclesPerInstruction, CostModel costs,
                        Kernel kernel, List<DeviceSpec> devices, String console, Path consoleInput, Paging paging,
-                       Symbiotic symbiotic) {
+                       Symbiotic symbiotic, List<NoiseSource> noise) {
 
     public enum ExecutionMode { DETERMINISTIC, PARALLEL }
 
@@ -39,10 +41,27 @@ public record VmConfig(String name, long memoryBytes, int cpus, CpuModel cpuMode
     /**
      * Virtual cycles the guest pays: per kind of device exit, per PAUSE, and for virtual paging —
      * an exit to the VMM and back ({@code vmExit}, paging exits only), the VMM's handling of a
-     * shadow fault on top of that, one memory reference of a page walk, one TLB flush.
+     * shadow fault on top of that, one memory reference of a page walk, one TLB flush — and the
+     * VMM's handling of an access to an emulated device or of an external interrupt
+     * ({@code deviceTrap}; 0 models bare hardware).
      */
     public record CostModel(long portIo, long mmio, long otherExit, long pause, long vmExit, long shadowFault,
-                            long walkReference, long tlbFlush) {}
+                            long walkReference, long tlbFlush, long deviceTrap) {}
+
+    /**
+     * Work that preempts the guest for {@code durationNanos} every {@code periodNanos} of virtual
+     * time; with {@code synchronizedPhase} every VM's first period starts at time 0, otherwise
+     * each VM's phase is drawn from its seed. {@code label} names it in reports.
+     */
+    public record NoiseSource(String label, long periodNanos, long durationNanos, boolean synchronizedPhase) {
+        /** The share of the CPU it takes. */
+        public double share() {
+            return (double) durationNanos / periodNanos;
+        }
+    }
+
+    /** Noise frequencies allowed: 1 Hz to 100 kHz. */
+    public static final long MIN_NOISE_HZ = 1, MAX_NOISE_HZ = 100_000;
 
     /** The paging method (and, for shadow paging, its strategy). */
     public record Paging(PagingMode mode, ShadowStrategy strategy) {}
@@ -131,7 +150,8 @@ public record VmConfig(String name, long memoryBytes, int cpus, CpuModel cpuMode
         CostModel costs = new CostModel(cycles(c, origin, "cost-model.port-io"), cycles(c, origin, "cost-model.mmio"),
                 cycles(c, origin, "cost-model.other-exit"), cycles(c, origin, "cost-model.pause"),
                 cycles(c, origin, "cost-model.vm-exit"), cycles(c, origin, "cost-model.shadow-fault"),
-                cycles(c, origin, "cost-model.walk-reference"), cycles(c, origin, "cost-model.tlb-flush"));
+                cycles(c, origin, "cost-model.walk-reference"), cycles(c, origin, "cost-model.tlb-flush"),
+                cycles(c, origin, "cost-model.device-trap"));
         Paging paging = new Paging(choice(c, origin, "paging.mode", PagingMode.class), choice(c, origin, "paging.strategy", ShadowStrategy.class));
         long budget = c.getDuration("symbiotic.symcall-budget", java.util.concurrent.TimeUnit.NANOSECONDS);
         if (budget < MIN_SYMCALL_BUDGET || budget > MAX_SYMCALL_BUDGET) {
@@ -171,7 +191,7 @@ public record VmConfig(String name, long memoryBytes, int cpus, CpuModel cpuMode
         }
         return new VmConfig(name, memory, cpus, model, modelName, mode, c.getLong("seed"), quantum, cpi, costs, kernel,
                 List.copyOf(devices), c.getIsNull("console") ? "null" : c.getString("console"), consoleInput(c, origin), paging,
-                symbiotic);
+                symbiotic, noise(c, origin));
     }
 
     /** This configuration with another device list (names must stay unique). */
@@ -181,7 +201,43 @@ public record VmConfig(String name, long memoryBytes, int cpus, CpuModel cpuMode
             if (!names.add(d.name())) throw new VmConfigException(name + ": two devices are named \"" + d.name() + "\"");
         }
         return new VmConfig(name, memoryBytes, cpus, cpuModel, cpuModelName, mode, seed, quantum, cyclesPerInstruction, costs,
-                kernel, List.copyOf(list), console, consoleInput, paging, symbiotic);
+                kernel, List.copyOf(list), console, consoleInput, paging, symbiotic, noise);
+    }
+
+    /** {@code noise} (a list of sources) and {@code preemption} (one more source when enabled). */
+    private static List<NoiseSource> noise(Config c, String origin) {
+        List<NoiseSource> sources = new ArrayList<>();
+        List<? extends Config> list = c.getConfigList("noise");
+        for (int k = 0; k < list.size(); k++) {
+            Config n = list.get(k);
+            String where = "noise[" + k + "]";
+            for (String key : List.of("frequency", "duration", "phase")) {
+                if (!n.hasPath(key)) throw bad(origin, where + "." + key, "a value (noise sources have frequency, duration and phase)");
+            }
+            String phase = n.getString("phase");
+            if (!phase.equals("random") && !phase.equals("synchronized")) {
+                throw bad(origin, where + ".phase", "random or synchronized, got \"" + phase + "\"");
+            }
+            sources.add(noiseSource(n, origin, where, "noise", phase.equals("synchronized")));
+        }
+        if (c.getBoolean("preemption.enabled")) {
+            sources.add(noiseSource(c.getConfig("preemption"), origin, "preemption", "preemption", false));
+        }
+        return List.copyOf(sources);
+    }
+
+    private static NoiseSource noiseSource(Config n, String origin, String where, String label, boolean synchronizedPhase) {
+        long hz = n.getLong("frequency");
+        if (hz < MIN_NOISE_HZ || hz > MAX_NOISE_HZ) {
+            throw bad(origin, where + ".frequency", MIN_NOISE_HZ + " to " + MAX_NOISE_HZ + " (Hz), got " + hz);
+        }
+        long period = 1_000_000_000L / hz;
+        long duration = n.getDuration("duration", java.util.concurrent.TimeUnit.NANOSECONDS);
+        if (duration < 1 || duration >= period) {
+            throw bad(origin, where + ".duration", "a duration shorter than the period (" + period + " ns), got "
+                    + n.getString("duration"));
+        }
+        return new NoiseSource(label + " " + hz + " Hz x " + duration / 1000.0 + " us", period, duration, synchronizedPhase);
     }
 
     private static Path consoleInput(Config c, String origin) {

@@ -1,0 +1,267 @@
+package org.symbiont.cluster;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Consumer;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
+import org.apache.pekko.cluster.ClusterEvent;
+import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
+import org.apache.pekko.cluster.typed.Cluster;
+import org.apache.pekko.cluster.typed.Subscribe;
+
+/**
+ * Runs one experiment: starts its nodes (sharding places them on the members) and keeps their
+ * virtual time synchronized, conservatively, as dist-gem5 and SST do. Time advances in windows
+ * of at most one interconnect quantum; a window starts once every node granted the previous one
+ * has reached its end and every frame sent so far has reached the node it was sent to. Idle time
+ * is skipped: the next window starts at the earliest thing any node has to do (a runnable vCPU,
+ * a timer, a frame's arrival), and only the nodes with something to do in it are advanced; the
+ * others keep their last report. Every decision depends only on what the nodes report, so the
+ * same experiment gives the same windows, frames and results however its nodes are placed.
+ *
+ * <p>The experiment ends when every node has ended; it stops early, with a report, when a node
+ * fails (the VMM's error, not the guest's exit status), when every remaining node waits for a
+ * frame that cannot come, when a member hosting nodes leaves or becomes unreachable, or when no
+ * window completes within the stall timeout.
+ */
+public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
+
+    public sealed interface Command extends CborSerializable {}
+
+    /** Node {@code node} reached the end of its window at {@code nowNanos}; counts are totals so far. */
+    public record Reached(int node, ActorRef<SimulatedNode.Command> ref, long nowNanos, long nextEventNanos, long sent,
+                          long received, String member) implements Command {}
+
+    /** A node that is not running received a frame: its next event and received total. */
+    public record Update(int node, long nextEventNanos, long received) implements Command {}
+
+    /** Node {@code node}'s VM ended; host time it spent running windows, and how many. */
+    public record Finished(int node, NodeResult result, long received, long busyNanos, long windows) implements Command {}
+
+    private record MemberGone(String address, String how) implements Command {}
+
+    private record Tick() implements Command {}
+
+    /** Where an experiment is: the virtual time its windows reached, how many, how many nodes ended. */
+    public record Progress(long virtualNanos, long windows, int finished, int nodes, long wallNanos) {}
+
+    private final List<NodeSpec> specs;
+    private final Wiring wiring;
+    private final ClusterSharding sharding;
+    private final Consumer<Progress> progress;
+    private final CompletableFuture<ExperimentResult> done;
+    private final Duration stallTimeout;
+    private final int n;
+    private final long quantum;
+    private final ActorRef<SimulatedNode.Command>[] refs;
+    private final String[] members;
+    private final long[] nextEvent, sent, received;
+    private final boolean[] awaiting, finished;
+    private final NodeResult[] results;
+    private int awaitingCount, finishedCount;
+    private long sentTotal, receivedTotal;
+    private long windowStart, horizon, windows, nodeWindows, busyNanos;
+    private final long startedAt = System.nanoTime();
+    private long lastSteps = -1, lastProgressAt = System.nanoTime(), lastShownAt;
+    private boolean over;
+
+    public static Behavior<Command> create(List<NodeSpec> specs, Wiring wiring, Duration stallTimeout, Consumer<Progress> progress,
+                                          CompletableFuture<ExperimentResult> done) {
+        return Behaviors.setup(ctx -> Behaviors.withTimers(timers ->
+                new Coordinator(ctx, timers, specs, wiring, stallTimeout, progress, done)));
+    }
+
+    @SuppressWarnings("unchecked")
+    private Coordinator(ActorContext<Command> ctx, TimerScheduler<Command> timers, List<NodeSpec> specs, Wiring wiring,
+                        Duration stallTimeout, Consumer<Progress> progress, CompletableFuture<ExperimentResult> done) {
+        super(ctx);
+        this.specs = specs;
+        this.wiring = wiring;
+        this.sharding = ClusterSharding.get(ctx.getSystem());
+        this.progress = progress;
+        this.done = done;
+        this.stallTimeout = stallTimeout;
+        this.n = specs.size();
+        this.quantum = wiring.interconnect().quantumNanos();
+        this.refs = new ActorRef[n];
+        this.members = new String[n];
+        this.nextEvent = new long[n];
+        this.sent = new long[n];
+        this.received = new long[n];
+        this.awaiting = new boolean[n];
+        this.finished = new boolean[n];
+        this.results = new NodeResult[n];
+        ActorRef<ClusterEvent.MemberEvent> memberEvents = ctx.messageAdapter(ClusterEvent.MemberEvent.class, e ->
+                new MemberGone(e.member().address().toString(), e instanceof ClusterEvent.MemberRemoved ? "left the cluster" : null));
+        ActorRef<ClusterEvent.ReachabilityEvent> reachability = ctx.messageAdapter(ClusterEvent.ReachabilityEvent.class, e ->
+                new MemberGone(e.member().address().toString(), e instanceof ClusterEvent.UnreachableMember ? "became unreachable" : null));
+        Cluster cluster = Cluster.get(ctx.getSystem());
+        cluster.subscriptions().tell(Subscribe.create(memberEvents, ClusterEvent.MemberEvent.class));
+        cluster.subscriptions().tell(Subscribe.create(reachability, ClusterEvent.ReachabilityEvent.class));
+        timers.startTimerAtFixedRate(new Tick(), Duration.ofMillis(Math.max(100, stallTimeout.toMillis() / 4)));
+        for (NodeSpec s : specs) {
+            awaiting[s.index()] = true;
+            sharding.entityRefFor(SimulatedNode.TYPE, wiring.entityId(s.index()))
+                    .tell(new SimulatedNode.Start(s, wiring, ctx.getSelf()));
+        }
+        awaitingCount = n;
+    }
+
+    @Override
+    public Receive<Command> createReceive() {
+        return newReceiveBuilder()
+                .onMessage(Reached.class, m -> {
+                    int k = m.node();
+                    refs[k] = m.ref();
+                    members[k] = m.member();
+                    nextEvent[k] = m.nextEventNanos();
+                    count(k, m.sent(), m.received());
+                    if (awaiting[k]) {
+                        awaiting[k] = false;
+                        awaitingCount--;
+                    }
+                    return advanceIfReady();
+                })
+                .onMessage(Update.class, m -> {
+                    if (finished[m.node()]) {
+                        count(m.node(), sent[m.node()], m.received());
+                        return advanceIfReady();
+                    }
+                    nextEvent[m.node()] = m.nextEventNanos();
+                    count(m.node(), sent[m.node()], m.received());
+                    return advanceIfReady();
+                })
+                .onMessage(Finished.class, m -> {
+                    int k = m.node();
+                    if (finished[k]) return this;
+                    finished[k] = true;
+                    finishedCount++;
+                    results[k] = m.result();
+                    nextEvent[k] = Long.MAX_VALUE;
+                    count(k, m.result().framesSent(), m.received());
+                    busyNanos += m.busyNanos();
+                    nodeWindows += m.windows();
+                    if (awaiting[k]) {
+                        awaiting[k] = false;
+                        awaitingCount--;
+                    }
+                    String reason = m.result().reason();
+                    if (!m.result().guestExited()) {
+                        return fail("node " + m.result().name() + " ended with " + reason + ": " + m.result().message());
+                    }
+                    return advanceIfReady();
+                })
+                .onMessage(MemberGone.class, m -> {
+                    if (m.how() == null || over) return this;
+                    List<String> lost = new ArrayList<>();
+                    for (int k = 0; k < n; k++) {
+                        if (!finished[k] && m.address().equals(members[k])) lost.add(specs.get(k).name());
+                    }
+                    if (lost.isEmpty() && awaitingCount == 0) return this;
+                    return fail("cluster member " + m.address() + " " + m.how() + (lost.isEmpty() ? "" : " with nodes "
+                            + abbreviate(lost) + " on it") + "; their VMs are gone and there is no checkpoint to re-create them"
+                            + " from, so the experiment stops");
+                })
+                .onMessage(Tick.class, m -> {
+                    if (over) return this;
+                    long now = System.nanoTime();
+                    long steps = windows + finishedCount;
+                    if (steps != lastSteps) {
+                        lastSteps = steps;
+                        lastProgressAt = now;
+                        return this;
+                    }
+                    if (now - lastProgressAt < stallTimeout.toNanos()) return this;
+                    List<String> waiting = new ArrayList<>();
+                    for (int k = 0; k < n; k++) if (awaiting[k]) waiting.add(specs.get(k).name());
+                    return fail("no window of virtual time completed for " + stallTimeout.toSeconds() + " s (at " + windowStart
+                            + " ns); waiting for " + (waiting.isEmpty() ? "frames in flight" : "nodes " + abbreviate(waiting)));
+                })
+                .build();
+    }
+
+    private void count(int k, long nodeSent, long nodeReceived) {
+        sentTotal += nodeSent - sent[k];
+        sent[k] = nodeSent;
+        receivedTotal += nodeReceived - received[k];
+        received[k] = nodeReceived;
+    }
+
+    /**
+     * Once every node granted the last window has reported and every frame sent has been
+     * received: the next window, from the earliest event of any node, for the nodes with
+     * something to do in it.
+     */
+    private Behavior<Command> advanceIfReady() {
+        if (over || awaitingCount > 0 || sentTotal != receivedTotal) return this;
+        if (finishedCount == n) return complete();
+        long earliest = Long.MAX_VALUE;
+        for (long t : nextEvent) earliest = Math.min(earliest, t);
+        if (earliest == Long.MAX_VALUE) {
+            List<String> waiting = new ArrayList<>();
+            for (int k = 0; k < n; k++) if (!finished[k]) waiting.add(specs.get(k).name());
+            return fail("nodes " + abbreviate(waiting) + " are all halted waiting for frames no node will send (at "
+                    + windowStart + " ns of virtual time)");
+        }
+        windowStart = Math.max(horizon, earliest);
+        horizon = windowStart + quantum;
+        windows++;
+        for (int k = 0; k < n; k++) {
+            if (!finished[k] && nextEvent[k] < horizon) {
+                awaiting[k] = true;
+                awaitingCount++;
+                refs[k].tell(new SimulatedNode.Advance(windowStart, horizon));
+            }
+        }
+        long now = System.nanoTime();
+        if (now - lastShownAt > 1_000_000_000L) {
+            lastShownAt = now;
+            progress.accept(new Progress(windowStart, windows, finishedCount, n, now - startedAt));
+        }
+        return this;
+    }
+
+    private Behavior<Command> complete() {
+        over = true;
+        long wall = System.nanoTime() - startedAt;
+        progress.accept(new Progress(windowStart, windows, finishedCount, n, wall));
+        done.complete(new ExperimentResult(Arrays.asList(results), null, windows, nodeWindows, horizon, wall, busyNanos,
+                distinctMembers()));
+        stopNodes("the experiment is over");
+        return Behaviors.stopped();
+    }
+
+    private Behavior<Command> fail(String why) {
+        over = true;
+        long wall = System.nanoTime() - startedAt;
+        done.complete(new ExperimentResult(Arrays.asList(results), why, windows, nodeWindows, horizon, wall, busyNanos,
+                distinctMembers()));
+        stopNodes("the experiment stopped: " + why);
+        return Behaviors.stopped();
+    }
+
+    private void stopNodes(String why) {
+        for (int k = 0; k < n; k++) {
+            if (refs[k] != null) refs[k].tell(new SimulatedNode.Stop(why));
+            else sharding.entityRefFor(SimulatedNode.TYPE, wiring.entityId(k)).tell(new SimulatedNode.Stop(why));
+        }
+    }
+
+    private int distinctMembers() {
+        return (int) Arrays.stream(members).filter(java.util.Objects::nonNull).distinct().count();
+    }
+
+    private static String abbreviate(List<String> names) {
+        if (names.size() <= 8) return String.join(", ", names);
+        return String.join(", ", names.subList(0, 8)) + " and " + (names.size() - 8) + " more";
+    }
+}
