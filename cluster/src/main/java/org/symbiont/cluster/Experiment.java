@@ -18,6 +18,27 @@ public record Experiment(String id, List<NodeSpec> nodes, Interconnect interconn
         nodes = List.copyOf(nodes);
     }
 
+    /**
+     * {@code nodes} nodes that each run {@code kernel} (booted as {@code kernelName}) with the
+     * command line {@code arguments rank=R nranks=N}, configured by {@code vmHocon} (keys of a VM
+     * configuration; {@code %d} stands for the rank where a per-node value is wanted, e.g. a seed)
+     * plus the interconnect NIC at the rank's address, 02:4c:57:4b:HI:LO — the addresses the LWK's
+     * message layer uses.
+     */
+    public static Experiment ofRanks(String id, int nodes, byte[] kernel, String kernelName, String arguments, String vmHocon,
+                                     Interconnect interconnect) {
+        if (nodes < 1 || nodes > 65536) throw new IllegalArgumentException("experiment " + id + ": 1 to 65536 nodes, got " + nodes);
+        List<NodeSpec> specs = new java.util.ArrayList<>();
+        for (int r = 0; r < nodes; r++) {
+            String hocon = "name = node" + r + "\n" + vmHocon.replace("%d", Integer.toString(r)) + "\n"
+                    + "kernel.append = \"" + arguments + " rank=" + r + " nranks=" + nodes + "\"\n"
+                    + "devices += { name = net0, type = virtio-net, link = interconnect, mac = \"02:4c:57:4b:"
+                    + String.format("%02x:%02x", r >> 8, r & 0xFF) + "\" }\n";
+            specs.add(new NodeSpec(r, "node" + r, hocon, kernel, kernelName));
+        }
+        return new Experiment(id, specs, interconnect);
+    }
+
     /** The address table: each node's interconnect NIC and its MAC, from its configuration. */
     Wiring wiring() {
         long[] macs = new long[nodes.size()];

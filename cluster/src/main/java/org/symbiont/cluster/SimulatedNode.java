@@ -181,6 +181,7 @@ public final class SimulatedNode extends AbstractBehavior<SimulatedNode.Command>
     }
 
     private Behavior<Command> advance(Advance m) {
+        if (spec == null) return unstarted(m);
         if (finished || running) {
             if (finished) coordinator.tell(new Coordinator.Reached(spec.index(), getContext().getSelf(), m.horizonNanos(),
                     Long.MAX_VALUE, sent, received, member));
@@ -203,11 +204,23 @@ public final class SimulatedNode extends AbstractBehavior<SimulatedNode.Command>
     }
 
     private Behavior<Command> frame(Frame f) {
+        if (spec == null) return unstarted(f);
         received++;
         if (!finished) inbox.add(f);
         // A frame that came after this node reported its window: the coordinator must know it
         // arrived (every frame sent is counted in before the next window) and when it is due.
         if (!running) coordinator.tell(new Coordinator.Update(spec.index(), nextEvent(), received));
+        return this;
+    }
+
+    /**
+     * A message for a node that has no VM: sharding re-created it after its member left (there
+     * is no checkpoint to restore it from). Its coordinator hears of the member's departure and
+     * stops the experiment; the message is dropped.
+     */
+    private Behavior<Command> unstarted(Command m) {
+        getContext().getLog().warn("node entity {} has no VM (its member left?): dropped {}", getContext().getSelf().path().name(),
+                m.getClass().getSimpleName());
         return this;
     }
 

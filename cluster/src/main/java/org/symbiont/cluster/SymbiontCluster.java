@@ -74,7 +74,11 @@ public final class SymbiontCluster {
         return a.getHost().orElse("?") + ":" + a.getPort().orElse(0);
     }
 
-    /** Waits until at least {@code count} members are up (this one included), or fails after {@code timeout}. */
+    /**
+     * Waits until at least {@code count} members are up (this one included) and their node
+     * regions have registered with sharding (only then are nodes placed on them), or fails after
+     * {@code timeout}.
+     */
     public static void awaitMembers(ActorSystem<?> system, int count, Duration timeout) {
         Cluster cluster = Cluster.get(system);
         long deadline = System.nanoTime() + timeout.toNanos();
@@ -82,7 +86,7 @@ public final class SymbiontCluster {
             int up = 0;
             for (var m : cluster.state().getMembers()) if (m.status() == MemberStatus.up()) up++;
             boolean selfUp = cluster.selfMember().status() == MemberStatus.up();
-            if (selfUp && up >= count) return;
+            if (selfUp && up >= count && registeredRegions(system) >= count) return;
             if (System.nanoTime() > deadline) {
                 throw new IllegalStateException("only " + up + " of " + count + " cluster members are up after " + timeout.toSeconds()
                         + " s" + (selfUp ? "" : " (this member has not joined: is the seed running and reachable?)"));
@@ -93,6 +97,20 @@ public final class SymbiontCluster {
                 Thread.currentThread().interrupt();
                 throw new IllegalStateException("interrupted while waiting for cluster members", e);
             }
+        }
+    }
+
+    /** How many members' node regions the sharding coordinator knows (0 while it cannot say). */
+    private static int registeredRegions(ActorSystem<?> system) {
+        var region = org.apache.pekko.cluster.sharding.ClusterSharding.get(org.apache.pekko.actor.typed.javadsl.Adapter.toClassic(system))
+                .shardRegion(SimulatedNode.TYPE.name());
+        try {
+            Object reply = org.apache.pekko.pattern.Patterns.ask(region,
+                    org.apache.pekko.cluster.sharding.ShardRegion.getCurrentRegionsInstance(), Duration.ofSeconds(2))
+                    .toCompletableFuture().get();
+            return ((org.apache.pekko.cluster.sharding.ShardRegion.CurrentRegions) reply).getRegions().size();
+        } catch (Exception e) {
+            return 0;
         }
     }
 

@@ -10,6 +10,7 @@ import org.apache.pekko.actor.typed.ActorSystem;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.symbiont.guests.GuestImages;
 
 class ExperimentRunTest {
     static ActorSystem<Void> member;
@@ -28,7 +29,7 @@ class ExperimentRunTest {
     @Test
     void fourNodesAllreduce() {
         Interconnect net = new Interconnect(5_000, 1_600_000_000L, 100, 5_000);
-        ExperimentResult r = SymbiontCluster.run(member, LwkNodes.experiment("ar4", 4, "allreduce iters=5", "", net), p -> System.out.println(p));
+        ExperimentResult r = SymbiontCluster.run(member, Experiment.ofRanks("ar4", 4, GuestImages.lwk(), "lwk.bin", "allreduce iters=5", "memory = 64M", net), p -> System.out.println(p));
         assertNull(r.failure(), r::failure);
         for (NodeResult n : r.nodes()) {
             System.out.println(n.name() + " " + n.reason() + " " + n.virtualNanos() + " retired " + n.retired() + " sent " + n.framesSent());
