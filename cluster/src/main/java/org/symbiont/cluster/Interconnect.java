@@ -26,7 +26,7 @@ public record Interconnect(long latencyNanos, long bytesPerSecond, long gapNanos
 
     /**
      * From {@code symbiont.cluster.interconnect}-style keys: latency and gap (durations), bandwidth
-     * (bytes per second, e.g. 1600M), quantum (a duration, or {@code latency}).
+     * (bytes per second, e.g. 1600MB), quantum (a duration, or {@code latency}).
      */
     public static Interconnect from(Config c, String origin) {
         try {
