@@ -729,7 +729,12 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
         if (o != null) return o;
         if (leaf == 0x4000_0000) {
             // Hypervisor vendor leaf: the highest hypervisor leaf and "SymbiontVMM\0".
-            return new int[] {0x4000_0000, 0x626D_7953, 0x746E_6F69, 0x004D_4D56};
+            return new int[] {0x4000_0010, 0x626D_7953, 0x746E_6F69, 0x004D_4D56};
+        }
+        if (leaf == 0x4000_0010) {
+            // Timing leaf (the convention VMware set and KVM and others follow): the TSC and the
+            // local APIC timer's bus clock in kHz, so a guest need not calibrate against the PIT.
+            return new int[] {(int) (tscHz / 1000), (int) (org.symbiont.devices.apic.LocalApic.DEFAULT_TIMER_HZ / 1000), 0, 0};
         }
         if (leaf == 0xB) return x2apicTopology(vcpu, subleaf);
         int[] a = config.cpuModel().cpuid(leaf, subleaf, vcpu, (cpus[vcpu].cr4 & CR4_OSXSAVE) != 0).clone();

@@ -111,12 +111,15 @@ class ExitRoutingSpec {
     @Test
     void cpuidNamesTheHypervisorAndFlagsItInLeafOne() {
         VcpuActor.CpuidDone vendor = (VcpuActor.CpuidDone) exit(0, new Exit.Cpuid(0x4000_0000, 0));
-        assertEquals(0x4000_0000, vendor.eax(), "the highest hypervisor leaf");
+        assertEquals(0x4000_0010, vendor.eax(), "the highest hypervisor leaf");
         byte[] name = ByteBuffer.allocate(12).order(ByteOrder.LITTLE_ENDIAN)
                 .putInt(vendor.ebx()).putInt(vendor.ecx()).putInt(vendor.edx()).array();
         assertEquals("SymbiontVMM\0", new String(name, StandardCharsets.US_ASCII));
         VcpuActor.CpuidDone features = (VcpuActor.CpuidDone) exit(1, new Exit.Cpuid(1, 0));
         assertNotEquals(0, features.ecx() & 1 << 31, "ECX bit 31: running under a hypervisor");
+        VcpuActor.CpuidDone timing = (VcpuActor.CpuidDone) exit(0, new Exit.Cpuid(0x4000_0010, 0));
+        assertEquals(2_000_000, timing.eax(), "the TSC's frequency in kHz");
+        assertEquals(1_000_000, timing.ebx(), "the local APIC timer's bus clock in kHz");
     }
 
     @Test
