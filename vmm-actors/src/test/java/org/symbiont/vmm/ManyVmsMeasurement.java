@@ -24,6 +24,7 @@ public final class ManyVmsMeasurement {
         kernel.toFile().deleteOnExit();
         Files.write(kernel, GuestImages.testguest());
         ThreadMXBean threads = ManagementFactory.getThreadMXBean();
+        var os = (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
         Vms.runAll(specs(kernel, scenario, 16), Duration.ofMinutes(10)); // warm-up
         for (int a = 1; a < args.length; a++) {
             int n = Integer.parseInt(args[a]);
@@ -31,13 +32,15 @@ public final class ManyVmsMeasurement {
             System.gc();
             threads.resetPeakThreadCount();
             int before = threads.getThreadCount();
+            long cpuStart = os.getProcessCpuTime();
             long start = System.nanoTime();
             List<VmReport> reports = Vms.runAll(specs, Duration.ofMinutes(10));
             long wall = System.nanoTime() - start;
+            long cpu = os.getProcessCpuTime() - cpuStart;
             Map<String, Integer> outcomes = new TreeMap<>();
             for (VmReport r : reports) outcomes.merge(r.reason() + "/" + r.guestStatus(), 1, Integer::sum);
-            System.out.printf("%s N=%d wall %.2f s, %.2f ms per VM, live threads before %d, peak %d, outcomes %s%n",
-                    scenario, n, wall / 1e9, wall / 1e6 / n, before, threads.getPeakThreadCount(), outcomes);
+            System.out.printf("%s N=%d wall %.2f s, %.2f ms per VM, process CPU %.2f s, live threads before %d, peak %d, outcomes %s%n",
+                    scenario, n, wall / 1e9, wall / 1e6 / n, cpu / 1e9, before, threads.getPeakThreadCount(), outcomes);
         }
         System.exit(0);
     }
