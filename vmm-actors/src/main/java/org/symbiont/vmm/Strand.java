@@ -117,8 +117,12 @@ final class Strand extends AbstractExecutorService {
                 return;
             }
             if (state.compareAndSet(SHUTDOWN, SHUTDOWN | TERMINATED)) {
-                terminated.countDown();
-                onTermination.accept(this);
+                // As ThreadPoolExecutor.terminated(): done before anyone sees the strand terminated.
+                try {
+                    onTermination.accept(this);
+                } finally {
+                    terminated.countDown();
+                }
                 return;
             }
         }
@@ -148,7 +152,7 @@ final class Strand extends AbstractExecutorService {
 
     @Override
     public boolean isTerminated() {
-        return (state.get() & TERMINATED) != 0;
+        return terminated.getCount() == 0;
     }
 
     @Override
