@@ -36,6 +36,8 @@ final class Strand extends AbstractExecutorService {
     static final long TURN_NANOS = 1_000_000;
 
     // Bits of state. SCHEDULED: a turn is queued on or running in the pool (at most one is).
+    // Consecutive tasks on different threads are ordered by the release of SCHEDULED and the claim
+    // that follows, or by the pool's queue when a turn yields: each sees what the previous did.
     private static final int SCHEDULED = 1;
     private static final int SHUTDOWN = 2;
     private static final int TERMINATED = 4;
