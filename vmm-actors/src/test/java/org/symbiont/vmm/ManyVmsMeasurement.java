@@ -15,7 +15,8 @@ import org.symbiont.vmm.config.VmConfig;
 /**
  * Run by hand (not a test): N small 1-vCPU VMs in one {@link Vms#runAll}, wall time and live
  * threads. Arguments: the scenario of the test guest (e.g. {@code pit}: 100 PIT ticks with HLT,
- * many deterministic rounds), then the VM counts, e.g. {@code pit 64 256 512}.
+ * many deterministic rounds), then the VM counts, e.g. {@code pit 64 256 512}. Each VM has
+ * {@code -Dmemory=} of RAM (16M unless set).
  */
 public final class ManyVmsMeasurement {
     public static void main(String[] args) throws Exception {
@@ -48,7 +49,7 @@ public final class ManyVmsMeasurement {
     private static List<VmSpec> specs(Path kernel, String scenario, int n) {
         List<VmSpec> specs = new ArrayList<>();
         for (int k = 0; k < n; k++) {
-            VmConfig c = VmRun.pcConfig("n" + k, kernel, "memory = 16M\nconsole = null\nkernel.append = " + scenario);
+            VmConfig c = VmRun.pcConfig("n" + k, kernel, "memory = " + System.getProperty("memory", "16M") + "\nconsole = null\nkernel.append = " + scenario);
             specs.add(VmSpec.prepare(c, Extensions.none(), new CharBackends.Capture()));
         }
         return specs;
