@@ -9,6 +9,8 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Supplier;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.DispatcherSelector;
 import org.apache.pekko.actor.typed.javadsl.Adapter;
@@ -19,25 +21,65 @@ import org.apache.pekko.dispatch.ExecutorServiceConfigurator;
 import org.apache.pekko.dispatch.ExecutorServiceFactory;
 
 /**
- * One single-threaded dispatcher per VM (and, in parallel mode, per vCPU), registered with the
- * actor system when the VM is created. All actors of a VM run on its thread, so an exit's round
- * trip is a few in-thread message hops, message processing is FIFO and reproducible, and the
- * VM can tell when nothing is left to process ({@link #whenIdle}): the scheduler starts a new
- * round of vCPU slices only once every effect of the previous one (interrupts raised by timers,
- * IPIs) has reached its target.
+ * One serial dispatcher per VM, registered with the actor system when the VM is created: a
+ * {@link Strand} over a pool shared by all VMs of the JVM, with a thread per processor. The
+ * actors of a VM run one message at a time, FIFO and reproducibly, so an exit's round trip is a
+ * few message hops on one thread, and the VM can tell when nothing is left to process
+ * ({@link #whenIdle}): the scheduler starts a new round of vCPU slices only once every effect of
+ * the previous one (interrupts raised by timers, IPIs) has reached its target. Thousands of VMs
+ * share the processors' threads, taking turns.
+ *
+ * <p>In parallel mode each vCPU gets a dispatcher with a thread of its own
+ * ({@link #registerOwnThread}), so that vCPUs run on separate cores at once.
+ *
+ * <p>The pool is JVM-wide, not per actor system: its threads stand for the host's processors,
+ * which every actor system in the JVM shares (tests and benchmarks run several, one after
+ * another or at once), and an idle thread ends after {@link #IDLE_THREAD_SECONDS}, so the pool
+ * needs no tie to any actor system's life. Its threads are daemons.
  */
 public final class VmDispatchers {
     private VmDispatchers() {}
 
-    private static final Map<String, ThreadPoolExecutor> EXECUTORS = new ConcurrentHashMap<>();
+    static final long IDLE_THREAD_SECONDS = 10;
 
-    /** Registers a dispatcher with its own thread under {@code id} and returns the selector to spawn actors on it. */
+    private static final Map<String, Strand> STRANDS = new ConcurrentHashMap<>();
+
+    /** Created on first use. */
+    private static final class SharedPool {
+        static final ThreadPoolExecutor POOL = sharedPool();
+    }
+
+    private static ThreadPoolExecutor sharedPool() {
+        int threads = Runtime.getRuntime().availableProcessors();
+        AtomicInteger created = new AtomicInteger();
+        ThreadPoolExecutor pool = new ThreadPoolExecutor(threads, threads, IDLE_THREAD_SECONDS, TimeUnit.SECONDS,
+                new LinkedBlockingQueue<>(), daemon(() -> "symbiont-vm-pool-" + created.incrementAndGet()));
+        pool.allowCoreThreadTimeOut(true);
+        return pool;
+    }
+
+    /**
+     * Registers a dispatcher under {@code id} whose actors take turns on the shared pool, and
+     * returns the selector to spawn actors on it.
+     */
     public static DispatcherSelector register(ActorSystem<?> system, String id) {
+        return register(system, id, OnSharedPool.class);
+    }
+
+    /**
+     * Registers a dispatcher under {@code id} with a thread of its own (named {@code id}), and
+     * returns the selector to spawn actors on it.
+     */
+    public static DispatcherSelector registerOwnThread(ActorSystem<?> system, String id) {
+        return register(system, id, OnOwnThread.class);
+    }
+
+    private static DispatcherSelector register(ActorSystem<?> system, String id, Class<? extends ExecutorServiceConfigurator> executor) {
         Dispatchers dispatchers = Adapter.toClassic(system).dispatchers();
         Config cfg = ConfigFactory.parseMap(Map.of(
                         "id", id,
                         "type", "Dispatcher",
-                        "executor", Executor.class.getName(),
+                        "executor", executor.getName(),
                         "throughput", 64))
                 .withFallback(Adapter.toClassic(system).settings().config().getConfig("pekko.actor.default-dispatcher"));
         if (!dispatchers.registerConfigurator(id, new DispatcherConfigurator(cfg, dispatchers.prerequisites()))) {
@@ -47,48 +89,60 @@ public final class VmDispatchers {
     }
 
     /**
-     * Runs {@code action} on the dispatcher's thread once no message for any of its actors is
-     * waiting. The dispatcher must have started (an actor on it has run).
+     * Runs {@code action} on the dispatcher (as one of its tasks) once no message for any of its
+     * actors is waiting. The dispatcher must have started (an actor on it has run).
      */
     public static void whenIdle(String id, Runnable action) {
-        ThreadPoolExecutor e = EXECUTORS.get(id);
-        if (e == null) throw new IllegalStateException("no running dispatcher " + id);
-        e.execute(new Runnable() {
-            @Override
-            public void run() {
-                if (e.getQueue().isEmpty()) action.run();
-                else e.execute(this);
-            }
-        });
+        Strand s = STRANDS.get(id);
+        if (s == null) throw new IllegalStateException("no running dispatcher " + id);
+        s.whenIdle(action);
     }
 
     /**
-     * The executor behind a VM dispatcher: one named platform thread, a FIFO queue. Pekko shuts it
-     * down when the last actor on the dispatcher has stopped (and would create a new one if
-     * actors were spawned on it again).
+     * Pekko shuts a dispatcher's executor down when the last actor on it has stopped (and would
+     * create a new one if actors were spawned on it again): the strand ends, the pool stays.
      */
-    public static final class Executor extends ExecutorServiceConfigurator {
-        public Executor(Config config, DispatcherPrerequisites prerequisites) {
+    public static final class OnSharedPool extends ExecutorServiceConfigurator {
+        public OnSharedPool(Config config, DispatcherPrerequisites prerequisites) {
+            super(config, prerequisites);
+        }
+
+        @Override
+        public ExecutorServiceFactory createExecutorServiceFactory(String id, ThreadFactory threadFactory) {
+            return () -> strand(id, SharedPool.POOL, () -> {});
+        }
+    }
+
+    /** A strand over a one-thread pool of its own, which ends with the strand. */
+    public static final class OnOwnThread extends ExecutorServiceConfigurator {
+        public OnOwnThread(Config config, DispatcherPrerequisites prerequisites) {
             super(config, prerequisites);
         }
 
         @Override
         public ExecutorServiceFactory createExecutorServiceFactory(String id, ThreadFactory threadFactory) {
             return () -> {
-                ThreadPoolExecutor e = new ThreadPoolExecutor(1, 1, 0, TimeUnit.MILLISECONDS, new LinkedBlockingQueue<>(),
-                        r -> {
-                            Thread t = new Thread(r, id);
-                            t.setDaemon(true);
-                            return t;
-                        }) {
-                    @Override
-                    protected void terminated() {
-                        EXECUTORS.remove(id, this);
-                    }
-                };
-                EXECUTORS.put(id, e);
-                return (ExecutorService) e;
+                ThreadPoolExecutor own = new ThreadPoolExecutor(1, 1, 0, TimeUnit.MILLISECONDS, new LinkedBlockingQueue<>(),
+                        daemon(() -> id));
+                return strand(id, own, own::shutdown);
             };
         }
+    }
+
+    private static ExecutorService strand(String id, ThreadPoolExecutor pool, Runnable afterTermination) {
+        Strand s = new Strand(pool, ended -> {
+            STRANDS.remove(id, ended);
+            afterTermination.run();
+        });
+        STRANDS.put(id, s);
+        return s;
+    }
+
+    private static ThreadFactory daemon(Supplier<String> names) {
+        return r -> {
+            Thread t = new Thread(r, names.get());
+            t.setDaemon(true);
+            return t;
+        };
     }
 }

@@ -253,7 +253,7 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
             }
             for (int k = 0; k < n; k++) {
                 // Parallel mode: a thread per vCPU; devices stay on the VM's thread with the supervisor.
-                DispatcherSelector d = parallel ? VmDispatchers.register(ctx.getSystem(), dispatcherId + ".vcpu" + k) : dispatcher;
+                DispatcherSelector d = parallel ? VmDispatchers.registerOwnThread(ctx.getSystem(), dispatcherId + ".vcpu" + k) : dispatcher;
                 vcpus.add(ctx.spawn(VcpuActor.create(k, cpus[k], ctx.getSelf(), tscHz, config.costs(), dispatcherId, k != 0), "vcpu-" + k, d));
                 halted[k] = parked[k] = k != 0;
             }

@@ -32,7 +32,7 @@ class VmDispatchersTest {
     }
 
     @Test
-    void aVmsActorsShareOneThreadAndIdlenessIsDetectedAfterAllChainsFinish() throws Exception {
+    void aVmsActorsRunOnTheSharedPoolAndIdlenessIsDetectedAfterAllChainsFinish() throws Exception {
         DispatcherSelector d = VmDispatchers.register(kit.system(), "symbiont.test-vm");
         List<String> threads = new ArrayList<>();
         ActorRef<Integer> c = kit.spawn(relay(null, threads), "c", d);
@@ -48,6 +48,22 @@ class VmDispatchersTest {
             return Behaviors.empty();
         }), "starter", d);
         assertEquals(1 + 3 + 3, seen.get(5, TimeUnit.SECONDS), "both chains reached c before the VM counted as idle");
-        assertEquals(List.of("symbiont.test-vm"), threads.stream().distinct().toList());
+        assertTrue(threads.stream().allMatch(t -> t.startsWith("symbiont-vm-pool-")), threads::toString);
+    }
+
+    @Test
+    void aDispatcherWithItsOwnThreadRunsItsActorsThereAndTellsWhenIdle() throws Exception {
+        DispatcherSelector d = VmDispatchers.registerOwnThread(kit.system(), "symbiont.test-vcpu");
+        List<String> threads = new ArrayList<>();
+        ActorRef<Integer> b = kit.spawn(relay(null, threads), "own-b", d);
+        ActorRef<Integer> a = kit.spawn(relay(b, threads), "own-a", d);
+        CompletableFuture<Integer> seen = new CompletableFuture<>();
+        kit.spawn(Behaviors.<Integer>setup(ctx -> {
+            a.tell(3);
+            VmDispatchers.whenIdle("symbiont.test-vcpu", () -> seen.complete(threads.size()));
+            return Behaviors.empty();
+        }), "own-starter", d);
+        assertEquals(2, seen.get(5, TimeUnit.SECONDS));
+        assertEquals(List.of("symbiont.test-vcpu"), threads.stream().distinct().toList());
     }
 }
