@@ -9,7 +9,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import org.apache.pekko.actor.typed.ActorSystem;
-import org.apache.pekko.actor.typed.Props;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.cluster.MemberStatus;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
@@ -24,6 +23,9 @@ import org.apache.pekko.cluster.typed.Cluster;
  */
 public final class SymbiontCluster {
     private SymbiontCluster() {}
+
+    /** Node entities and coordinators run beside the VMs, on their pool (see VmDispatchers.registerBesideVms). */
+    static final String NODE_DISPATCHER = "symbiont.cluster.nodes";
 
     /** Every member's actor system has this name (members of one cluster must agree). */
     public static final String SYSTEM = "symbiont";
@@ -43,7 +45,8 @@ public final class SymbiontCluster {
                 .withFallback(ConfigFactory.load());
         org.slf4j.LoggerFactory.getILoggerFactory();
         ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), SYSTEM, config);
-        ClusterSharding.get(system).init(Entity.of(SimulatedNode.TYPE, ctx -> SimulatedNode.create()));
+        ClusterSharding.get(system).init(Entity.of(SimulatedNode.TYPE, ctx -> SimulatedNode.create())
+                .withEntityProps(org.symbiont.vmm.VmDispatchers.registerBesideVms(system, NODE_DISPATCHER)));
         Cluster cluster = Cluster.get(system);
         if (seedNodes.isEmpty()) {
             cluster.manager().tell(org.apache.pekko.cluster.typed.Join.create(cluster.selfMember().address()));
@@ -135,7 +138,7 @@ public final class SymbiontCluster {
         Wiring wiring = experiment.wiring();
         Duration stall = system.settings().config().getDuration("symbiont.cluster.stall-timeout");
         system.systemActorOf(Coordinator.create(experiment.nodes(), wiring, stall, progress, done), "experiment-" + experiment.id(),
-                Props.empty());
+                org.apache.pekko.actor.typed.DispatcherSelector.fromConfig(NODE_DISPATCHER));
         try {
             return done.get();
         } catch (InterruptedException e) {

@@ -74,6 +74,16 @@ public final class VmDispatchers {
         return register(system, id, OnOwnThread.class);
     }
 
+    /**
+     * Registers a dispatcher under {@code id} for actors that work in lock step with VMs without
+     * being part of one (a simulated cluster's nodes and its coordinator): their messages run on
+     * the VMs' shared pool, different actors at once, so a message between them and a VM hands
+     * work to a thread that is already running instead of waking another.
+     */
+    public static DispatcherSelector registerBesideVms(ActorSystem<?> system, String id) {
+        return register(system, id, BesideVms.class);
+    }
+
     private static DispatcherSelector register(ActorSystem<?> system, String id, Class<? extends ExecutorServiceConfigurator> executor) {
         Dispatchers dispatchers = Adapter.toClassic(system).dispatchers();
         Config cfg = ConfigFactory.parseMap(Map.of(
@@ -110,6 +120,31 @@ public final class VmDispatchers {
         @Override
         public ExecutorServiceFactory createExecutorServiceFactory(String id, ThreadFactory threadFactory) {
             return () -> strand(id, SharedPool.POOL, () -> {});
+        }
+    }
+
+    /** The shared pool itself, for {@link #registerBesideVms}; shutting the dispatcher down leaves the pool running. */
+    public static final class BesideVms extends ExecutorServiceConfigurator {
+        public BesideVms(Config config, DispatcherPrerequisites prerequisites) {
+            super(config, prerequisites);
+        }
+
+        @Override
+        public ExecutorServiceFactory createExecutorServiceFactory(String id, ThreadFactory threadFactory) {
+            return () -> new java.util.concurrent.AbstractExecutorService() {
+                private volatile boolean shutdown;
+
+                @Override public void execute(Runnable task) {
+                    if (shutdown) throw new java.util.concurrent.RejectedExecutionException("dispatcher " + id + " is shut down");
+                    SharedPool.POOL.execute(task);
+                }
+
+                @Override public void shutdown() { shutdown = true; }
+                @Override public java.util.List<Runnable> shutdownNow() { shutdown = true; return java.util.List.of(); }
+                @Override public boolean isShutdown() { return shutdown; }
+                @Override public boolean isTerminated() { return shutdown; }
+                @Override public boolean awaitTermination(long timeout, TimeUnit unit) { return shutdown; }
+            };
         }
     }
 

@@ -538,8 +538,9 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
         }
         waitingForAdvance = false;
         horizon = Math.max(horizon, m.horizonNanos());
-        timers.fireDue(roundStart); // frames arriving right now
-        settleThen(new RoundBoundary());
+        // Frames arriving right now go to their NICs first, and the round starts once their interrupts are in.
+        if (timers.fireDue(roundStart) > 0) settleThen(new RoundBoundary());
+        else schedule();
         return this;
     }
 
