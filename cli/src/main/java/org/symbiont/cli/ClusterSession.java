@@ -1,0 +1,126 @@
+package org.symbiont.cli;
+
+import com.typesafe.config.Config;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.symbiont.cluster.Coordinator;
+import org.symbiont.cluster.Experiment;
+import org.symbiont.cluster.ExperimentResult;
+import org.symbiont.cluster.Interconnect;
+import org.symbiont.cluster.NodeResult;
+import org.symbiont.cluster.NodeSpec;
+import org.symbiont.cluster.SymbiontCluster;
+import org.symbiont.guests.GuestImages;
+import org.symbiont.guests.ResultLine;
+
+/**
+ * The cluster member a cluster experiment runs from: one that joins a running cluster
+ * (--cluster-seed), or a one-member cluster of its own in this process. It builds experiments of
+ * LWK nodes and runs them, showing their progress; closing it leaves the cluster.
+ */
+final class ClusterSession implements AutoCloseable {
+    /** How long to wait for the member to join and for --members members to be up. */
+    static final Duration MEMBERS_TIMEOUT = Duration.ofSeconds(60);
+    /** The coordinator reports about once a second; a line every few seconds is enough to see a run move. */
+    static final long PROGRESS_EVERY_NANOS = 5_000_000_000L;
+    /** The guest's exit status through isa-debug-exit when its workload succeeded: (0 << 1) | 1. */
+    static final int GUEST_SUCCESS = 1;
+
+    private final ClusterOptions options;
+    private final ActorSystem<Void> member;
+    private final Interconnect interconnect;
+    private final byte[] kernel = GuestImages.lwk();
+    /** Experiment ids name sharding entities and their VMs' dispatchers: each run needs its own. */
+    private final String idPrefix = Long.toString(System.currentTimeMillis(), 36);
+    private int runs;
+
+    private ClusterSession(ClusterOptions options, ActorSystem<Void> member) {
+        this.options = options;
+        this.member = member;
+        Config net = member.settings().config().getConfig("symbiont.cluster.interconnect");
+        this.interconnect = Interconnect.from(net, "symbiont.cluster.interconnect");
+    }
+
+    /** Starts the member and waits for it (and --members in all) to be up. */
+    static ClusterSession open(ClusterOptions options) {
+        ActorSystem<Void> member = options.clusterSeed == null
+                ? ClusterNodeCommand.startMember("127.0.0.1", 0, null)
+                : ClusterNodeCommand.startMember(options.clusterHost, 0, options.clusterSeed);
+        try {
+            SymbiontCluster.awaitMembers(member, options.members, MEMBERS_TIMEOUT);
+        } catch (IllegalStateException e) {
+            SymbiontCluster.stop(member);
+            throw new UserError(options.clusterSeed == null ? e.getMessage()
+                    : "joining the cluster through " + options.clusterSeed + ": " + e.getMessage());
+        }
+        System.out.println(options.clusterSeed == null ? "cluster: one member in this process (" + SymbiontCluster.address(member) + ")"
+                : "cluster: member " + SymbiontCluster.address(member) + " joined through " + options.clusterSeed
+                        + " (" + options.members + " member(s) up)");
+        return new ClusterSession(options, member);
+    }
+
+    /**
+     * An experiment of {@code nodes} LWK nodes: rank r runs {@code workload rank=r nranks=nodes}
+     * in a VM of --node-memory with its own seed, configured further by {@code vmExtras} (HOCON),
+     * its interconnect NIC reached through the VMM's trap or, with {@code nicPassthrough}, directly.
+     */
+    Experiment lwkExperiment(String name, int nodes, String workload, String vmExtras, boolean nicPassthrough) {
+        String id = name + "-" + idPrefix + "-" + (++runs);
+        List<NodeSpec> specs = new ArrayList<>(nodes);
+        for (int r = 0; r < nodes; r++) {
+            String hocon = "name = node" + r + "\nmemory = " + options.nodeMemory + "\nseed = " + options.nodeSeed(r) + "\n"
+                    + vmExtras + "\n"
+                    + "kernel.append = \"" + workload + " rank=" + r + " nranks=" + nodes + "\"\n"
+                    + "devices += { name = net0, type = virtio-net, link = interconnect, passthrough = " + nicPassthrough
+                    + ", mac = \"02:4c:57:4b:" + String.format("%02x:%02x", r >> 8, r & 0xFF) + "\" }\n";
+            specs.add(new NodeSpec(r, "node" + r, hocon, kernel, "lwk.bin"));
+        }
+        return new Experiment(id, specs, interconnect);
+    }
+
+    /** A finished run: rank 0's result line and the experiment's figures. */
+    record Run(ResultLine rank0, ExperimentResult result) {
+        double wallSeconds() {
+            return result.wallNanos() / 1e9;
+        }
+    }
+
+    /**
+     * Runs {@code experiment}, showing its progress every few seconds; fails unless every node's
+     * workload succeeded and rank 0 printed its result line.
+     */
+    Run run(Experiment experiment, String label) {
+        long[] lastShown = {System.nanoTime()};
+        ExperimentResult r = SymbiontCluster.run(member, experiment, p -> {
+            long now = System.nanoTime();
+            if (now - lastShown[0] < PROGRESS_EVERY_NANOS || p.finished() == p.nodes()) return;
+            lastShown[0] = now;
+            System.out.printf(Locale.ROOT, "      ... %.2f ms virtual, %,d windows, %d of %d nodes done, %.0f s wall%n",
+                    p.virtualNanos() / 1e6, p.windows(), p.finished(), p.nodes(), p.wallNanos() / 1e9);
+        });
+        if (!r.succeeded()) throw new ExperimentFailed(label + ": the experiment stopped: " + r.failure());
+        for (NodeResult n : r.nodes()) {
+            if (n.guestStatus() == null || n.guestStatus() != GUEST_SUCCESS) {
+                throw new ExperimentFailed(label + ": node " + n.name() + "'s workload failed (guest exit status " + n.guestStatus()
+                        + "); its console ended:\n" + tail(n.console()));
+            }
+        }
+        NodeResult first = r.nodes().getFirst();
+        ResultLine line = ResultLine.find(first.console()).orElseThrow(() -> new ExperimentFailed(
+                label + ": node " + first.name() + " printed no result line; its console ended:\n" + tail(first.console())));
+        return new Run(line, r);
+    }
+
+    private static String tail(String console) {
+        List<String> lines = console.lines().toList();
+        return String.join("\n", lines.subList(Math.max(0, lines.size() - 10), lines.size()));
+    }
+
+    @Override
+    public void close() {
+        SymbiontCluster.stop(member);
+    }
+}
