@@ -1,9 +1,10 @@
 package org.symbiont.cli;
 
-import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigValueFactory;
 import java.nio.file.Path;
 import java.util.List;
+import org.symbiont.vmm.config.VmConfig;
 import picocli.CommandLine.Option;
 
 /** The options every cluster experiment takes: which node counts, where it runs, each node's memory and seed, where results go. */
@@ -52,13 +53,9 @@ final class ClusterOptions {
         if (members < 1) throw new UserError("--members must be at least 1, got " + members);
         if (members > 1 && clusterSeed == null) throw new UserError("--members " + members + " needs --cluster-seed (a cluster to join)");
         if (clusterSeed != null) ClusterNodeCommand.checkSeed(clusterSeed, "--cluster-seed");
-        long bytes;
-        try {
-            bytes = ConfigFactory.parseString("memory = \"" + nodeMemory.replace("\"", "") + "\"").getBytes("memory");
-        } catch (ConfigException e) {
-            throw new UserError("--node-memory: expected a size like 64M, got \"" + nodeMemory + "\"");
-        }
-        if (bytes < (1 << 20)) throw new UserError("--node-memory must be at least 1M, got " + nodeMemory);
+        // The VMM's own rules for a VM's memory, before the cluster starts (a VmConfigException is a user error).
+        VmConfig.from(ConfigFactory.empty().withValue("memory", ConfigValueFactory.fromAnyRef(nodeMemory))
+                .withValue("kernel.file", ConfigValueFactory.fromAnyRef(ClusterSession.KERNEL_NAME)), "--node-memory");
     }
 
     /** The VM seed of the node of rank {@code rank}: --seed and the rank mixed by SplitMix64's finalizer, not negative. */

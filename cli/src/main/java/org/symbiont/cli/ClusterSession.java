@@ -1,6 +1,7 @@
 package org.symbiont.cli;
 
 import com.typesafe.config.Config;
+import com.typesafe.config.ConfigUtil;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -28,6 +29,9 @@ final class ClusterSession implements AutoCloseable {
     static final long PROGRESS_EVERY_NANOS = 5_000_000_000L;
     /** The guest's exit status through isa-debug-exit when its workload succeeded: (0 << 1) | 1. */
     static final int GUEST_SUCCESS = 1;
+
+    /** The name the nodes boot the LWK under: the first word of its command line, the same on every run. */
+    static final String KERNEL_NAME = "lwk.bin";
 
     private final ClusterOptions options;
     private final ActorSystem<Void> member;
@@ -71,12 +75,12 @@ final class ClusterSession implements AutoCloseable {
         String id = name + "-" + idPrefix + "-" + (++runs);
         List<NodeSpec> specs = new ArrayList<>(nodes);
         for (int r = 0; r < nodes; r++) {
-            String hocon = "name = node" + r + "\nmemory = " + options.nodeMemory + "\nseed = " + options.nodeSeed(r) + "\n"
+            String hocon = "name = node" + r + "\nmemory = " + ConfigUtil.quoteString(options.nodeMemory) + "\nseed = " + options.nodeSeed(r) + "\n"
                     + vmExtras + "\n"
                     + "kernel.append = \"" + workload + " rank=" + r + " nranks=" + nodes + "\"\n"
                     + "devices += { name = net0, type = virtio-net, link = interconnect, passthrough = " + nicPassthrough
                     + ", mac = \"02:4c:57:4b:" + String.format("%02x:%02x", r >> 8, r & 0xFF) + "\" }\n";
-            specs.add(new NodeSpec(r, "node" + r, hocon, kernel, "lwk.bin"));
+            specs.add(new NodeSpec(r, "node" + r, hocon, kernel, KERNEL_NAME));
         }
         return new Experiment(id, specs, interconnect);
     }
