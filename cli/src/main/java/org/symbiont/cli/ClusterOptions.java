@@ -2,6 +2,7 @@ package org.symbiont.cli;
 
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValueFactory;
+import java.lang.management.ManagementFactory;
 import java.nio.file.Path;
 import java.util.List;
 import org.symbiont.vmm.config.VmConfig;
@@ -56,6 +57,22 @@ final class ClusterOptions {
         // The VMM's own rules for a VM's memory, before the cluster starts (a VmConfigException is a user error).
         VmConfig.from(ConfigFactory.empty().withValue("memory", ConfigValueFactory.fromAnyRef(nodeMemory))
                 .withValue("kernel.file", ConfigValueFactory.fromAnyRef(ClusterSession.KERNEL_NAME)), "--node-memory");
+    }
+
+    /**
+     * In a cluster of this process alone, every node's guest RAM is allocated here (each VM's
+     * memory is one preallocated block): more nodes than the host's memory holds is a mistake
+     * to report before the first run, not an allocation failure hours in.
+     */
+    void checkFitsInThisHost(int largestCount) {
+        if (clusterSeed != null) return;
+        long perNode = ConfigFactory.empty().withValue("memory", ConfigValueFactory.fromAnyRef(nodeMemory)).getBytes("memory");
+        long host = ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean()).getTotalMemorySize();
+        if (perNode * largestCount > host) {
+            throw new UserError(largestCount + " nodes of " + nodeMemory + " guest RAM need " + (perNode * largestCount >> 20)
+                    + " MiB, more than this host's " + (host >> 20) + " MiB: leave out the largest counts (--max-nodes), give"
+                    + " the nodes less memory (--node-memory) or spread them over a cluster (--cluster-seed)");
+        }
     }
 
     /** The VM seed of the node of rank {@code rank}: --seed and the rank mixed by SplitMix64's finalizer, not negative. */

@@ -72,6 +72,7 @@ final class NoiseExperiment implements Callable<Integer> {
         if (iters < 1 || iters > 100_000) throw new UserError("--iters must be from 1 to 100000, got " + iters);
         if (compute < 2 || compute > 1_000_000_000L) throw new UserError("--compute must be from 2 to 1000000000 flops, got " + compute);
         List<Integer> counts = cluster.nodeCounts(DEFAULT_NODES);
+        cluster.checkFitsInThisHost(counts.getLast());
         String workload = "allreduce iters=" + iters + " compute=" + compute + " count=4";
         System.out.println("noise experiment: `" + workload + "` on " + counts + " nodes, noise phase " + phase
                 + "; each pattern takes 2.5% of every node's CPU.");

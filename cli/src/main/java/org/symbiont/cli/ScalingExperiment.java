@@ -69,6 +69,7 @@ final class ScalingExperiment implements Callable<Integer> {
         if (planes < 1 || planes > 256) throw new UserError("--planes must be from 1 to 256, got " + planes);
         if (maxIter < 1 || maxIter > 100_000) throw new UserError("--max-iter must be from 1 to 100000, got " + maxIter);
         List<Integer> counts = cluster.nodeCounts(DEFAULT_NODES);
+        cluster.checkFitsInThisHost(counts.getLast());
         System.out.println("scaling experiment: hpccg, a " + grid + " x " + grid + " x " + planes + " grid per rank, " + maxIter
                 + " CG iterations, on " + counts + " nodes; native against virtualized.");
         ResultTable table = new ResultTable(List.of("nodes", "configuration", "virtual seconds", "overhead %", "mflops", "wall seconds"));

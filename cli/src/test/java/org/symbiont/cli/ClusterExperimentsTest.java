@@ -48,6 +48,7 @@ class ClusterExperimentsTest {
         assertUserError("--cluster-seed: seed \"localhost\": expected HOST:PORT", "experiment", "noise", "--cluster-seed", "localhost");
         assertUserError("--node-memory: memory: expected a multiple of 4K between 2M and 1T", "experiment", "noise", "--node-memory", "1M");
         assertUserError("No number in size-in-bytes value 'lots'", "experiment", "scaling", "--node-memory", "lots");
+        assertUserError("65535 nodes of 1T guest RAM need", "experiment", "noise", "--nodes", "65535", "--node-memory", "1T");
         assertUserError("--max-iter must be from 1", "experiment", "scaling", "--max-iter", "0");
         assertUserError("--seed: seed \"127.0.0.1:70000\": the port must be a number from 1 to 65535", "cluster-node", "--seed", "127.0.0.1:70000");
         assertUserError("--port must be from 0", "cluster-node", "--seed", "127.0.0.1:2551", "--port", "-1");
