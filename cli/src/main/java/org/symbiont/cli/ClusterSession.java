@@ -40,10 +40,14 @@ final class ClusterSession implements AutoCloseable {
     /** Experiment ids name sharding entities and their VMs' dispatchers: each run needs its own. */
     private final String idPrefix = Long.toString(System.currentTimeMillis(), 36);
     private int runs;
+    /** Leaves the cluster if the command is interrupted (SIGINT, SIGTERM) while the session is open. */
+    private final Thread leaveOnExit;
 
     private ClusterSession(ClusterOptions options, ActorSystem<Void> member) {
         this.options = options;
         this.member = member;
+        this.leaveOnExit = new Thread(() -> SymbiontCluster.stop(member), "symbiont-experiment-leave");
+        Runtime.getRuntime().addShutdownHook(leaveOnExit);
         Config net = member.settings().config().getConfig("symbiont.cluster.interconnect");
         this.interconnect = Interconnect.from(net, "symbiont.cluster.interconnect");
     }
@@ -125,6 +129,7 @@ final class ClusterSession implements AutoCloseable {
 
     @Override
     public void close() {
+        Runtime.getRuntime().removeShutdownHook(leaveOnExit);
         SymbiontCluster.stop(member);
     }
 }
