@@ -97,18 +97,23 @@ final class ClusterSession implements AutoCloseable {
     }
 
     /**
-     * Runs {@code experiment}, showing its progress every few seconds; fails unless every node's
-     * workload succeeded and rank 0 printed its result line.
+     * Runs {@code experiment}, showing its progress every few seconds on lines of their own after
+     * the caller's start of a line (which its result then continues, indented, on a new one); fails
+     * unless every node's workload succeeded and rank 0 printed its result line.
      */
     Run run(Experiment experiment, String label) {
         long[] lastShown = {System.nanoTime()};
+        boolean[] shown = {false};
         ExperimentResult r = SymbiontCluster.run(member, experiment, p -> {
             long now = System.nanoTime();
             if (now - lastShown[0] < PROGRESS_EVERY_NANOS || p.finished() == p.nodes()) return;
             lastShown[0] = now;
-            System.out.printf(Locale.ROOT, "      ... %.2f ms virtual, %,d windows, %d of %d nodes done, %.0f s wall%n",
+            shown[0] = true;
+            System.out.printf(Locale.ROOT, "%n      ... %.2f ms virtual, %,d windows, %d of %d nodes done, %.0f s wall",
                     p.virtualNanos() / 1e6, p.windows(), p.finished(), p.nodes(), p.wallNanos() / 1e9);
+            System.out.flush();
         });
+        if (shown[0]) System.out.printf("%n      ");
         if (!r.succeeded()) throw new ExperimentFailed(label + ": the experiment stopped: " + r.failure());
         for (NodeResult n : r.nodes()) {
             if (n.guestStatus() == null || n.guestStatus() != GUEST_SUCCESS) {

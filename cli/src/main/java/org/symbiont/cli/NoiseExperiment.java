@@ -90,14 +90,15 @@ final class NoiseExperiment implements Callable<Integer> {
                 for (int p = 0; p < PATTERNS.size(); p++) {
                     Pattern pattern = PATTERNS.get(p);
                     String label = nodes + " nodes, noise " + pattern.label();
-                    System.out.printf(Locale.ROOT, "  %5d nodes  noise %-16s%n", nodes, pattern.label());
+                    System.out.printf(Locale.ROOT, "  %5d nodes  noise %-16s  ", nodes, pattern.label());
+                    System.out.flush();
                     ClusterSession.Run run = session.run(session.lwkExperiment("noise", nodes, workload,
                             "cycles-per-instruction = " + CYCLES_PER_INSTRUCTION + "\n" + pattern.hocon(phase), true), label);
                     double seconds = run.rank0().measuredNumber("seconds");
                     if (p == 0) baseline = seconds;
                     double percent = 100 * (seconds / baseline - 1);
                     if (p > 0) slowdown[p - 1][c] = percent;
-                    System.out.printf(Locale.ROOT, "      %.6f s virtual  %+.2f%%  (%.1f s wall)%n", seconds, percent, run.wallSeconds());
+                    System.out.printf(Locale.ROOT, "%.6f s virtual  %+.2f%%  (%.1f s wall)%n", seconds, percent, run.wallSeconds());
                     table.add(nodes, pattern.label(), seconds, percent, run.rank0().measuredNumber("median_us"),
                             run.rank0().measuredNumber("max_us"), run.wallSeconds());
                 }
