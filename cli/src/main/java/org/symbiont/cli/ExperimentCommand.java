@@ -7,38 +7,60 @@ import java.util.concurrent.Callable;
 import org.symbiont.guests.GuestImages;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
 
 /** Experiments that reproduce the published findings Symbiont re-creates, each a table, a CSV and an SVG plot. */
 @Command(name = "experiment", mixinStandardHelpOptions = true,
-        description = "Run an experiment: paging (native, shadow and nested paging on single-address-space and context-switching guests) or swapbypass (guest swapping against SwapBypass against enough RAM).")
+        description = "Run an experiment: paging (native, shadow and nested paging on single-address-space and context-switching guests), "
+                + "swapbypass (guest swapping against SwapBypass against enough RAM), noise (OS noise at scale on a simulated cluster) "
+                + "or scaling (HPCCG weak scaling, native against virtualized, on a simulated cluster).",
+        subcommands = {ExperimentCommand.Paging.class, ExperimentCommand.SwapBypass.class, NoiseExperiment.class, ScalingExperiment.class})
 final class ExperimentCommand implements Callable<Integer> {
-    @Parameters(index = "0", description = "The experiment: paging or swapbypass")
-    String name;
-
-    @Option(names = "--out", description = "Directory for the CSV and SVG files (default: ${DEFAULT-VALUE}).", defaultValue = "results")
-    Path out;
-
-    @Option(names = "--scale", description = "Multiply the workloads' sizes by this factor (default: ${DEFAULT-VALUE}).", defaultValue = "1")
-    double scale;
 
     @Override
-    public Integer call() throws Exception {
-        if (scale < 0.01 || scale > 100) throw new UserError("--scale must be between 0.01 and 100, got " + scale);
-        switch (name) {
-            case "paging" -> {
-                System.out.println("paging experiment: each workload shape under native, shadow (vtlb, cached) and nested paging;"
-                        + " virtual time of the workload itself; one deterministic run per cell.");
-                withLwkIn(out, kernel -> PagingExperiment.run(kernel, out, scale));
-            }
-            case "swapbypass" -> {
-                System.out.println("swapbypass experiment: STREAM and GUPS with working sets from below to above guest RAM,"
-                        + " guest swapping against SwapBypass against enough RAM; one deterministic run per cell.");
-                withLwkIn(out, kernel -> SwapBypassExperiment.run(kernel, out, scale));
-            }
-            default -> throw new UserError("unknown experiment '" + name + "': use paging or swapbypass");
+    public Integer call() {
+        throw new UserError("name an experiment: paging, swapbypass, noise or scaling (symbiont experiment --help)");
+    }
+
+    @Command(name = "paging", mixinStandardHelpOptions = true,
+            description = "Native, shadow (vtlb, cached) and nested paging on HPCCG and GUPS, one address space and four processes.")
+    static final class Paging implements Callable<Integer> {
+        @Option(names = "--out", description = "Directory for the CSV and SVG files (default: ${DEFAULT-VALUE}).", defaultValue = "results")
+        Path out;
+
+        @Option(names = "--scale", description = "Multiply the workloads' sizes by this factor (default: ${DEFAULT-VALUE}).", defaultValue = "1")
+        double scale;
+
+        @Override
+        public Integer call() throws IOException {
+            checkScale(scale);
+            System.out.println("paging experiment: each workload shape under native, shadow (vtlb, cached) and nested paging;"
+                    + " virtual time of the workload itself; one deterministic run per cell.");
+            withLwkIn(out, kernel -> PagingExperiment.run(kernel, out, scale));
+            return 0;
         }
-        return 0;
+    }
+
+    @Command(name = "swapbypass", mixinStandardHelpOptions = true,
+            description = "STREAM and GUPS with working sets from below to above guest RAM: guest swapping, SwapBypass, enough RAM.")
+    static final class SwapBypass implements Callable<Integer> {
+        @Option(names = "--out", description = "Directory for the CSV and SVG files (default: ${DEFAULT-VALUE}).", defaultValue = "results")
+        Path out;
+
+        @Option(names = "--scale", description = "Multiply the workloads' sizes by this factor (default: ${DEFAULT-VALUE}).", defaultValue = "1")
+        double scale;
+
+        @Override
+        public Integer call() throws IOException {
+            checkScale(scale);
+            System.out.println("swapbypass experiment: STREAM and GUPS with working sets from below to above guest RAM,"
+                    + " guest swapping against SwapBypass against enough RAM; one deterministic run per cell.");
+            withLwkIn(out, kernel -> SwapBypassExperiment.run(kernel, out, scale));
+            return 0;
+        }
+    }
+
+    private static void checkScale(double scale) {
+        if (scale < 0.01 || scale > 100) throw new UserError("--scale must be between 0.01 and 100, got " + scale);
     }
 
     private interface Experiment {

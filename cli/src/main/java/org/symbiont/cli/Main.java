@@ -8,7 +8,8 @@ import picocli.CommandLine.Command;
 /** The {@code symbiont} command. */
 @Command(name = "symbiont", mixinStandardHelpOptions = true, version = "Symbiont 0.1.0",
         description = "A virtual machine monitor on actors, with symbiotic virtualization.",
-        subcommands = {RunCommand.class, DemoCommand.class, BenchCommand.class, ExperimentCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {RunCommand.class, DemoCommand.class, BenchCommand.class, ExperimentCommand.class, ClusterNodeCommand.class,
+                CommandLine.HelpCommand.class})
 public final class Main {
     public static void main(String[] args) {
         System.exit(execute(args));
@@ -20,6 +21,10 @@ public final class Main {
             if (ex instanceof UserError || ex instanceof BootImageException || ex instanceof VmConfigException) {
                 commandLine.getErr().println("symbiont: " + ex.getMessage());
                 return 2;
+            }
+            if (ex instanceof ExperimentFailed) {
+                commandLine.getErr().println("symbiont: " + ex.getMessage());
+                return 1;
             }
             throw ex;
         });

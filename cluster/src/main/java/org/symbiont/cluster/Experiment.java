@@ -4,8 +4,9 @@ import com.typesafe.config.ConfigFactory;
 import java.util.List;
 
 /**
- * An experiment: its id (names its nodes' sharding entities: letters, digits, '-' and '_'), its
- * nodes (indices 0..n-1 in order) and the interconnect between them.
+ * An experiment: its id (names its nodes' sharding entities and their VMs' dispatchers: letters,
+ * digits, '-' and '_', unique among the experiments a cluster runs), its nodes (indices 0..n-1
+ * in order) and the interconnect between them.
  */
 public record Experiment(String id, List<NodeSpec> nodes, Interconnect interconnect) {
 
@@ -20,19 +21,20 @@ public record Experiment(String id, List<NodeSpec> nodes, Interconnect interconn
 
     /**
      * {@code nodes} nodes that each run {@code kernel} (booted as {@code kernelName}) with the
-     * command line {@code arguments rank=R nranks=N}, configured by {@code vmHocon} (keys of a VM
-     * configuration; {@code %d} stands for the rank where a per-node value is wanted, e.g. a seed)
-     * plus the interconnect NIC at the rank's address, 02:4c:57:4b:HI:LO — the addresses the LWK's
-     * message layer uses.
+     * command line {@code arguments rank=R nranks=N}, configured by {@code vmHocon.apply(R)} (keys
+     * of a VM configuration) plus the interconnect NIC with {@code nicParams} (e.g.
+     * {@code passthrough = true}) at the rank's address, 02:4c:57:4b:HI:LO — the addresses the
+     * LWK's message layer uses.
      */
-    public static Experiment ofRanks(String id, int nodes, byte[] kernel, String kernelName, String arguments, String vmHocon,
-                                     Interconnect interconnect) {
+    public static Experiment ofRanks(String id, int nodes, byte[] kernel, String kernelName, String arguments,
+                                     java.util.function.IntFunction<String> vmHocon, String nicParams, Interconnect interconnect) {
         if (nodes < 1 || nodes > 65536) throw new IllegalArgumentException("experiment " + id + ": 1 to 65536 nodes, got " + nodes);
         List<NodeSpec> specs = new java.util.ArrayList<>();
         for (int r = 0; r < nodes; r++) {
-            String hocon = "name = node" + r + "\n" + vmHocon.replace("%d", Integer.toString(r)) + "\n"
+            String hocon = "name = node" + r + "\n" + vmHocon.apply(r) + "\n"
                     + "kernel.append = \"" + arguments + " rank=" + r + " nranks=" + nodes + "\"\n"
-                    + "devices += { name = net0, type = virtio-net, link = interconnect, mac = \"02:4c:57:4b:"
+                    + "devices += { name = net0, type = virtio-net, link = interconnect, "
+                    + (nicParams.isBlank() ? "" : nicParams + ", ") + "mac = \"02:4c:57:4b:"
                     + String.format("%02x:%02x", r >> 8, r & 0xFF) + "\" }\n";
             specs.add(new NodeSpec(r, "node" + r, hocon, kernel, kernelName));
         }

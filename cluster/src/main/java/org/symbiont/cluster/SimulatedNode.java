@@ -132,6 +132,8 @@ public final class SimulatedNode extends AbstractBehavior<SimulatedNode.Command>
         spec = m.spec();
         wiring = m.wiring();
         coordinator = m.coordinator();
+        // A coordinator that is gone (its member died) can never end the experiment: the node goes too.
+        getContext().watchWith(coordinator, new Stop("the experiment's coordinator is gone"));
         VmConfig config;
         long mac;
         try {

@@ -27,7 +27,7 @@ class ClusterPlacementSpec {
 
     static Experiment allreduce(String id) {
         return Experiment.ofRanks(id, 6, GuestImages.lwk(), "lwk.bin", "allreduce iters=4 compute=20000",
-                "memory = 64M\nseed = %d\nnoise = [{ frequency = 1000, duration = 25us, phase = random }]", NET);
+                r -> "memory = 64M\nseed = " + r + "\nnoise = [{ frequency = 1000, duration = 25us, phase = random }]", "", NET);
     }
 
     static ExperimentResult runOn(int members, String id) {

@@ -28,7 +28,7 @@ class MemberLossSpec {
         try {
             SymbiontCluster.awaitMembers(first, 3, Duration.ofSeconds(60));
             Experiment long_ = Experiment.ofRanks("loss", 6, GuestImages.lwk(), "lwk.bin", "allreduce iters=100000",
-                    "memory = 64M", ClusterPlacementSpec.NET);
+                    r -> "memory = 64M", "", ClusterPlacementSpec.NET);
             CountDownLatch running = new CountDownLatch(2);
             CompletableFuture<ExperimentResult> result = CompletableFuture.supplyAsync(() ->
                     SymbiontCluster.run(first, long_, p -> running.countDown()));
