@@ -30,12 +30,14 @@ import picocli.CommandLine.Parameters;
  * workloads, side by side with the same machine code run natively and the same guest image under
  * QEMU's TCG; {@code exits}, the exit round trip ({@link ExitBenchmark}); {@code workloads}, the
  * LWK's HPC workloads in wall time against QEMU and their native twins ({@link WorkloadBenchmark});
- * {@code symcalls}, the latency of calls from the VMM into the guest ({@link SymCallBenchmark}).
+ * {@code symcalls}, the latency of calls from the VMM into the guest ({@link SymCallBenchmark});
+ * {@code cluster}, a simulated cluster's speed and the cost of its time synchronization
+ * ({@link ClusterBenchmark}).
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,
-        description = "Measure the CPU core in guest instructions per second (cpu), the exit round trip (exits), the LWK workloads' wall time (workloads) or SymCall latency (symcalls), next to native execution and QEMU TCG where they apply.")
+        description = "Measure the CPU core in guest instructions per second (cpu), the exit round trip (exits), the LWK workloads' wall time (workloads), SymCall latency (symcalls), next to native execution and QEMU TCG where they apply, or a simulated cluster's speed and the cost of its time synchronization (cluster).")
 final class BenchCommand implements Callable<Integer> {
-    @Parameters(index = "0", description = "What to benchmark: cpu, exits, workloads or symcalls", defaultValue = "cpu")
+    @Parameters(index = "0", description = "What to benchmark: cpu, exits, workloads, symcalls or cluster", defaultValue = "cpu")
     String target;
 
     @Option(names = "--runs", description = "Measured runs per workload; the median is reported (default: ${DEFAULT-VALUE}).", defaultValue = "5")
@@ -53,6 +55,12 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--scale", description = "Multiply workload sizes by this factor (default: ${DEFAULT-VALUE}).", defaultValue = "1")
     double scale;
 
+    @Option(names = "--nodes", split = ",", description = "cluster: simulated node counts (default: ${DEFAULT-VALUE}).", defaultValue = "64,256,1024")
+    List<Integer> nodes;
+
+    @Option(names = "--node-memory", description = "cluster: guest RAM per node (default: ${DEFAULT-VALUE}).", defaultValue = "16M")
+    String nodeMemory;
+
     private static final Pattern RESULT = Pattern.compile("RESULT workload=(\\w+) n=(\\d+) rounds=(\\d+) result=(\\d+)");
     private static final Pattern NATIVE = Pattern.compile("NATIVE workload=(\\w+) result=(\\d+) ns=(\\d+)");
 
@@ -67,14 +75,19 @@ final class BenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (!List.of("cpu", "exits", "workloads", "symcalls").contains(target)) {
-            throw new UserError("unknown benchmark '" + target + "': use cpu, exits, workloads or symcalls");
+        if (!List.of("cpu", "exits", "workloads", "symcalls", "cluster").contains(target)) {
+            throw new UserError("unknown benchmark '" + target + "': use cpu, exits, workloads, symcalls or cluster");
         }
         if (runs < 1 || runs > 100) throw new UserError("--runs must be between 1 and 100, got " + runs);
         if (target.equals("exits")) {
             Path qemu = noQemu ? null : findQemu();
             if (qemu == null && !noQemu) System.out.println("QEMU comparison skipped: qemu-system-x86_64 not found (Debian package qemu-system-x86)");
             ExitBenchmark.run(runs, qemu);
+            return 0;
+        }
+        if (target.equals("cluster")) {
+            for (int n : nodes) if (n < 1 || n > 4096) throw new UserError("--nodes: counts from 1 to 4096, got " + n);
+            ClusterBenchmark.run(nodes, runs, nodeMemory);
             return 0;
         }
         if (target.equals("symcalls")) {

@@ -28,11 +28,19 @@ public record Experiment(String id, List<NodeSpec> nodes, Interconnect interconn
      */
     public static Experiment ofRanks(String id, int nodes, byte[] kernel, String kernelName, String arguments,
                                      java.util.function.IntFunction<String> vmHocon, String nicParams, Interconnect interconnect) {
+        return ofNodes(id, nodes, kernel, kernelName, r -> arguments + " rank=" + r + " nranks=" + nodes, vmHocon, nicParams,
+                interconnect);
+    }
+
+    /** As {@link #ofRanks}, with node r's command line {@code commandLine.apply(r)} as it is. */
+    public static Experiment ofNodes(String id, int nodes, byte[] kernel, String kernelName,
+                                     java.util.function.IntFunction<String> commandLine, java.util.function.IntFunction<String> vmHocon,
+                                     String nicParams, Interconnect interconnect) {
         if (nodes < 1 || nodes > 65536) throw new IllegalArgumentException("experiment " + id + ": 1 to 65536 nodes, got " + nodes);
         List<NodeSpec> specs = new java.util.ArrayList<>();
         for (int r = 0; r < nodes; r++) {
             String hocon = "name = node" + r + "\n" + vmHocon.apply(r) + "\n"
-                    + "kernel.append = \"" + arguments + " rank=" + r + " nranks=" + nodes + "\"\n"
+                    + "kernel.append = " + com.typesafe.config.ConfigUtil.quoteString(commandLine.apply(r)) + "\n"
                     + "devices += { name = net0, type = virtio-net, link = interconnect, "
                     + (nicParams.isBlank() ? "" : nicParams + ", ") + "mac = \"02:4c:57:4b:"
                     + String.format("%02x:%02x", r >> 8, r & 0xFF) + "\" }\n";

@@ -1,6 +1,5 @@
 package org.symbiont.cluster;
 
-import com.typesafe.config.ConfigFactory;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HexFormat;
@@ -15,7 +14,6 @@ import org.apache.pekko.actor.typed.javadsl.Receive;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 import org.apache.pekko.cluster.sharding.typed.javadsl.EntityTypeKey;
 import org.symbiont.vmm.CharBackends;
-import org.symbiont.vmm.Extensions;
 import org.symbiont.vmm.NetworkLinks;
 import org.symbiont.vmm.NodePort;
 import org.symbiont.vmm.VcpuReport;
@@ -24,7 +22,6 @@ import org.symbiont.vmm.VmDispatchers;
 import org.symbiont.vmm.VmReport;
 import org.symbiont.vmm.VmSpec;
 import org.symbiont.vmm.VmSupervisor;
-import org.symbiont.vmm.boot.MultibootImage;
 import org.symbiont.vmm.config.VmConfig;
 
 /**
@@ -134,19 +131,13 @@ public final class SimulatedNode extends AbstractBehavior<SimulatedNode.Command>
         coordinator = m.coordinator();
         // A coordinator that is gone (its member died) can never end the experiment: the node goes too.
         getContext().watchWith(coordinator, new Stop("the experiment's coordinator is gone"));
-        VmConfig config;
-        long mac;
+        console = new CharBackends.Capture();
+        VmSpec vmSpec;
         try {
-            config = VmConfig.from(ConfigFactory.parseString(spec.vmConfig()).withValue("kernel.file",
-                    com.typesafe.config.ConfigValueFactory.fromAnyRef(spec.kernelName())), "node " + spec.name());
-            List<VmConfig.DeviceSpec> nics = config.devices().stream()
-                    .filter(d -> d.type().equals("virtio-net") && d.params().hasPath("link")).toList();
-            if (nics.size() != 1) {
-                throw new IllegalArgumentException("node " + spec.name() + ": devices: expected exactly one virtio-net with a link "
-                        + "(the interconnect NIC), got " + nics.size());
-            }
-            nic = nics.getFirst().name();
-            mac = parseMac(nics.getFirst().params().getString("mac"));
+            vmSpec = spec.vmSpec(console);
+            VmConfig.DeviceSpec card = NodeSpec.interconnectNic(vmSpec.config());
+            nic = card.name();
+            long mac = parseMac(card.params().getString("mac"));
             if (wiring.nodeOf(mac) != spec.index()) {
                 throw new IllegalArgumentException("node " + spec.name() + ": its NIC's MAC " + macText(mac)
                         + " is not the address the experiment gave it");
@@ -156,17 +147,7 @@ public final class SimulatedNode extends AbstractBehavior<SimulatedNode.Command>
             coordinator.tell(new Coordinator.Finished(spec.index(), failure("CONFIG_ERROR", e.getMessage()), 0, 0, 0));
             return this;
         }
-        tscHz = config.cpuModel().tscHz();
-        console = new CharBackends.Capture();
-        VmSpec vmSpec;
-        try {
-            vmSpec = new VmSpec(config, MultibootImage.parse(spec.kernel(), spec.kernelName()), spec.kernelName(), List.of(),
-                    Extensions.none(), console);
-        } catch (RuntimeException e) {
-            finished = true;
-            coordinator.tell(new Coordinator.Finished(spec.index(), failure("CONFIG_ERROR", e.getMessage()), 0, 0, 0));
-            return this;
-        }
+        tscHz = vmSpec.config().cpuModel().tscHz();
         ActorRef<Command> self = getContext().getSelf();
         NodePort port = new NodePort() {
             @Override public void transmit(String device, byte[] frame, long sendNanos) { self.tell(new Transmitted(frame, sendNanos)); }

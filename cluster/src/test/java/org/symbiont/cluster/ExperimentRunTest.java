@@ -29,7 +29,7 @@ class ExperimentRunTest {
     @Test
     void fourNodesAllreduce() {
         Interconnect net = new Interconnect(5_000, 1_600_000_000L, 100, 5_000);
-        ExperimentResult r = SymbiontCluster.run(member, Experiment.ofRanks("ar4", 4, GuestImages.lwk(), "lwk.bin", "allreduce iters=5", r -> "memory = 64M", "", net), p -> System.out.println(p));
+        ExperimentResult r = SymbiontCluster.run(member, Experiment.ofRanks("ar4", 4, GuestImages.lwk(), "lwk.bin", "allreduce iters=5", rank -> "memory = 64M", "", net), p -> System.out.println(p));
         assertNull(r.failure(), r::failure);
         for (NodeResult n : r.nodes()) {
             System.out.println(n.name() + " " + n.reason() + " " + n.virtualNanos() + " retired " + n.retired() + " sent " + n.framesSent());
