@@ -67,11 +67,12 @@ struct cpu {
     volatile bool online;
     struct proc *current;      /* NULL while idle */
     uint64_t idle_rsp;         /* saved stack pointer of the idle loop */
-    struct proc *procs[MAX_PROCS];   /* the processes placed on this CPU, in order */
+    struct proc **procs;       /* the processes placed on this CPU, in order (procs_create) */
     unsigned nprocs, next;     /* round-robin position */
     volatile uint64_t tlb_req, tlb_done;
     uint64_t gdt[7];
     struct tss tss;
+    uint64_t fault_stack_top;  /* the double fault's stack (IST1) */
 };
 
 extern struct cpu cpus[MAX_CPUS];

@@ -48,6 +48,8 @@ void spin_unlock_irqrestore(spinlock_t *l, uint64_t flags);
 /* Physically contiguous, zeroed, page-aligned kernel memory (direct-map addresses) that is never
  * swapped or freed: for virtqueues and driver buffers. NULL when there is no room. */
 void *kalloc_pages(size_t pages);
+/* Free pages now, for sizing buffers from the memory there is. */
+uint64_t kalloc_free_pages(void);
 
 /* Interrupts. Routes ISA IRQ / GSI `gsi` (through the I/O APIC when there is one, honouring the
  * MADT's overrides, else through the 8259A) to a vector of its own and calls handler(ctx) on

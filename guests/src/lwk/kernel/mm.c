@@ -191,6 +191,20 @@ void mm_init(void)
 {
     kernel_tables_init();
     frames_init();
+    /* The pool is sized for MAX_RAM: the pages the direct map did not take are RAM like any other. */
+    for (unsigned i = pt_pool_used; i < PT_POOL_PAGES; i++) {
+        uint64_t pfn = virt_to_phys(pt_pool[i]) >> 12;
+        frames[pfn].state = F_FREE;
+        list_push(&free_list, (uint32_t)pfn);
+    }
+}
+
+uint64_t kalloc_free_pages(void)
+{
+    spin_lock(&mm_lock);
+    uint64_t n = free_list.count;
+    spin_unlock(&mm_lock);
+    return n;
 }
 
 static void tlb_shootdown(uint64_t cpu_mask)

@@ -5,7 +5,7 @@
 
 #define KILLED_STATUS 100   /* exit status of a process killed for a fault */
 
-static struct proc procs[MAX_PROCS];
+static struct proc *procs;          /* config.procs of them */
 static unsigned nprocs_total;
 static volatile bool started;
 uint64_t context_switches;
@@ -137,6 +137,17 @@ void procs_create(const struct lwk_program *prog)
     }
     nprocs_total = config.procs;
     live = nprocs_total;
+    procs = kalloc_pages((nprocs_total * sizeof *procs + PAGE_SIZE - 1) / PAGE_SIZE);
+    bool placed = procs != NULL;
+    for (unsigned c = 0; c < ncpus && placed; c++) {
+        unsigned here = (nprocs_total + ncpus - 1 - c) / ncpus;   /* processes c, c + ncpus, ... */
+        if (here) cpus[c].procs = kalloc_pages((here * sizeof(struct proc *) + PAGE_SIZE - 1) / PAGE_SIZE);
+        placed = !here || cpus[c].procs;
+    }
+    if (!placed) {
+        kprintf("lwk: out of memory for the table of %u processes\n", nprocs_total);
+        debug_exit(3);
+    }
     for (unsigned i = 0; i < nprocs_total; i++) {
         struct proc *p = &procs[i];
         p->pid = i + 1;

@@ -12,7 +12,6 @@ struct idt_gate {
 struct table_pointer { uint16_t limit; uint64_t base; } __attribute__((packed));
 
 static struct idt_gate idt[256] __attribute__((aligned(16)));
-static uint8_t df_stacks[MAX_CPUS][4096] __attribute__((aligned(16)));
 struct cpu cpus[MAX_CPUS];
 bool have_lapic, have_ioapic;
 
@@ -56,7 +55,7 @@ void cpu_tables_init(struct cpu *c)
     uint64_t t = (uint64_t)&c->tss, limit = sizeof c->tss - 1;
     c->gdt[5] = (limit & 0xFFFF) | (t & 0xFFFFFF) << 16 | 0x89UL << 40 | (t >> 24 & 0xFF) << 56;
     c->gdt[6] = t >> 32;
-    c->tss.ist[0] = (uint64_t)(df_stacks[c->id] + sizeof df_stacks[0]);
+    c->tss.ist[0] = c->fault_stack_top;
     c->tss.iomap_base = sizeof c->tss;
     struct table_pointer g = { sizeof c->gdt - 1, (uint64_t)c->gdt };
     struct table_pointer i = { sizeof idt - 1, (uint64_t)idt };
