@@ -63,6 +63,9 @@ uint64_t clock_ns(void);
 /* Waits with interrupts enabled (STI; HLT, so no interrupt slips in between) until an interrupt
  * has been handled on this CPU, then restores the interrupt flag it was called with. */
 void cpu_wait_for_interrupt(void);
+/* The same, also woken at clock_ns() == deadline_ns at the latest (returns at once past it): the
+ * kernel keeps no periodic timer on a CPU that does not share it between processes. */
+void cpu_wait_for_interrupt_until(uint64_t deadline_ns);
 
 /* The CPU this code runs on: 0 (the bootstrap processor) .. cpus-1. */
 unsigned this_cpu(void);
