@@ -67,11 +67,13 @@ struct cpu {
     volatile bool online;
     struct proc *current;      /* NULL while idle */
     uint64_t idle_rsp;         /* saved stack pointer of the idle loop */
-    struct proc *procs[MAX_PROCS];   /* the processes placed on this CPU, in order */
+    struct proc **procs;       /* the processes placed on this CPU, in order (procs_create) */
     unsigned nprocs, next;     /* round-robin position */
     volatile uint64_t tlb_req, tlb_done;
     uint64_t gdt[7];
     struct tss tss;
+    uint64_t fault_stack_top;  /* the double fault's stack (IST1) */
+    bool slicing;              /* the local APIC timer runs periodic slices (timer_restart) */
 };
 
 extern struct cpu cpus[MAX_CPUS];
@@ -169,8 +171,10 @@ uint32_t lapic_id(void);
 void lapic_send_ipi(uint32_t apic_id, uint32_t icr);
 void cpu_kick(unsigned cpu);          /* another CPU has a process to run (else its next tick) */
 void timer_init(void);                /* BSP: calibration and the interrupt controllers */
-void timer_start(void);               /* this CPU's periodic slice timer */
-void timer_restart(void);             /* a full slice from now, for the process just switched in */
+void timer_start(void);               /* this CPU's local APIC timer, stopped */
+/* For the process just switched in (NULL: idle): a full slice from now when another process on
+ * this CPU is runnable too, else no timer at all (the PIT without a local APIC ticks regardless). */
+void timer_restart(bool shared);
 void interrupt_dispatch(struct frame *f);
 void fault_report(struct frame *f, const char *what) __attribute__((noreturn));
 

@@ -30,10 +30,20 @@ int blk_write(uint64_t sector, const void *buf, uint32_t count);
  * message. msg_recv waits (interrupt driven, CPU halted in between) for the
  * next message from src with that tag, buffering messages that arrive for other (src, tag)
  * pairs, and returns its length, or a negative LWK_E* value (LWK_ENODEV without a NIC,
- * LWK_EMSGSIZE if it is longer than maxlen, LWK_EIO on a detected lost frame). Buffers are kernel
- * addresses. */
+ * LWK_EMSGSIZE if it is longer than maxlen, LWK_EIO on a detected lost frame). The message's
+ * bytes stay where the caller has them (a process's memory: no kernel copy of a whole message)
+ * and move through `copy`, which msg_send calls for each frame it sends, again for frames sent
+ * again, and msg_recv for each pool page of the message taken; an error it returns ends the call
+ * with that error. A node buffers messages not yet received in a pool sized from its memory at
+ * boot (its size is printed): a longer message is reported and dropped by the receiving node. */
+struct msg_data {
+    /* Moves n bytes between `offset` into the message and the kernel buffer kbuf: for msg_send
+     * from the message into kbuf, for msg_recv from kbuf into the message. 0 or -LWK_E*. */
+    int (*copy)(void *ctx, uint64_t offset, void *kbuf, uint32_t n);
+    void *ctx;
+};
 bool msg_available(void);
-int msg_send(int dst_rank, int tag, const void *buf, uint64_t len);
-long msg_recv(int src_rank, int tag, void *buf, uint64_t maxlen);
+int msg_send(int dst_rank, int tag, const struct msg_data *data, uint64_t len);
+long msg_recv(int src_rank, int tag, const struct msg_data *data, uint64_t maxlen);
 
 #endif

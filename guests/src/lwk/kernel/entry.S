@@ -57,8 +57,10 @@ _start:
         movl %ebx, PHYS(multiboot_info)
 
         /* boot_pml4[0] -> boot_pdpt_low, whose 4 entries -> boot_pd (2048 2 MiB pages, 4 GiB);
+         * boot_pml4[256] -> the same at DIRECT_MAP_BASE (the APs' stacks from kalloc_pages);
          * boot_pml4[511] -> boot_pdpt_high, whose entry 510 -> the first GiB again. */
         movl $PHYS(boot_pdpt_low) + 3, PHYS(boot_pml4)
+        movl $PHYS(boot_pdpt_low) + 3, PHYS(boot_pml4) + 256 * 8
         movl $PHYS(boot_pdpt_high) + 3, PHYS(boot_pml4) + 511 * 8
         movl $PHYS(boot_pd) + 3, PHYS(boot_pdpt_high) + 510 * 8
         movl $PHYS(boot_pdpt_low), %edi

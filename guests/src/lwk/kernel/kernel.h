@@ -48,6 +48,8 @@ void spin_unlock_irqrestore(spinlock_t *l, uint64_t flags);
 /* Physically contiguous, zeroed, page-aligned kernel memory (direct-map addresses) that is never
  * swapped or freed: for virtqueues and driver buffers. NULL when there is no room. */
 void *kalloc_pages(size_t pages);
+/* Free pages now, for sizing buffers from the memory there is. */
+uint64_t kalloc_free_pages(void);
 
 /* Interrupts. Routes ISA IRQ / GSI `gsi` (through the I/O APIC when there is one, honouring the
  * MADT's overrides, else through the 8259A) to a vector of its own and calls handler(ctx) on
@@ -61,6 +63,9 @@ uint64_t clock_ns(void);
 /* Waits with interrupts enabled (STI; HLT, so no interrupt slips in between) until an interrupt
  * has been handled on this CPU, then restores the interrupt flag it was called with. */
 void cpu_wait_for_interrupt(void);
+/* The same, also woken at clock_ns() == deadline_ns at the latest (returns at once past it): the
+ * kernel keeps no periodic timer on a CPU that does not share it between processes. */
+void cpu_wait_for_interrupt_until(uint64_t deadline_ns);
 
 /* The CPU this code runs on: 0 (the bootstrap processor) .. cpus-1. */
 unsigned this_cpu(void);

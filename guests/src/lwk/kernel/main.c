@@ -30,6 +30,8 @@ unsigned nreserved;
 char cmdline[1024];
 const char *cmd_args = "";
 struct config config;
+/* The bootstrap processor's double fault stack; the others' come from kalloc_pages (smp.c). */
+static uint8_t bsp_fault_stack[4096] __attribute__((aligned(16)));
 
 static void reserve(uint64_t base, uint64_t end)
 {
@@ -189,6 +191,7 @@ void kmain(uint32_t magic, uint32_t info_phys)
 {
     console_init();
     cpus[0].self = &cpus[0];
+    cpus[0].fault_stack_top = (uint64_t)(bsp_fault_stack + sizeof bsp_fault_stack);
     wrmsr(MSR_GS_BASE, (uint64_t)&cpus[0]);
     trap_init();
     cpu_tables_init(&cpus[0]);

@@ -37,8 +37,12 @@
  * windows fit; beyond, a frame meeting a full ring is lost and sent again after the NACK. */
 #define WINDOW          32
 #define CREDIT_EVERY    (WINDOW / 2)
-#define POOL_PAGES      1024    /* 4 MiB for messages not yet received */
-#define MAX_MESSAGES    512
+/* The pool for messages not yet received: a quarter of the memory free at boot, 4 MiB at most;
+ * below the minimum the node has no messages. Message slots: one per pool page (short messages
+ * take a page each) and some for empty messages and failures. */
+#define POOL_PAGES_MAX  1024
+#define POOL_PAGES_MIN  8
+#define SPARE_MESSAGES  64
 #define HELLO_NS        10000000ULL         /* HELLO again after 10 ms without an answer */
 /* Send again after this long without progress, doubling up to 1.6 s while nothing moves (a
  * halted VM's virtual time can run far ahead of its peers'). */
@@ -67,16 +71,17 @@ struct peer {
     /* As a sender to it. */
     uint32_t tx_frame, tx_seq;
     volatile uint32_t tx_taken;     /* from its CREDIT and NACK frames */
-    volatile bool up;               /* it has answered */
-    bool rewind;                    /* it sent a NACK: send again from tx_taken (atomic) */
     /* As a receiver from it. */
     uint32_t rx_frame, rx_seq;
     uint32_t credit_sent;
-    bool nacked;                    /* a NACK for rx_frame went out */
-    int assembling;                 /* message being reassembled, or -1 */
-    bool skipping;                  /* dropping frames until the next message starts */
+    int32_t assembling;             /* message being reassembled, or -1 */
     uint32_t lost;                  /* lost messages of unknown tag not reported to msg_recv yet */
+    volatile bool up;               /* it has answered */
+    bool rewind;                    /* it sent a NACK: send again from tx_taken (atomic) */
+    bool nacked;                    /* a NACK for rx_frame went out */
+    bool skipping;                  /* dropping frames until the next message starts */
 };
+_Static_assert(sizeof(struct peer) == 36, "per-peer state stays small: every node has one per rank");
 
 /* FAILED: a message known to be lost (its source and tag came), for msg_recv to report. */
 enum message_state { FREE, ASSEMBLING, COMPLETE, FAILED, TAKEN };
@@ -98,7 +103,7 @@ static struct message *messages;
 static uint8_t *pool;
 static int32_t *page_next;          /* chains of pool pages, and the free list */
 static int32_t free_page = -1;
-static uint32_t free_pages;
+static uint32_t free_pages, pool_pages, max_messages;
 static uint64_t arrivals;
 static spinlock_t msg_lock;         /* peers' receive side, messages, pool */
 static spinlock_t send_lock;        /* one message at a time leaves this node, in order */
@@ -183,7 +188,7 @@ static struct message *message_alloc(int src, int tag, uint32_t length)
     uint32_t pages = (length + PAGE_SIZE - 1) / PAGE_SIZE;
     if (pages > free_pages) return NULL;
     struct message *m = NULL;
-    for (unsigned i = 0; i < MAX_MESSAGES && !m; i++) {
+    for (unsigned i = 0; i < max_messages && !m; i++) {
         if (messages[i].state == FREE) m = &messages[i];
     }
     if (!m) return NULL;
@@ -215,15 +220,17 @@ static void message_append(struct message *m, const uint8_t *data, uint32_t n)
     }
 }
 
-static void message_copy_out(const struct message *m, uint8_t *buf)
+/* A taken message's bytes to where the caller wants them (no lock: its pages are its own). */
+static int message_copy_out(const struct message *m, const struct msg_data *data)
 {
-    uint32_t left = m->length;
-    for (int32_t p = m->first_page; left; p = page_next[p]) {
-        uint32_t chunk = left < PAGE_SIZE ? left : PAGE_SIZE;
-        __builtin_memcpy(buf, pool + (uint64_t)p * PAGE_SIZE, chunk);
-        buf += chunk;
-        left -= chunk;
+    uint32_t done = 0;
+    for (int32_t p = m->first_page; done < m->length; p = page_next[p]) {
+        uint32_t chunk = m->length - done < PAGE_SIZE ? m->length - done : PAGE_SIZE;
+        int err = data->copy(data->ctx, done, pool + (uint64_t)p * PAGE_SIZE, chunk);
+        if (err) return err;
+        done += chunk;
     }
+    return 0;
 }
 
 /* ---- receiving (from net_poll, interrupts disabled) ---- */
@@ -373,24 +380,37 @@ void msg_init(void)
         return;
     }
     peers = kalloc_pages((n * sizeof *peers + PAGE_SIZE - 1) / PAGE_SIZE);
-    messages = kalloc_pages((MAX_MESSAGES * sizeof *messages + PAGE_SIZE - 1) / PAGE_SIZE);
-    page_next = kalloc_pages((POOL_PAGES * sizeof *page_next + PAGE_SIZE - 1) / PAGE_SIZE);
-    pool = kalloc_pages(POOL_PAGES);
-    if (!peers || !messages || !page_next || !pool) {
-        kprintf("lwk: msg: no memory for the message buffers: no messages\n");
+    if (!peers) {
+        kprintf("lwk: msg: no memory for the state of %d peers (%lu KiB): no messages\n", n, n * sizeof *peers / 1024);
+        return;
+    }
+    uint64_t quarter = kalloc_free_pages() / 4;
+    pool_pages = quarter < POOL_PAGES_MAX ? (uint32_t)quarter : POOL_PAGES_MAX;
+    max_messages = pool_pages + SPARE_MESSAGES;
+    if (pool_pages < POOL_PAGES_MIN) {
+        kprintf("lwk: msg: %lu KiB free, too little for a message pool of %lu KiB: no messages\n",
+                quarter * 4 * PAGE_SIZE / 1024, POOL_PAGES_MIN * PAGE_SIZE / 1024);
+        return;
+    }
+    messages = kalloc_pages((max_messages * sizeof *messages + PAGE_SIZE - 1) / PAGE_SIZE);
+    page_next = kalloc_pages((pool_pages * sizeof *page_next + PAGE_SIZE - 1) / PAGE_SIZE);
+    pool = kalloc_pages(pool_pages);
+    if (!messages || !page_next || !pool) {
+        kprintf("lwk: msg: no memory for a message pool of %lu KiB: no messages\n", pool_pages * PAGE_SIZE / 1024);
         return;
     }
     for (int i = 0; i < n; i++) peers[i].assembling = -1;
-    for (int32_t i = POOL_PAGES - 1; i >= 0; i--) {
+    for (int32_t i = (int32_t)pool_pages - 1; i >= 0; i--) {
         page_next[i] = free_page;
         free_page = i;
     }
-    free_pages = POOL_PAGES;
+    free_pages = pool_pages;
     rank_mac(r, own_mac);
     rank = r;
     nranks = n;
     net_set_receiver(receive_frame);
-    kprintf("lwk: msg: rank %d of %d, MAC 02:4c:57:4b:%02x:%02x\n", rank, nranks, own_mac[4], own_mac[5]);
+    kprintf("lwk: msg: rank %d of %d, MAC 02:4c:57:4b:%02x:%02x, %lu KiB for messages not yet received\n", rank, nranks,
+            own_mac[4], own_mac[5], pool_pages * PAGE_SIZE / 1024);
 }
 
 bool msg_available(void)
@@ -398,32 +418,41 @@ bool msg_available(void)
     return net_present() && nranks > 0;
 }
 
-/* A message to this node goes straight into the pool. */
-static int send_to_self(int tag, const uint8_t *buf, uint32_t len)
+/* A message to this node goes straight into the pool. While ASSEMBLING it is only this
+ * sender's, so it is filled without the lock (copying may fault pages in). */
+static int send_to_self(int tag, const struct msg_data *data, uint32_t len)
 {
     uint64_t flags = spin_lock_irqsave(&msg_lock);
     struct message *m = message_alloc(rank, tag, len);
-    if (m) {
-        message_append(m, buf, len);
-        m->state = COMPLETE;
-    }
     spin_unlock_irqrestore(&msg_lock, flags);
     if (!m) {
         kprintf("lwk: msg: no room to buffer a message of %u bytes from rank %d to itself (tag %d)\n", len, rank, tag);
         return -LWK_ENOMEM;
     }
-    return 0;
+    uint8_t chunk[MSG_PAYLOAD];
+    int err = 0;
+    for (uint32_t done = 0; done < len && !err;) {
+        uint32_t n = len - done < sizeof chunk ? len - done : (uint32_t)sizeof chunk;
+        err = data->copy(data->ctx, done, chunk, n);
+        if (!err) message_append(m, chunk, n);
+        done += n;
+    }
+    flags = spin_lock_irqsave(&msg_lock);
+    if (err) message_free(m);
+    else m->state = COMPLETE;
+    spin_unlock_irqrestore(&msg_lock, flags);
+    return err;
 }
 
-int msg_send(int dst_rank, int tag, const void *buf, uint64_t len)
+int msg_send(int dst_rank, int tag, const struct msg_data *data, uint64_t len)
 {
     if (!msg_available()) return -LWK_ENODEV;
     if (dst_rank < 0 || dst_rank >= nranks) return -LWK_EINVAL;
     if (len > LWK_MSG_MAX) return -LWK_EMSGSIZE;
-    if (dst_rank == rank) return send_to_self(tag, buf, (uint32_t)len);
+    if (dst_rank == rank) return send_to_self(tag, data, (uint32_t)len);
 
     struct peer *p = &peers[dst_rank];
-    const uint8_t *data = buf;
+    uint8_t payload[MSG_PAYLOAD];
     spin_lock(&send_lock);
     uint32_t fragments = fragments_of((uint32_t)len);
     struct frame_head h = frame_to(dst_rank, KIND_DATA);
@@ -463,7 +492,8 @@ int msg_send(int dst_rank, int tag, const void *buf, uint64_t len)
             h.frame = next;
             h.fragment = i;
             h.length = (uint16_t)(len - (uint64_t)i * MSG_PAYLOAD < MSG_PAYLOAD ? len - (uint64_t)i * MSG_PAYLOAD : MSG_PAYLOAD);
-            err = net_transmit(&h, sizeof h, data + (uint64_t)i * MSG_PAYLOAD, h.length);
+            err = data->copy(data->ctx, (uint64_t)i * MSG_PAYLOAD, payload, h.length);
+            if (!err) err = net_transmit(&h, sizeof h, payload, h.length);
             if (err) break;
             next++;
             continue;
@@ -478,14 +508,17 @@ int msg_send(int dst_rank, int tag, const void *buf, uint64_t len)
             kprintf("lwk: msg: rank %d still waiting for rank %d to %s\n", rank, dst_rank, p->up ? "take its frames" : "answer");
             warned = true;
         }
-        cpu_wait_for_interrupt();
+        /* Woken by CREDIT and NACK frames, or when the next HELLO (or the warning) is due. */
+        uint64_t deadline = p->up ? (moved > asked ? moved : asked) + resend + 1 : asked + HELLO_NS + 1;
+        if (!warned && moved + WARN_NS + 1 < deadline) deadline = moved + WARN_NS + 1;
+        cpu_wait_for_interrupt_until(deadline);
         irq_restore(irq);
     }
     spin_unlock(&send_lock);
     return err;
 }
 
-long msg_recv(int src_rank, int tag, void *buf, uint64_t maxlen)
+long msg_recv(int src_rank, int tag, const struct msg_data *data, uint64_t maxlen)
 {
     if (!msg_available()) return -LWK_ENODEV;
     if (src_rank < 0 || src_rank >= nranks) return -LWK_EINVAL;
@@ -498,7 +531,7 @@ long msg_recv(int src_rank, int tag, void *buf, uint64_t maxlen)
         net_poll();
         spin_lock(&msg_lock);
         struct message *found = NULL;
-        for (unsigned i = 0; i < MAX_MESSAGES; i++) {
+        for (unsigned i = 0; i < max_messages; i++) {
             struct message *m = &messages[i];
             if ((m->state == COMPLETE || m->state == FAILED) && m->src == src_rank && m->tag == tag && (!found || m->arrival < found->arrival))
                 found = m;
@@ -513,11 +546,10 @@ long msg_recv(int src_rank, int tag, void *buf, uint64_t maxlen)
             found->state = TAKEN;
             spin_unlock(&msg_lock);
             irq_restore(irq);
-            long result = found->length;
             /* A message longer than the buffer is consumed all the same: the caller learns it
              * was there, and the pool does not keep what nobody can take. */
-            if (found->length > maxlen) result = -LWK_EMSGSIZE;
-            else message_copy_out(found, buf);
+            int err = found->length > maxlen ? -LWK_EMSGSIZE : message_copy_out(found, data);
+            long result = err ? err : (long)found->length;
             uint64_t flags = spin_lock_irqsave(&msg_lock);
             message_free(found);
             spin_unlock_irqrestore(&msg_lock, flags);
@@ -537,6 +569,8 @@ long msg_recv(int src_rank, int tag, void *buf, uint64_t maxlen)
             kprintf("lwk: still waiting for a message from rank %d tag %d\n", src_rank, tag);
             warned = true;
         }
+        /* Only frames wake it: no timer, so a simulator may skip this node's idle time (the
+         * warning comes with the first wake-up after WARN_NS). */
         cpu_wait_for_interrupt();
         irq_restore(irq);
     }

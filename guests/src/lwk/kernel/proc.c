@@ -5,12 +5,10 @@
 
 #define KILLED_STATUS 100   /* exit status of a process killed for a fault */
 
-static struct proc procs[MAX_PROCS];
+static struct proc *procs;          /* config.procs of them */
 static unsigned nprocs_total;
 static volatile bool started;
 uint64_t context_switches;
-/* Each CPU's bounce buffer for SYS_SEND and SYS_RECV (a process keeps its CPU while in them). */
-static uint8_t *msg_bufs[MAX_CPUS];
 
 /* The job: processes alive, those waiting in SYS_JOIN, the largest exit status so far. */
 static spinlock_t job_lock;
@@ -37,11 +35,13 @@ void schedule(void)
     if (next == old) return;
     if (old) fx_save(old);
     c->current = next;
+    bool shared = false;
+    for (unsigned i = 0; i < c->nprocs && next; i++) shared |= c->procs[i] != next && c->procs[i]->state == PROC_RUNNABLE;
+    timer_restart(shared);
     if (next) {
         c->kstack_top = c->tss.rsp[0] = next->kstack_top;
         write_cr3(next->pml4_phys);
         fx_restore(next);
-        timer_restart();
         __atomic_add_fetch(&context_switches, 1, __ATOMIC_RELAXED);
     } else {
         write_cr3(kernel_pml4_phys);
@@ -128,15 +128,19 @@ void procs_create(const struct lwk_program *prog)
         kprintf("lwk: program %s has no valid lwk_user_header\n", prog->name);
         debug_exit(2);
     }
-    for (unsigned c = 0; c < ncpus && msg_available(); c++) {
-        msg_bufs[c] = kalloc_pages(LWK_MSG_MAX / PAGE_SIZE);
-        if (!msg_bufs[c]) {
-            kprintf("lwk: out of memory for the message buffers\n");
-            debug_exit(3);
-        }
-    }
     nprocs_total = config.procs;
     live = nprocs_total;
+    procs = kalloc_pages((nprocs_total * sizeof *procs + PAGE_SIZE - 1) / PAGE_SIZE);
+    bool placed = procs != NULL;
+    for (unsigned c = 0; c < ncpus && placed; c++) {
+        unsigned here = (nprocs_total + ncpus - 1 - c) / ncpus;   /* processes c, c + ncpus, ... */
+        if (here) cpus[c].procs = kalloc_pages((here * sizeof(struct proc *) + PAGE_SIZE - 1) / PAGE_SIZE);
+        placed = !here || cpus[c].procs;
+    }
+    if (!placed) {
+        kprintf("lwk: out of memory for the table of %u processes\n", nprocs_total);
+        debug_exit(3);
+    }
     for (unsigned i = 0; i < nprocs_total; i++) {
         struct proc *p = &procs[i];
         p->pid = i + 1;
@@ -286,14 +290,32 @@ static long sys_info(struct proc *p, uint64_t out)
     return copy_to_user(p, out, &info, sizeof info);
 }
 
+/* A message in a process's memory, copied a frame or a pool page at a time (msg_data). */
+struct user_message { struct proc *proc; uint64_t address; };
+
+static int copy_from_user_message(void *ctx, uint64_t offset, void *kbuf, uint32_t n)
+{
+    struct user_message *m = ctx;
+    return copy_from_user(m->proc, kbuf, m->address + offset, n);
+}
+
+static int copy_to_user_message(void *ctx, uint64_t offset, void *kbuf, uint32_t n)
+{
+    struct user_message *m = ctx;
+    return copy_to_user(m->proc, m->address + offset, kbuf, n);
+}
+
 static long sys_send(struct proc *p, int dst, int tag, uint64_t buf, uint64_t len)
 {
     if (!msg_available()) return -LWK_ENODEV;
     if (len > LWK_MSG_MAX) return -LWK_EMSGSIZE;
-    uint8_t *k = msg_bufs[p->cpu];
-    int r = copy_from_user(p, k, buf, len);
-    if (r) return r;
-    return msg_send(dst, tag, k, len);
+    /* Checked whole before the first frame goes: a bad address must not cut a message short. */
+    if (buf + len < buf || buf + len > USER_TOP) return -LWK_EFAULT;
+    for (uint64_t page = buf & ~(PAGE_SIZE - 1); page < buf + len; page += PAGE_SIZE)
+        if (!user_address_valid(p, page)) return -LWK_EFAULT;
+    struct user_message m = { p, buf };
+    struct msg_data data = { copy_from_user_message, &m };
+    return msg_send(dst, tag, &data, len);
 }
 
 static long sys_recv(struct proc *p, int src, int tag, uint64_t buf, uint64_t maxlen)
@@ -301,11 +323,9 @@ static long sys_recv(struct proc *p, int src, int tag, uint64_t buf, uint64_t ma
     if (!msg_available()) return -LWK_ENODEV;
     if (maxlen > LWK_MSG_MAX) maxlen = LWK_MSG_MAX;
     if (buf + maxlen < buf || buf + maxlen > USER_TOP) return -LWK_EFAULT;
-    uint8_t *k = msg_bufs[p->cpu];
-    long n = msg_recv(src, tag, k, maxlen);
-    if (n < 0) return n;
-    int r = copy_to_user(p, buf, k, (uint64_t)n);
-    return r ? r : n;
+    struct user_message m = { p, buf };
+    struct msg_data data = { copy_to_user_message, &m };
+    return msg_recv(src, tag, &data, maxlen);
 }
 
 void syscall_dispatch(struct frame *f)

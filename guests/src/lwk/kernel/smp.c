@@ -8,7 +8,6 @@
 #define ICR_STARTUP (6u << 8)
 #define ICR_ASSERT (1u << 14)
 
-static uint8_t ap_stacks[MAX_CPUS][AP_STACK_SIZE] __attribute__((aligned(16)));
 static struct cpu *volatile ap_starting;
 unsigned ncpus = 1;
 
@@ -39,8 +38,13 @@ void smp_start(unsigned want)
         struct cpu *c = &cpus[ncpus];
         c->id = ncpus;
         c->apic_id = madt.apic_ids[i];
+        uint8_t *stack = kalloc_pages(AP_STACK_SIZE / PAGE_SIZE), *fault_stack = kalloc_pages(1);
+        if (!stack || !fault_stack) panic("no memory for the stacks of CPU %u", c->id);
+        /* The AP reaches its stack through the boot tables, which map the low 4 GiB. */
+        if (virt_to_phys(stack) + AP_STACK_SIZE > (1UL << 32)) panic("the stack of CPU %u is above 4 GiB", c->id);
+        c->fault_stack_top = (uint64_t)(fault_stack + PAGE_SIZE);
         ap_starting = c;
-        ap_boot_stack = (uint64_t)(ap_stacks[c->id] + AP_STACK_SIZE);
+        ap_boot_stack = (uint64_t)(stack + AP_STACK_SIZE);
         lapic_send_ipi(c->apic_id, ICR_INIT | ICR_ASSERT);
         delay_us(10000);
         for (int s = 0; s < 2 && !c->online; s++) {

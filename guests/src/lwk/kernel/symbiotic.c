@@ -200,7 +200,7 @@ static void mem_lookup(struct symcall_regs *r)
     uint64_t va = r->rbx, entry = r->rcx, cr3 = read_cr3() & PTE_ADDR;
     const struct cpu *c = cpu_self();
     struct proc *p = NULL;
-    for (unsigned i = 0; i < c->nprocs && i < MAX_PROCS && !p; i++)
+    for (unsigned i = 0; i < c->nprocs && !p; i++)
         if (c->procs[i] && c->procs[i]->pml4_phys == cr3) p = c->procs[i];
     bool in_region = p && va < USER_TOP && user_address_valid(p, va);
     bool swapped = entry && !(entry & PTE_P);

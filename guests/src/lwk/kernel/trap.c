@@ -12,7 +12,6 @@ struct idt_gate {
 struct table_pointer { uint16_t limit; uint64_t base; } __attribute__((packed));
 
 static struct idt_gate idt[256] __attribute__((aligned(16)));
-static uint8_t df_stacks[MAX_CPUS][4096] __attribute__((aligned(16)));
 struct cpu cpus[MAX_CPUS];
 bool have_lapic, have_ioapic;
 
@@ -56,7 +55,7 @@ void cpu_tables_init(struct cpu *c)
     uint64_t t = (uint64_t)&c->tss, limit = sizeof c->tss - 1;
     c->gdt[5] = (limit & 0xFFFF) | (t & 0xFFFFFF) << 16 | 0x89UL << 40 | (t >> 24 & 0xFF) << 56;
     c->gdt[6] = t >> 32;
-    c->tss.ist[0] = (uint64_t)(df_stacks[c->id] + sizeof df_stacks[0]);
+    c->tss.ist[0] = c->fault_stack_top;
     c->tss.iomap_base = sizeof c->tss;
     struct table_pointer g = { sizeof c->gdt - 1, (uint64_t)c->gdt };
     struct table_pointer i = { sizeof idt - 1, (uint64_t)idt };
@@ -103,6 +102,7 @@ void cpu_tables_init(struct cpu *c)
 
 static volatile uint32_t *lapic;
 static uint32_t lapic_ticks_per_slice;
+static uint64_t lapic_timer_hz;
 
 static uint32_t lapic_read(uint32_t reg) { return lapic[reg / 4]; }
 static void lapic_write(uint32_t reg, uint32_t v) { lapic[reg / 4] = v; }
@@ -237,12 +237,14 @@ void timer_init(void)
         cpus[0].apic_id = lapic_id();
         have_ioapic = madt.has_ioapic;
         if (have_ioapic) ioapic = phys_to_virt(madt.ioapic_address);
-        /* The local APIC timer's rate against the TSC, divide by 16, over 10 ms. */
+        /* The local APIC timer's rate against the TSC, divide by 16, over 1 ms (at QEMU's and
+         * Symbiont's 1 GHz bus clock, 62500 counts: 0.002% for slices and wake-up deadlines;
+         * the wait spins, so a longer one costs a booting node instructions for nothing). */
         lapic_write(LAPIC_TIMER_DIV, 0x3);
         lapic_write(LAPIC_LVT_TIMER, 1 << 16);
         lapic_write(LAPIC_TIMER_INIT, 0xFFFFFFFF);
         uint64_t t0 = rdtsc();
-        delay_us(10000);
+        delay_us(1000);
         uint32_t counted = 0xFFFFFFFF - lapic_read(LAPIC_TIMER_CUR);
         uint64_t t1 = rdtsc();
         lapic_write(LAPIC_TIMER_INIT, 0);
@@ -250,6 +252,7 @@ void timer_init(void)
         uint64_t ticks = per_sec * config.slice_us / 1000000;
         if (ticks == 0 || ticks > 0xFFFFFFFF) panic("local APIC timer at %lu Hz cannot time a %u us slice", per_sec, config.slice_us);
         lapic_ticks_per_slice = (uint32_t)ticks;
+        lapic_timer_hz = per_sec;
     }
     if (!have_ioapic) {
         /* Virtual-wire mode (MP spec 3.6.2.2): the 8259A reaches the CPU through LINT0 as ExtINT. */
@@ -271,19 +274,44 @@ void timer_init(void)
     }
 }
 
+/* The local APIC timer ticks only when it must: periodic slices while processes share a CPU,
+ * else one shot at a waiter's deadline (cpu_wait_for_interrupt_until), else not at all, so that
+ * an idle or waiting node takes no interrupts a simulator would have to wake it for. */
 void timer_start(void)
 {
     if (!have_lapic) return;
     lapic_write(LAPIC_TIMER_DIV, 0x3);
-    lapic_write(LAPIC_LVT_TIMER, 1u << 17 | VEC_TIMER);   /* periodic */
-    lapic_write(LAPIC_TIMER_INIT, lapic_ticks_per_slice);
+    lapic_write(LAPIC_LVT_TIMER, VEC_TIMER);   /* one-shot, stopped until an initial count */
+    lapic_write(LAPIC_TIMER_INIT, 0);
+    cpu_self()->slicing = false;
 }
 
-void timer_restart(void)
+void timer_restart(bool shared)
 {
-    /* A write of the initial count restarts the countdown (SDM vol. 3A 11.5.4). */
-    if (have_lapic) lapic_write(LAPIC_TIMER_INIT, lapic_ticks_per_slice);
-    else pit_ticks = 0;
+    if (!have_lapic) {
+        pit_ticks = 0;
+        return;
+    }
+    struct cpu *c = cpu_self();
+    if (shared != c->slicing) lapic_write(LAPIC_LVT_TIMER, (shared ? 1u << 17 : 0) | VEC_TIMER);
+    c->slicing = shared;
+    /* A write of the initial count restarts the countdown, 0 stops it (SDM vol. 3A 11.5.4). */
+    lapic_write(LAPIC_TIMER_INIT, shared ? lapic_ticks_per_slice : 0);
+}
+
+void cpu_wait_for_interrupt_until(uint64_t deadline_ns)
+{
+    struct cpu *c = cpu_self();
+    bool armed = have_lapic && !c->slicing;   /* slices wake the CPU often enough already */
+    if (armed) {
+        uint64_t now = clock_ns();
+        if (deadline_ns <= now) return;
+        uint64_t wait = deadline_ns - now < 60000000000ULL ? deadline_ns - now : 60000000000ULL;
+        uint64_t ticks = wait * (lapic_timer_hz / 1000) / 1000000 + 1;
+        lapic_write(LAPIC_TIMER_INIT, ticks > 0xFFFFFFFF ? 0xFFFFFFFF : (uint32_t)ticks);
+    }
+    cpu_wait_for_interrupt();
+    if (armed) lapic_write(LAPIC_TIMER_INIT, 0);
 }
 
 /* ---- dispatch ---- */

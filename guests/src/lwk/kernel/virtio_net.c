@@ -56,6 +56,11 @@ bool virtio_net_probe(struct pci_function f)
      * descriptor of its own (C.3.1). */
     rx_count = rxq.size / 2 < MAX_RX_BUFFERS ? rxq.size / 2 : MAX_RX_BUFFERS;
     tx_count = txq.size / 2 < MAX_TX_BUFFERS ? txq.size / 2 : MAX_TX_BUFFERS;
+    /* On a small machine: receive buffers in at most an eighth of the free memory, transmit
+     * buffers in a sixteenth (two buffers a page). */
+    uint64_t free_pages = kalloc_free_pages();
+    if (rx_count > free_pages / 4) rx_count = (unsigned)(free_pages / 4);
+    if (tx_count > free_pages / 8) tx_count = (unsigned)(free_pages / 8);
     rx_buffers = kalloc_pages((rx_count * BUFFER_BYTES + PAGE_SIZE - 1) / PAGE_SIZE);
     tx_buffers = kalloc_pages((tx_count * BUFFER_BYTES + PAGE_SIZE - 1) / PAGE_SIZE);
     if (!rx_buffers || !tx_buffers) {
@@ -157,7 +162,7 @@ static bool tx_acquire(unsigned wanted, uint64_t *flags)
             return false;
         }
         if (halt) {
-            cpu_wait_for_interrupt();
+            cpu_wait_for_interrupt_until(start + TX_TIMEOUT_NS + 1);
             __asm__ volatile("sti" ::: "memory");
         } else {
             cpu_relax();

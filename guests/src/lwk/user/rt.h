@@ -124,6 +124,8 @@ void rt_barrier(void);
 /* v[i] becomes the sum over ranks of v[i], added in an order fixed by nranks (a binomial tree),
  * so every rank gets bit-identical sums. */
 void rt_allreduce_sum(double *v, size_t n);
+/* v[i] becomes the largest v[i] over ranks (NaN if any rank has NaN), on the same tree. */
+void rt_allreduce_max(double *v, size_t n);
 
 static inline double rt_sqrt(double x) { return __builtin_sqrt(x); }
 static inline double rt_fabs(double x) { return __builtin_fabs(x); }

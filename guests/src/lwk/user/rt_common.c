@@ -661,6 +661,7 @@ void rt_result(const char *name, const char *fmt, ...)
 /* ---- Messages ---- */
 
 enum { TAG_BARRIER_UP = RT_TAG_RESERVED, TAG_BARRIER_DOWN, TAG_REDUCE, TAG_BCAST };
+enum reduce_op { REDUCE_SUM, REDUCE_MAX };
 
 void rt_send(int dst_rank, int tag, const void *buf, size_t len)
 {
@@ -692,11 +693,12 @@ void rt_recv(int src_rank, int tag, void *buf, size_t len)
 
 /*
  * Collectives on a binomial tree rooted at rank 0: in round k (mask = 2^k) a rank with bit k set
- * sends its partial sum to rank - mask and drops out; the others add what rank + mask sends.
- * The tree, hence the order of every addition, depends only on nranks, and rank 0's result
+ * sends its partial result to rank - mask and drops out; the others add (or take the larger of)
+ * what rank + mask sends. The tree, hence the order of every addition, depends only on nranks,
+ * and each rank talks to at most log2(nranks) + 1 others. Rank 0's result
  * goes back down the same tree, so every rank ends with the same bits. log2(nranks) steps.
  */
-static void tree_sum(double *v, size_t n, int tag_up, int tag_down)
+static void tree_reduce(double *v, size_t n, enum reduce_op op, int tag_up, int tag_down)
 {
     enum { BLOCK = 512 };
     unsigned ranks = rt_nranks(), rank = rt_rank();
@@ -711,8 +713,12 @@ static void tree_sum(double *v, size_t n, int tag_up, int tag_down)
             }
             if (rank + mask < ranks) {
                 rt_recv((int)(rank + mask), tag_up, in, bytes);
-                for (size_t i = 0; i < cnt; i++)
-                    v[off + i] += in[i];
+                for (size_t i = 0; i < cnt; i++) {
+                    if (op == REDUCE_SUM)
+                        v[off + i] += in[i];
+                    else if (in[i] > v[off + i] || in[i] != in[i])   /* a NaN anywhere wins */
+                        v[off + i] = in[i];
+                }
             }
         }
         /* Down: from the parent (rank 0 has none), then to the children below this level. */
@@ -728,11 +734,17 @@ void rt_barrier(void)
 {
     double token = 0.0;
     if (rt_nranks() > 1)
-        tree_sum(&token, 1, TAG_BARRIER_UP, TAG_BARRIER_DOWN);
+        tree_reduce(&token, 1, REDUCE_SUM, TAG_BARRIER_UP, TAG_BARRIER_DOWN);
 }
 
 void rt_allreduce_sum(double *v, size_t n)
 {
     if (rt_nranks() > 1)
-        tree_sum(v, n, TAG_REDUCE, TAG_BCAST);
+        tree_reduce(v, n, REDUCE_SUM, TAG_REDUCE, TAG_BCAST);
+}
+
+void rt_allreduce_max(double *v, size_t n)
+{
+    if (rt_nranks() > 1)
+        tree_reduce(v, n, REDUCE_MAX, TAG_REDUCE, TAG_BCAST);
 }

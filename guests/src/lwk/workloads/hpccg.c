@@ -4,16 +4,16 @@
  * the grid, stored as CSR; the right-hand side is each row's sum, so the exact solution is all
  * ones; x0 = 0. CG runs max_iter iterations or until the residual norm is <= tol.
  *
- * nranks > 1: the grid is split into slabs of whole z planes, one per rank (strong scaling: nz is
- * the global size; HPCCG's weak scaling is nz = planes-per-rank * nranks). Before each
- * matrix-vector product, ranks exchange their boundary planes of p with rt_send/rt_recv.
+ * nranks > 1: weak scaling, as Mantevo HPCCG: every rank holds an nx x ny x nz subdomain and the
+ * global grid is nx x ny x (nz * nranks), the subdomains stacked in z (rank r has global planes
+ * r*nz .. r*nz + nz - 1). Before each matrix-vector product a rank exchanges its boundary planes
+ * of p with its z neighbours (rt_send/rt_recv); dot products are each rank's local sum (each z
+ * plane's rows in order, then its planes in order) added over the ranks by rt_allreduce_sum, so
+ * every rank gets the same bits, and a one-rank run equals a native run. The maximum error is
+ * gathered with rt_allreduce_max. Per rank: ~240 bytes of matrix and vectors per row.
  *
- * Dot products add each z plane's rows in order, then the planes in order (all planes go
- * through rt_allreduce_sum, each rank filling its own), and no other operation mixes rows:
- * every rank of every decomposition computes the same bits as a one-rank (or native) run.
- *
- * Defaults (20x20x20, 150 iterations): ~270 M instructions. Bigger: nx=50 ny=50 nz=50 (125000
- * rows, ~40 MB); nranks=N splits nz over N nodes.
+ * Defaults (20x20x20, 150 iterations): ~270 M instructions per rank. Bigger: nx=50 ny=50 nz=50
+ * (125000 rows, ~40 MB per rank).
  */
 #include "rt.h"
 
@@ -27,7 +27,6 @@ struct problem {
     uint64_t *rowptr;           /* CSR; columns index a vector with one ghost plane each side */
     uint32_t *col;
     double *val;
-    double *part;               /* per-plane partial sums, nz of them */
 };
 
 static void build(struct problem *pb, double *b)
@@ -81,18 +80,14 @@ static void matvec(const struct problem *pb, const double *p, double *y)
 
 static double dot(const struct problem *pb, const double *u, const double *v)
 {
-    for (uint64_t z = 0; z < pb->nz; z++)
-        pb->part[z] = 0.0;
-    for (uint64_t z = 0; z < pb->nzl; z++) {
-        double sum = 0.0;
-        for (uint64_t i = z * pb->plane; i < (z + 1) * pb->plane; i++)
-            sum += u[i] * v[i];
-        pb->part[pb->z0 + z] = sum;
-    }
-    rt_allreduce_sum(pb->part, pb->nz);
     double sum = 0.0;
-    for (uint64_t z = 0; z < pb->nz; z++)
-        sum += pb->part[z];
+    for (uint64_t z = 0; z < pb->nzl; z++) {
+        double plane = 0.0;
+        for (uint64_t i = z * pb->plane; i < (z + 1) * pb->plane; i++)
+            plane += u[i] * v[i];
+        sum += plane;
+    }
+    rt_allreduce_sum(&sum, 1);
     return sum;
 }
 
@@ -112,13 +107,13 @@ int rt_main(int argc, char **argv)
         RT_DOUBLE("tol", &tol),
     };
     rt_parse_args(argc, argv, opts, sizeof(opts) / sizeof(opts[0]));
-    struct problem pb = { .nx = nx, .ny = ny, .nz = nz, .rank = (int)rt_rank(), .nranks = (int)rt_nranks() };
+    struct problem pb = { .nx = nx, .ny = ny, .nz = nz * rt_nranks(), .rank = (int)rt_rank(), .nranks = (int)rt_nranks() };
     if (pb.nranks > 1 && rt_procs() > 1)
         rt_fail(2, "nranks > 1 needs procs=1 (only process 0 of a node exchanges messages)");
-    if (nx < 1 || ny < 1 || nz < (uint64_t)pb.nranks || nx * ny * (nz + 2) >= (1ULL << 32))
-        rt_fail(2, "need nx, ny >= 1, nz >= nranks and nx*ny*(nz+2) < 2^32");
-    pb.z0 = nz * (uint64_t)pb.rank / (uint64_t)pb.nranks;
-    pb.nzl = nz * (uint64_t)(pb.rank + 1) / (uint64_t)pb.nranks - pb.z0;
+    if (nx < 1 || ny < 1 || nz < 1 || nx * ny * (nz + 2) >= (1ULL << 32))
+        rt_fail(2, "need nx, ny, nz >= 1 and nx*ny*(nz+2) < 2^32");
+    pb.z0 = nz * (uint64_t)pb.rank;
+    pb.nzl = nz;
     pb.plane = nx * ny;
     pb.nrow = pb.plane * pb.nzl;
 
@@ -127,7 +122,6 @@ int rt_main(int argc, char **argv)
     pb.rowptr = rt_alloc((n + 1) * sizeof(uint64_t));
     pb.col = rt_alloc(27 * n * sizeof(uint32_t));
     pb.val = rt_alloc(27 * n * sizeof(double));
-    pb.part = rt_alloc(nz * sizeof(double));       /* nz >= nranks: also holds one value per rank */
     double *b = rt_alloc(n * sizeof(double));
     double *x = rt_alloc(n * sizeof(double));
     double *r = rt_alloc(n * sizeof(double));
@@ -138,12 +132,11 @@ int rt_main(int argc, char **argv)
     uint64_t setup_ns = rt_clock_ns() - t0;
 
     /* Global nonzero count, for the flop count. */
-    pb.part[0] = (double)pb.rowptr[n];
-    rt_allreduce_sum(pb.part, 1);
-    double nnz = pb.part[0], rows = (double)(nx * ny * nz);
+    double nnz = (double)pb.rowptr[n], rows = (double)(nx * ny * pb.nz);
+    rt_allreduce_sum(&nnz, 1);
     if (rt_lead())
-        rt_printf("hpccg: %lux%lux%lu grid, %.0f rows, %.0f nonzeros, %d rank(s), setup %.6f s\n",
-                  nx, ny, nz, rows, nnz, pb.nranks, (double)setup_ns * 1e-9);
+        rt_printf("hpccg: %lux%lux%lu grid (%lux%lux%lu per rank), %.0f rows, %.0f nonzeros, %d rank(s), setup %.6f s\n",
+                  nx, ny, pb.nz, nx, ny, nz, rows, nnz, pb.nranks, (double)setup_ns * 1e-9);
 
     t0 = rt_clock_ns();
     /* r = b - A x0, with p = x0 = 0 as the product's input */
@@ -173,17 +166,12 @@ int rt_main(int argc, char **argv)
     uint64_t ns = rt_clock_ns() - t0;
     double resid = rt_sqrt(rtrans);
 
-    /* Largest |x - 1| over all ranks: each fills its slot, the sum gathers them. */
+    /* Largest |x - 1| over all ranks. */
     double err = 0.0;
     for (uint64_t i = 0; i < n; i++)
         if (rt_fabs(x[i] - 1.0) > err)
             err = rt_fabs(x[i] - 1.0);
-    for (int i = 0; i < pb.nranks; i++)
-        pb.part[i] = i == pb.rank ? err : 0.0;
-    rt_allreduce_sum(pb.part, (size_t)pb.nranks);
-    for (int i = 0; i < pb.nranks; i++)
-        if (pb.part[i] > err)
-            err = pb.part[i];
+    rt_allreduce_max(&err, 1);
 
     union { double d; uint64_t u; } bits = { .d = resid };
     if (pb.nranks > 1)
