@@ -148,6 +148,8 @@ extern struct config { unsigned procs, cpus, slice_us, rank, nranks; int swap; b
 
 /* time.c */
 extern uint64_t tsc_hz;
+/* The local APIC timer's bus clock when the hypervisor told it (time_init), else 0. */
+extern uint64_t lapic_bus_hz;
 void time_init(void);
 void delay_us(uint64_t us);
 

@@ -58,7 +58,7 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--nodes", split = ",", description = "cluster: simulated node counts (default: ${DEFAULT-VALUE}).", defaultValue = "64,256,1024")
     List<Integer> nodes;
 
-    @Option(names = "--node-memory", description = "cluster: guest RAM per node (default: ${DEFAULT-VALUE}).", defaultValue = "16M")
+    @Option(names = "--node-memory", description = "cluster: guest RAM per node (default: ${DEFAULT-VALUE}, the noise experiment's).", defaultValue = NoiseExperiment.NODE_MEMORY)
     String nodeMemory;
 
     private static final Pattern RESULT = Pattern.compile("RESULT workload=(\\w+) n=(\\d+) rounds=(\\d+) result=(\\d+)");

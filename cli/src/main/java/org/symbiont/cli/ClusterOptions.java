@@ -28,7 +28,7 @@ final class ClusterOptions {
     @Option(names = "--members", paramLabel = "N", description = "With --cluster-seed: wait until N members (this one included) are up (default: ${DEFAULT-VALUE}).", defaultValue = "1")
     int members;
 
-    @Option(names = "--node-memory", paramLabel = "SIZE", description = "Guest RAM of each simulated node (default: ${DEFAULT-VALUE}).", defaultValue = "64M")
+    @Option(names = "--node-memory", paramLabel = "SIZE", description = "Guest RAM of each simulated node (default: what the experiment's workload needs: 4M for noise, 16M for scaling).")
     String nodeMemory;
 
     @Option(names = "--seed", paramLabel = "N", description = "Each node's VM seed is derived from this and the node's rank (default: ${DEFAULT-VALUE}).", defaultValue = "1")
@@ -49,8 +49,9 @@ final class ClusterOptions {
         return counts;
     }
 
-    /** Checks the options that do not depend on the experiment. */
-    void check() {
+    /** Checks the options; {@code workloadMemory} is the guest RAM a node gets unless --node-memory says otherwise. */
+    void check(String workloadMemory) {
+        if (nodeMemory == null) nodeMemory = workloadMemory;
         if (members < 1) throw new UserError("--members must be at least 1, got " + members);
         if (members > 1 && clusterSeed == null) throw new UserError("--members " + members + " needs --cluster-seed (a cluster to join)");
         if (clusterSeed != null) ClusterNodeCommand.checkSeed(clusterSeed, "--cluster-seed");

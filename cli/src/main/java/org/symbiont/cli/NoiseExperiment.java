@@ -34,6 +34,9 @@ final class NoiseExperiment implements Callable<Integer> {
      */
     static final int CYCLES_PER_INSTRUCTION = 10;
 
+    /** Guest RAM of a node: the LWK, its message buffers and the loop's few pages fit in 4 MiB. */
+    static final String NODE_MEMORY = "4M";
+
     /** Flops of one compute phase: 1.0 ms of virtual time at 10 cycles per instruction (measured: 1,001 us). */
     static final long DEFAULT_COMPUTE = 80_000;
 
@@ -68,7 +71,7 @@ final class NoiseExperiment implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        cluster.check();
+        cluster.check(NODE_MEMORY);
         if (!phase.equals("random") && !phase.equals("synchronized")) throw new UserError("--phase must be random or synchronized, got " + phase);
         if (iters < 1 || iters > 100_000) throw new UserError("--iters must be from 1 to 100000, got " + iters);
         if (compute < 2 || compute > 1_000_000_000L) throw new UserError("--compute must be from 2 to 1000000000 flops, got " + compute);

@@ -30,6 +30,9 @@ final class ScalingExperiment implements Callable<Integer> {
     /** A VMM trap for an emulated device access or an injected interrupt: about 2 us at 2 GHz, as a Palacios exit with its device model. */
     static final long DEVICE_TRAP_CYCLES = 4000;
 
+    /** Guest RAM of a node: a 28 x 28 x 28 HPCCG rank (about 7 MiB) beside the LWK and its message buffers. */
+    static final String NODE_MEMORY = "16M";
+
     /** How the nodes are virtualized: the cost of a trap, the NIC passed through or emulated, the paging method, the VMM's preemption. */
     record Configuration(String label, long deviceTrapCycles, boolean nicPassthrough, String paging, boolean preemption) {
         String hocon() {
@@ -68,7 +71,7 @@ final class ScalingExperiment implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        cluster.check();
+        cluster.check(NODE_MEMORY);
         if (grid < 1 || grid > 256) throw new UserError("--grid must be from 1 to 256, got " + grid);
         if (planes < 1 || planes > 256) throw new UserError("--planes must be from 1 to 256, got " + planes);
         if (maxIter < 1 || maxIter > 100_000) throw new UserError("--max-iter must be from 1 to 100000, got " + maxIter);
