@@ -11,6 +11,12 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.Callable;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.symbiont.cluster.Experiment;
+import org.symbiont.cluster.ExperimentResult;
+import org.symbiont.cluster.Interconnect;
+import org.symbiont.cluster.NodeResult;
+import org.symbiont.cluster.SymbiontCluster;
 import org.symbiont.guests.GuestImages;
 import org.symbiont.vmm.CharBackends;
 import org.symbiont.vmm.Extensions;
@@ -24,11 +30,12 @@ import picocli.CommandLine.Option;
 
 /**
  * The main demo: several guests the project ships boot at once in one JVM, each in its own VM
- * (its own thread, memory and devices), and the demo prints what each printed on its serial port
- * and a summary per guest.
+ * (its own memory and devices), and the demo prints what each printed on its serial port and a
+ * summary per guest; then a small simulated cluster (module {@code cluster}, one member in this
+ * process) runs HPCCG on LWK nodes whose virtual time advances in step.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
-        description = "Boot several guests at once in one JVM (a compute benchmark, an SMP start-up, timers and interrupts, ACPI, a guest scribbling over all its RAM, and the lightweight kernel running STREAM, a context-switch benchmark, a swapping workload and HPCCG on two nodes over virtio-net) and summarize each.")
+        description = "Boot several guests at once in one JVM (a compute benchmark, an SMP start-up, timers and interrupts, ACPI, a guest scribbling over all its RAM, and the lightweight kernel running STREAM, a context-switch benchmark and a swapping workload) and summarize each; then run HPCCG on a simulated cluster of LWK nodes in synchronized virtual time.")
 final class DemoCommand implements Callable<Integer> {
     @Option(names = "--n", description = "Size of the cpubench guest's sieve (default: ${DEFAULT-VALUE}).", defaultValue = "10000000")
     long n;
@@ -53,13 +60,7 @@ final class DemoCommand implements Callable<Integer> {
                 new Guest("ctxsw", "the LWK: 4 processes on one CPU yielding to each other, time per switch", lwk,
                         "ctxsw procs=4 iters=5000", ""),
                 new Guest("swapper", "the LWK: 32 MiB touched in 24 MiB of RAM, swapping to a virtio-blk disk", lwk,
-                        "memperf mb=32 passes=2", "memory = 24M\ndevices += { name = swap0, type = virtio-blk, size = 64M }"),
-                new Guest("hpccg-0", "the LWK: HPCCG's conjugate gradient on 2 nodes, rank 0 ...", lwk,
-                        "hpccg nx=12 ny=12 nz=12 max_iter=60 rank=0 nranks=2",
-                        "devices += { name = net0, type = virtio-net, link = demo-lan, mac = \"52:54:00:00:00:10\" }"),
-                new Guest("hpccg-1", "... and rank 1, exchanging halos and dot products over virtio-net", lwk,
-                        "hpccg nx=12 ny=12 nz=12 max_iter=60 rank=1 nranks=2",
-                        "devices += { name = net0, type = virtio-net, link = demo-lan, mac = \"52:54:00:00:00:11\" }"));
+                        "memperf mb=32 passes=2", "memory = 24M\ndevices += { name = swap0, type = virtio-blk, size = 64M }"));
 
         System.out.printf("Symbiont demo: %d guests boot at once in one JVM, each in its own VM (own thread, memory and devices):%n", guests.size());
         List<VmSpec> specs = new ArrayList<>();
@@ -96,7 +97,49 @@ final class DemoCommand implements Callable<Integer> {
         }
         System.out.printf("%n%d guests, %,d guest instructions in %.2f s of host time (%d host cores).%n", reports.size(), total,
                 wall / 1e9, Runtime.getRuntime().availableProcessors());
-        return failed == 0 ? 0 : 1;
+        return failed == 0 && cluster(lwk) ? 0 : 1;
+    }
+
+    /** Nodes of the demo's simulated cluster. */
+    private static final int CLUSTER_NODES = 4;
+
+    /**
+     * HPCCG weak scaling's largest point in small: {@value #CLUSTER_NODES} LWK nodes on a
+     * one-member cluster in this process, exchanging halos and dot products over the simulated
+     * interconnect, their virtual time synchronized in windows of one link latency.
+     */
+    private static boolean cluster(byte[] lwk) {
+        System.out.printf("%nA simulated cluster: %d LWK nodes run HPCCG's conjugate gradient (12 x 12 x 12 rows each, stacked),"
+                + "%nexchanging halos and dot products over the interconnect; their virtual clocks advance in step.%n", CLUSTER_NODES);
+        ActorSystem<Void> member = ClusterNodeCommand.startMember("127.0.0.1", 0, null);
+        ExperimentResult r;
+        Interconnect net;
+        try {
+            SymbiontCluster.awaitMembers(member, 1, Duration.ofSeconds(60));
+            net = Interconnect.from(member.settings().config().getConfig("symbiont.cluster.interconnect"),
+                    "symbiont.cluster.interconnect");
+            r = SymbiontCluster.run(member, Experiment.ofRanks("demo-" + Long.toString(System.currentTimeMillis(), 36), CLUSTER_NODES, lwk,
+                    ClusterSession.KERNEL_NAME, "hpccg nx=12 ny=12 nz=12 max_iter=60", rank -> "memory = 16M", "", net), p -> { });
+        } finally {
+            SymbiontCluster.stop(member);
+        }
+        if (!r.succeeded()) {
+            System.out.println("  !! the cluster stopped: " + r.failure());
+            return false;
+        }
+        System.out.printf("%n--- node0 (serial output)%n");
+        for (String line : r.nodes().getFirst().console().lines().toList()) System.out.println("  " + line);
+        System.out.printf("%n%-10s %-8s %15s %14s %12s%n", "node", "result", "instructions", "virtual time", "frames out");
+        boolean ok = true;
+        for (NodeResult n : r.nodes()) {
+            boolean pass = n.guestExited() && n.guestStatus() == ClusterSession.GUEST_SUCCESS;
+            ok &= pass;
+            System.out.printf("%-10s %-8s %,15d %12.3f ms %,12d%n", n.name(), pass ? "pass" : n.reason().toLowerCase(java.util.Locale.ROOT),
+                    n.retired(), n.virtualNanos() / 1e6, n.framesSent());
+        }
+        System.out.printf("%n%d nodes in %,d windows of virtual time (%,d ns each) in %.2f s of host time.%n", CLUSTER_NODES, r.windows(),
+                net.quantumNanos(), r.wallNanos() / 1e9);
+        return ok;
     }
 
     private static String result(VmReport r) {
