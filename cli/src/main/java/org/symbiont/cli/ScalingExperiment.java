@@ -30,8 +30,12 @@ final class ScalingExperiment implements Callable<Integer> {
     /** A VMM trap for an emulated device access or an injected interrupt: about 2 us at 2 GHz, as a Palacios exit with its device model. */
     static final long DEVICE_TRAP_CYCLES = 4000;
 
-    /** Guest RAM of a node: a 28 x 28 x 28 HPCCG rank (about 7 MiB) beside the LWK and its message buffers. */
-    static final String NODE_MEMORY = "16M";
+    /**
+     * Guest RAM of a node: a 28 x 28 x 28 HPCCG rank with its halos (its matrix alone is about
+     * 7 MiB) beside the LWK and its message buffers, which take a quarter of what is free (16M
+     * is too little).
+     */
+    static final String NODE_MEMORY = "32M";
 
     /** How the nodes are virtualized: the cost of a trap, the NIC passed through or emulated, the paging method, the VMM's preemption. */
     record Configuration(String label, long deviceTrapCycles, boolean nicPassthrough, String paging, boolean preemption) {
