@@ -32,10 +32,9 @@ final class ScalingExperiment implements Callable<Integer> {
 
     /**
      * Guest RAM of a node: a 28 x 28 x 28 HPCCG rank with its halos (its matrix alone is about
-     * 7 MiB) beside the LWK and its message buffers, which take a quarter of what is free (16M
-     * is too little).
+     * 7 MiB) beside the LWK and its message buffers (measured: 32M runs out at 4 nodes).
      */
-    static final String NODE_MEMORY = "32M";
+    static final String NODE_MEMORY = "64M";
 
     /** How the nodes are virtualized: the cost of a trap, the NIC passed through or emulated, the paging method, the VMM's preemption. */
     record Configuration(String label, long deviceTrapCycles, boolean nicPassthrough, String paging, boolean preemption) {
