@@ -28,7 +28,7 @@ final class ClusterOptions {
     @Option(names = "--members", paramLabel = "N", description = "With --cluster-seed: wait until N members (this one included) are up (default: ${DEFAULT-VALUE}).", defaultValue = "1")
     int members;
 
-    @Option(names = "--node-memory", paramLabel = "SIZE", description = "Guest RAM of each simulated node (default: what the experiment's workload needs: 4M for noise, 64M for scaling).")
+    @Option(names = "--node-memory", paramLabel = "SIZE", description = "Guest RAM of each simulated node (default: what the experiment's workload needs: 4M for noise, 32M for scaling).")
     String nodeMemory;
 
     @Option(names = "--seed", paramLabel = "N", description = "Each node's VM seed is derived from this and the node's rank (default: ${DEFAULT-VALUE}).", defaultValue = "1")

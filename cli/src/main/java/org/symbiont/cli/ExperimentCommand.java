@@ -6,6 +6,7 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import org.symbiont.guests.GuestImages;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** Experiments that reproduce the published findings Symbiont re-creates, each a table, a CSV and an SVG plot. */
@@ -24,15 +25,13 @@ final class ExperimentCommand implements Callable<Integer> {
     @Command(name = "paging", mixinStandardHelpOptions = true,
             description = "Native, shadow (vtlb, cached) and nested paging on HPCCG and GUPS, one address space and four processes.")
     static final class Paging implements Callable<Integer> {
-        @Option(names = "--out", description = "Directory for the CSV and SVG files (default: ${DEFAULT-VALUE}).", defaultValue = "results")
-        Path out;
-
-        @Option(names = "--scale", description = "Multiply the workloads' sizes by this factor (default: ${DEFAULT-VALUE}).", defaultValue = "1")
-        double scale;
+        @Mixin
+        OutAndScale options;
 
         @Override
         public Integer call() throws IOException {
-            checkScale(scale);
+            Path out = options.out;
+            double scale = options.checkedScale();
             System.out.println("paging experiment: each workload shape under native, shadow (vtlb, cached) and nested paging;"
                     + " virtual time of the workload itself; one deterministic run per cell.");
             withLwkIn(out, kernel -> PagingExperiment.run(kernel, out, scale));
@@ -43,15 +42,13 @@ final class ExperimentCommand implements Callable<Integer> {
     @Command(name = "swapbypass", mixinStandardHelpOptions = true,
             description = "STREAM and GUPS with working sets from below to above guest RAM: guest swapping, SwapBypass, enough RAM.")
     static final class SwapBypass implements Callable<Integer> {
-        @Option(names = "--out", description = "Directory for the CSV and SVG files (default: ${DEFAULT-VALUE}).", defaultValue = "results")
-        Path out;
-
-        @Option(names = "--scale", description = "Multiply the workloads' sizes by this factor (default: ${DEFAULT-VALUE}).", defaultValue = "1")
-        double scale;
+        @Mixin
+        OutAndScale options;
 
         @Override
         public Integer call() throws IOException {
-            checkScale(scale);
+            Path out = options.out;
+            double scale = options.checkedScale();
             System.out.println("swapbypass experiment: STREAM and GUPS with working sets from below to above guest RAM,"
                     + " guest swapping against SwapBypass against enough RAM; one deterministic run per cell.");
             withLwkIn(out, kernel -> SwapBypassExperiment.run(kernel, out, scale));
@@ -59,8 +56,18 @@ final class ExperimentCommand implements Callable<Integer> {
         }
     }
 
-    private static void checkScale(double scale) {
-        if (scale < 0.01 || scale > 100) throw new UserError("--scale must be between 0.01 and 100, got " + scale);
+    /** The options of the experiments on one machine. */
+    static final class OutAndScale {
+        @Option(names = "--out", description = "Directory for the CSV and SVG files (default: ${DEFAULT-VALUE}).", defaultValue = "results")
+        Path out;
+
+        @Option(names = "--scale", description = "Multiply the workloads' sizes by this factor (default: ${DEFAULT-VALUE}).", defaultValue = "1")
+        double scale;
+
+        double checkedScale() {
+            if (scale < 0.01 || scale > 100) throw new UserError("--scale must be between 0.01 and 100, got " + scale);
+            return scale;
+        }
     }
 
     private interface Experiment {

@@ -32,9 +32,9 @@ final class ScalingExperiment implements Callable<Integer> {
 
     /**
      * Guest RAM of a node: a 28 x 28 x 28 HPCCG rank with its halos (its matrix alone is about
-     * 7 MiB) beside the LWK and its message buffers (measured: 32M runs out at 4 nodes).
+     * 7 MiB) beside the LWK and its message buffers (16M is too little).
      */
-    static final String NODE_MEMORY = "64M";
+    static final String NODE_MEMORY = "32M";
 
     /** How the nodes are virtualized: the cost of a trap, the NIC passed through or emulated, the paging method, the VMM's preemption. */
     record Configuration(String label, long deviceTrapCycles, boolean nicPassthrough, String paging, boolean preemption) {
@@ -66,7 +66,7 @@ final class ScalingExperiment implements Callable<Integer> {
     @Option(names = "--grid", paramLabel = "N", description = "Each rank's grid is N x N x --planes (default: ${DEFAULT-VALUE}).", defaultValue = "28")
     int grid;
 
-    @Option(names = "--planes", paramLabel = "N", description = "z planes per rank: the global grid grows with the node count (default: ${DEFAULT-VALUE}).", defaultValue = "28")
+    @Option(names = "--planes", paramLabel = "N", description = "z planes per rank: the global grid, the ranks' subdomains stacked in z, grows with the node count (default: ${DEFAULT-VALUE}).", defaultValue = "28")
     int planes;
 
     @Option(names = "--max-iter", paramLabel = "N", description = "CG iterations (default: ${DEFAULT-VALUE}).", defaultValue = "30")
@@ -87,7 +87,7 @@ final class ScalingExperiment implements Callable<Integer> {
         try (ClusterSession session = ClusterSession.open(cluster)) {
             for (int c = 0; c < counts.size(); c++) {
                 int nodes = counts.get(c);
-                String workload = "hpccg nx=" + grid + " ny=" + grid + " nz=" + (planes * nodes) + " max_iter=" + maxIter;
+                String workload = "hpccg nx=" + grid + " ny=" + grid + " nz=" + planes + " max_iter=" + maxIter;
                 double nativeSeconds = Double.NaN;
                 for (int k = 0; k < CONFIGURATIONS.size(); k++) {
                     Configuration config = CONFIGURATIONS.get(k);
