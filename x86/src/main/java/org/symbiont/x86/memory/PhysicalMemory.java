@@ -120,6 +120,11 @@ public final class PhysicalMemory implements AutoCloseable {
         markPages(start, length, KIND_MMIO);
     }
 
+    /** Returns {@code [start, start+length)} to ordinary RAM (a snapshot's restore sets every page's kind). */
+    public void markRam(long start, long length) {
+        markPages(start, length, KIND_RAM);
+    }
+
     /** Marks {@code [start, start+length)} read-only for the guest (ROM); writes are dropped. */
     public void markReadOnly(long start, long length) {
         markPages(start, length, KIND_ROM);
@@ -159,6 +164,11 @@ public final class PhysicalMemory implements AutoCloseable {
     /** True when guest writes to this page are silently dropped (ROM). */
     public boolean isReadOnly(long gpa) {
         return gpa >= 0 && gpa < size && pageKind[(int) (gpa >>> PAGE_SHIFT)] == KIND_ROM;
+    }
+
+    /** True when this page of guest RAM is an MMIO hole (every access exits). */
+    public boolean isMmio(long gpa) {
+        return gpa >= 0 && gpa < size && pageKind[(int) (gpa >>> PAGE_SHIFT)] == KIND_MMIO;
     }
 
     /** The segment the CPU accesses with host offsets; never handed to code outside the CPU. */

@@ -144,6 +144,27 @@ public final class Mmu {
         return strategy;
     }
 
+    public PagingCosts costs() {
+        return costs;
+    }
+
+    /**
+     * Sets the counters {@link #stats()} reports (a snapshot's restore continues them; the
+     * restore's own TLB flush is not counted).
+     */
+    public void restoreStats(PagingStats s) {
+        walks = s.walks();
+        walkReferences = s.walkReferences();
+        tlbFlushes = s.tlbFlushes();
+        cr3Writes = s.cr3Writes();
+        invlpgs = s.invlpgs();
+        shadowFaults = s.shadowFaults();
+        shadowFills = s.shadowFills();
+        guestFaultsInjected = s.guestFaultsInjected();
+        pageTableWrites = s.pageTableWrites();
+        nestedFaults = s.nestedFaults();
+    }
+
     public PagingStats stats() {
         return new PagingStats(walks, walkReferences, tlbFlushes, cr3Writes, invlpgs, shadowFaults, shadowFills,
                 guestFaultsInjected, pageTableWrites, nestedFaults);
@@ -709,6 +730,20 @@ public final class Mmu {
             if ((e & 1) != 0 && (e & reserved) != 0) return false;
         }
         return true;
+    }
+
+    /**
+     * The PAE PDPTE registers, or null while they are not loaded. They are architectural state: the
+     * processor keeps using them after the guest edits its PDPT, until the next CR3 load.
+     */
+    public long[] pdpteRegisters() {
+        return pdptesLoaded ? pdptes.clone() : null;
+    }
+
+    /** Sets the PDPTE registers {@link #pdpteRegisters()} returned (null: re-read from CR3 at the next walk). */
+    public void restorePdpteRegisters(long[] registers) {
+        pdptesLoaded = registers != null;
+        if (registers != null) System.arraycopy(registers, 0, pdptes, 0, pdptes.length);
     }
 
     /** Loads the PDPTE registers from the PDPT at {@code cr3}, as MOV to CR3 does under PAE paging. */

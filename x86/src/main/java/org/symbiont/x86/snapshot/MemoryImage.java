@@ -1,0 +1,144 @@
+package org.symbiont.x86.snapshot;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import org.symbiont.x86.memory.PhysicalMemory;
+
+/**
+ * Guest memory in a snapshot: the RAM and VMM-private sizes, which RAM pages are MMIO holes or
+ * ROM, and the contents of every page that is not all zeros (RAM, then the VMM-private region
+ * where SwapBypass pages and a memory-backed disk live). Section body, little-endian:
+ *
+ * <pre>
+ *   ramBytes u64, privateBytes u64
+ *   runs u32, then per run of non-RAM pages: firstPage u64, pageCount u64, kind u8 (1 MMIO hole, 2 ROM)
+ *   pages u64, then per non-zero page, in increasing order: hostPage u64, 4096 bytes
+ * </pre>
+ *
+ * Host page numbers count RAM pages from 0 and continue into the private region. Not state, so
+ * not captured: which pages hold decoded code, and how much of the private region the VMM has
+ * handed out ({@link PhysicalMemory#allocatePrivate}), which the restoring VMM's devices claim
+ * again as they are rebuilt.
+ */
+public final class MemoryImage {
+    /** The section name guest memory conventionally goes under. */
+    public static final String SECTION = "memory";
+
+    private static final int PAGE = (int) PhysicalMemory.PAGE_SIZE;
+    private static final int KIND_MMIO = 1, KIND_ROM = 2;
+    private static final MemorySegment ZERO_PAGE = MemorySegment.ofArray(new byte[PAGE]);
+
+    private MemoryImage() {}
+
+    /** Encodes {@code memory} as a section body. */
+    public static byte[] capture(PhysicalMemory memory) {
+        long ramPages = memory.size() / PAGE;
+        MemorySegment host = memory.hostSegment();
+        long hostPages = host.byteSize() / PAGE;
+        SectionWriter w = new SectionWriter();
+        w.i64(memory.size()).i64(memory.privateRegion().byteSize());
+
+        SectionWriter runs = new SectionWriter();
+        int runCount = 0;
+        for (long p = 0; p < ramPages; ) {
+            int kind = kindOf(memory, p);
+            long start = p;
+            while (p < ramPages && kindOf(memory, p) == kind) p++;
+            if (kind != 0) {
+                runs.i64(start).i64(p - start).u8(kind);
+                runCount++;
+            }
+        }
+        w.i32(runCount);
+        byte[] r = runs.toByteArray();
+        w.bytes(r, 0, r.length);
+
+        long nonZero = 0;
+        for (long p = 0; p < hostPages; p++) if (!isZero(host, p)) nonZero++;
+        w.i64(nonZero);
+        byte[] page = new byte[PAGE];
+        for (long p = 0; p < hostPages; p++) {
+            if (isZero(host, p)) continue;
+            MemorySegment.copy(host, ValueLayout.JAVA_BYTE, p * PAGE, page, 0, PAGE);
+            w.i64(p).bytes(page, 0, PAGE);
+        }
+        return w.toByteArray();
+    }
+
+    private static int kindOf(PhysicalMemory memory, long page) {
+        long gpa = page * PAGE;
+        return memory.isMmio(gpa) ? KIND_MMIO : memory.isReadOnly(gpa) ? KIND_ROM : 0;
+    }
+
+    private static boolean isZero(MemorySegment host, long page) {
+        return MemorySegment.mismatch(host, page * PAGE, page * PAGE + PAGE, ZERO_PAGE, 0, PAGE) < 0;
+    }
+
+    /**
+     * Makes {@code memory} hold the image: page kinds and contents, every page absent from the
+     * image zeroed. The memory must have the image's RAM and private sizes (checked before
+     * anything is changed). Decoded code in rewritten pages is invalidated. {@code section} names
+     * the image in error messages; a malformed image may leave the memory partly restored.
+     */
+    public static void restore(String section, byte[] body, PhysicalMemory memory) throws SnapshotException {
+        SectionReader r = new SectionReader(section, body);
+        long ramBytes = r.i64("RAM size");
+        long privateBytes = r.i64("private size");
+        if (ramBytes != memory.size() || privateBytes != memory.privateRegion().byteSize()) {
+            throw new SnapshotException(String.format(
+                    "section '%s' holds %d bytes of RAM and %d of VMM-private memory; the memory to restore into has %d and %d",
+                    section, ramBytes, privateBytes, memory.size(), memory.privateRegion().byteSize()));
+        }
+        long ramPages = ramBytes / PAGE;
+        long hostPages = memory.hostSegment().byteSize() / PAGE;
+        int runCount = r.i32In(0, (int) Math.min(Integer.MAX_VALUE, ramPages), "page-kind run count");
+        long[] runStart = new long[runCount], runLength = new long[runCount];
+        int[] runKind = new int[runCount];
+        for (int k = 0; k < runCount; k++) {
+            int at = r.position();
+            runStart[k] = r.i64("run start page");
+            runLength[k] = r.i64("run page count");
+            runKind[k] = r.u8("run kind");
+            if (runStart[k] < 0 || runLength[k] <= 0 || runStart[k] > ramPages - runLength[k]) {
+                throw r.malformed(at, "page-kind run", String.format("[%d, +%d) is not inside RAM's %d pages", runStart[k], runLength[k], ramPages));
+            }
+            if (runKind[k] != KIND_MMIO && runKind[k] != KIND_ROM) throw r.malformed(at + 16, "run kind", "is " + runKind[k] + ", not 1 (MMIO) or 2 (ROM)");
+        }
+        int pagesAt = r.position();
+        long pageCount = r.i64("page count");
+        if (pageCount < 0 || pageCount > hostPages) {
+            throw r.malformed(pagesAt, "page count", "is " + pageCount + ", more than the memory's " + hostPages + " pages");
+        }
+
+        memory.markRam(0, ramBytes);
+        for (int k = 0; k < runCount; k++) {
+            if (runKind[k] == KIND_MMIO) memory.addMmioHole(runStart[k] * PAGE, runLength[k] * PAGE);
+            else memory.markReadOnly(runStart[k] * PAGE, runLength[k] * PAGE);
+        }
+        MemorySegment host = memory.hostSegment();
+        byte[] page = new byte[PAGE];
+        long next = 0;
+        for (long k = 0; k < pageCount; k++) {
+            int at = r.position();
+            long p = r.i64("page number");
+            if (p < next || p >= hostPages) {
+                throw r.malformed(at, "page number", p < next ? "is " + p + ", not above the previous page" : "is " + p + ", beyond the memory's " + hostPages + " pages");
+            }
+            r.bytes(page, 0, PAGE, "page " + p);
+            for (; next < p; next++) zero(memory, host, next);
+            store(memory, host, p, MemorySegment.ofArray(page));
+            next = p + 1;
+        }
+        for (; next < hostPages; next++) zero(memory, host, next);
+        r.end();
+    }
+
+    private static void zero(PhysicalMemory memory, MemorySegment host, long page) {
+        if (!isZero(host, page)) store(memory, host, page, ZERO_PAGE);
+    }
+
+    private static void store(PhysicalMemory memory, MemorySegment host, long page, MemorySegment content) {
+        if (memory.holdsCode(page * PAGE)) memory.codeWritten(page);
+        MemorySegment.copy(content, 0, host, page * PAGE, PAGE);
+    }
+}

@@ -1,0 +1,149 @@
+package org.symbiont.x86.snapshot;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Predicate;
+import java.util.zip.CRC32C;
+
+/**
+ * The snapshot container: a versioned file of named, checksummed sections that the modules fill
+ * (the CPU's {@link CpuState}, the guest's {@link MemoryImage}, the VMM's devices and clocks).
+ * All integers are little-endian:
+ *
+ * <pre>
+ *   magic    8 bytes  "SYMBSNAP"
+ *   version  u32      {@link #VERSION}
+ *   count    u32      number of sections
+ *   count times:
+ *     name    u16 length + UTF-8 bytes (1..255 bytes, each section once)
+ *     length  u64      body length
+ *     crc     u32      CRC-32C of the name bytes, the 8 length bytes and the body
+ *     body    length bytes
+ *   end of file
+ * </pre>
+ *
+ * A body is one Java array, so a section holds at most {@link #MAX_SECTION_BYTES}.
+ */
+public final class SnapshotFormat {
+    private SnapshotFormat() {}
+
+    public static final byte[] MAGIC = "SYMBSNAP".getBytes(StandardCharsets.US_ASCII);
+    public static final int VERSION = 1;
+    public static final int MAX_SECTION_BYTES = Integer.MAX_VALUE - 8;
+    private static final int MAX_NAME_BYTES = 255;
+
+    /** One named section. */
+    public record Section(String name, byte[] body) {}
+
+    /** Writes {@code sections} as one snapshot. */
+    public static void write(OutputStream out, List<Section> sections) throws IOException {
+        SectionWriter header = new SectionWriter();
+        header.bytes(MAGIC, 0, MAGIC.length).i32(VERSION).i32(sections.size());
+        out.write(header.toByteArray());
+        Set<String> seen = new HashSet<>();
+        for (Section s : sections) {
+            byte[] name = s.name().getBytes(StandardCharsets.UTF_8);
+            if (name.length == 0 || name.length > MAX_NAME_BYTES) {
+                throw new IllegalArgumentException("section name '" + s.name() + "' must have 1 to 255 UTF-8 bytes");
+            }
+            if (!seen.add(s.name())) throw new IllegalArgumentException("section '" + s.name() + "' given twice");
+            SectionWriter h = new SectionWriter().string(s.name()).i64(s.body().length);
+            h.i32(crc(name, s.body().length, s.body()));
+            out.write(h.toByteArray());
+            out.write(s.body());
+        }
+    }
+
+    public static byte[] toBytes(List<Section> sections) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        try {
+            write(out, sections);
+        } catch (IOException e) {
+            throw new IllegalStateException("a byte array stream does not fail", e);
+        }
+        return out.toByteArray();
+    }
+
+    private static int crc(byte[] name, long length, byte[] body) {
+        CRC32C c = new CRC32C();
+        c.update(name);
+        for (int shift = 0; shift < 64; shift += 8) c.update((int) (length >>> shift));
+        c.update(body);
+        return (int) c.getValue();
+    }
+
+    /** Reads a whole snapshot from {@code in}; see {@link #read(byte[], Predicate)}. */
+    public static Contents read(InputStream in, Predicate<String> knownSection) throws IOException {
+        return read(in.readAllBytes(), knownSection);
+    }
+
+    /**
+     * Parses and checks a snapshot: magic, version, every section's checksum, no section twice,
+     * none that {@code knownSection} rejects, nothing after the last one.
+     */
+    public static Contents read(byte[] data, Predicate<String> knownSection) throws SnapshotException {
+        SectionReader r = new SectionReader("header", data);
+        if (data.length < MAGIC.length || !Arrays.equals(data, 0, MAGIC.length, MAGIC, 0, MAGIC.length)) {
+            throw new SnapshotException("not a Symbiont snapshot: bad magic (expected \"SYMBSNAP\" in the first 8 bytes)");
+        }
+        r.skip(MAGIC.length, "magic");
+        int version = r.i32("format version");
+        if (version != VERSION) {
+            throw new SnapshotException("unknown snapshot format version " + Integer.toUnsignedString(version)
+                    + " (this build reads version " + VERSION + ")");
+        }
+        int count = r.i32("section count");
+        Map<String, byte[]> sections = new LinkedHashMap<>();
+        for (int k = 0; k < Integer.toUnsignedLong(count); k++) {
+            int at = r.position();
+            SectionReader h = new SectionReader("header of section " + k, data);
+            h.skip(at, "the preceding sections");
+            int nameLength = h.u16("name length");
+            if (nameLength == 0 || nameLength > MAX_NAME_BYTES) throw h.malformed(at, "name length", "is " + nameLength + ", not 1..255");
+            byte[] nameBytes = new byte[nameLength];
+            h.bytes(nameBytes, 0, nameLength, "name");
+            String name = new String(nameBytes, StandardCharsets.UTF_8);
+            long length = h.i64("body length");
+            int crc = h.i32("checksum");
+            int bodyAt = h.position();
+            if (length < 0 || length > data.length - bodyAt) {
+                throw new SnapshotException(String.format("truncated snapshot: section '%s' at offset %d declares %s body bytes, %d remain",
+                        name, at, Long.toUnsignedString(length), data.length - bodyAt));
+            }
+            byte[] body = Arrays.copyOfRange(data, bodyAt, bodyAt + (int) length);
+            int actual = crc(nameBytes, length, body);
+            if (actual != crc) {
+                throw new SnapshotException(String.format("checksum mismatch in section '%s' at offset %d: stored CRC-32C %08x, computed %08x",
+                        name, at, crc, actual));
+            }
+            if (!knownSection.test(name)) throw new SnapshotException("unknown section '" + name + "' at offset " + at);
+            if (sections.put(name, body) != null) throw new SnapshotException("section '" + name + "' appears twice (again at offset " + at + ")");
+            r.skip(bodyAt + (int) length - at, "section '" + name + "'");
+        }
+        if (r.position() != data.length) {
+            throw new SnapshotException(String.format("%d unexpected bytes after the last of %d sections, at offset %d",
+                    data.length - r.position(), Integer.toUnsignedLong(count), r.position()));
+        }
+        return new Contents(Collections.unmodifiableMap(sections));
+    }
+
+    /** The checked sections of a snapshot, by name, in file order. */
+    public record Contents(Map<String, byte[]> sections) {
+        /** The body of section {@code name}; a snapshot without it is an error. */
+        public byte[] require(String name) throws SnapshotException {
+            byte[] body = sections.get(name);
+            if (body == null) throw new SnapshotException("section '" + name + "' is missing (the snapshot has " + sections.keySet() + ")");
+            return body;
+        }
+    }
+}
