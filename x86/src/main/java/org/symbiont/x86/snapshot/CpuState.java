@@ -63,7 +63,7 @@ public final class CpuState {
     private long redeliverReturnRip, redeliverPushedRf;
     private boolean shadowInjected, shadowInjectedUser;
     private long shadowInjectedLinear;
-    private int shadowInjectedAccess, shadowInjectedCode, shadowMissSegment;
+    private int shadowInjectedAccess, shadowInjectedCode;
     private long retired, cyclesPerInstruction, extraCycles, pauseCycles;
     private PagingMode pagingMode;
     private ShadowStrategy shadowStrategy;
@@ -156,7 +156,6 @@ public final class CpuState {
         s.shadowInjectedAccess = f.access();
         s.shadowInjectedCode = f.code();
         s.shadowInjectedUser = f.user();
-        s.shadowMissSegment = f.missSeg();
         s.retired = cpu.retired;
         s.cyclesPerInstruction = cpu.cyclesPerInstruction;
         s.extraCycles = cpu.extraCycles;
@@ -286,8 +285,10 @@ public final class CpuState {
         // the PDPTE registers, the counters and the extra cycles (the flush charges its cost).
         mmu.flushAll();
         mmu.restorePdpteRegisters(pdpteRegisters);
+        // The segment of the last shadow miss matters only while its ShadowFault awaits the VMM,
+        // which capture() rules out.
         mmu.setInFlight(new Mmu.InFlight(shadowInjected, shadowInjectedLinear, shadowInjectedAccess, shadowInjectedCode,
-                shadowInjectedUser, shadowMissSegment));
+                shadowInjectedUser, 0));
         long[] c = pagingCounters;
         mmu.restoreStats(new PagingStats(c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9]));
         cpu.extraCycles = extraCycles;
@@ -314,7 +315,7 @@ public final class CpuState {
         w.bool(redeliveryPending).i32(redeliverVector).i32(redeliverErrorCode).i32(redeliverKind).bool(redeliverHasError);
         w.i64(redeliverReturnRip).i64(redeliverPushedRf);
         w.bool(shadowInjected).i64(shadowInjectedLinear).i32(shadowInjectedAccess).i32(shadowInjectedCode);
-        w.bool(shadowInjectedUser).i32(shadowMissSegment);
+        w.bool(shadowInjectedUser);
         w.i64(retired).i64(cyclesPerInstruction).i64(extraCycles).i64(pauseCycles);
         w.u8(pagingMode.ordinal()).u8(shadowStrategy.ordinal()).i64(walkReferenceCost).i64(tlbFlushCost);
         w.bool(pdpteRegisters != null).i64s(pdpteRegisters != null ? pdpteRegisters : new long[4]);
@@ -327,7 +328,7 @@ public final class CpuState {
      * (CPL, vectors, the replay log, enumerations); {@code section} names it in error messages.
      */
     public static CpuState decode(String section, byte[] body) throws SnapshotException {
-        SectionReader r = new SectionReader(section, body);
+        SectionReader r = new SectionReader("section '" + section + "'", body);
         CpuState s = new CpuState();
         r.i64s(s.gpr, "GPRs");
         s.rip = r.i64("RIP");
@@ -401,7 +402,6 @@ public final class CpuState {
         s.shadowInjectedAccess = r.i32In(Cpu.ACCESS_READ, Cpu.ACCESS_FETCH, "shadow #PF access");
         s.shadowInjectedCode = r.i32("shadow #PF error code");
         s.shadowInjectedUser = r.bool("shadow #PF user");
-        s.shadowMissSegment = r.i32("shadow miss segment");
         s.retired = r.i64("retired instructions");
         s.cyclesPerInstruction = r.i64("cycles per instruction");
         s.extraCycles = r.i64("extra cycles");

@@ -81,7 +81,7 @@ public final class MemoryImage {
      * the image in error messages; a malformed image may leave the memory partly restored.
      */
     public static void restore(String section, byte[] body, PhysicalMemory memory) throws SnapshotException {
-        SectionReader r = new SectionReader(section, body);
+        SectionReader r = new SectionReader("section '" + section + "'", body);
         long ramBytes = r.i64("RAM size");
         long privateBytes = r.i64("private size");
         if (ramBytes != memory.size() || privateBytes != memory.privateRegion().byteSize()) {

@@ -4,9 +4,11 @@ import java.nio.charset.StandardCharsets;
 
 /**
  * Reads a section body written by {@link SectionWriter}. Every read checks that the bytes are
- * there; a short body is a {@link SnapshotException} naming the section, the offset and the field.
+ * there; a short body is a {@link SnapshotException} naming what is read ({@code "section 'cpu.0'"}),
+ * the offset and the field.
  */
 public final class SectionReader {
+    /** What is read, for messages: "section 'cpu.0'", "header". */
     private final String section;
     private final byte[] body;
     private int position;
@@ -18,7 +20,7 @@ public final class SectionReader {
 
     private int need(int n, String field) throws SnapshotException {
         if (n < 0 || body.length - position < n) {
-            throw new SnapshotException(String.format("section '%s' is truncated: %s needs %d bytes at offset %d, %d remain",
+            throw new SnapshotException(String.format("truncated %s: %s needs %d bytes at offset %d, %d remain",
                     section, field, n, position, body.length - position));
         }
         int at = position;
@@ -91,13 +93,13 @@ public final class SectionReader {
 
     /** A value that does not make sense, at {@code offset} of this section. */
     public SnapshotException malformed(int offset, String field, String what) {
-        return new SnapshotException(String.format("section '%s' is malformed at offset %d: %s %s", section, offset, field, what));
+        return new SnapshotException(String.format("%s is malformed at offset %d: %s %s", section, offset, field, what));
     }
 
     /** Checks that the whole body was consumed. */
     public void end() throws SnapshotException {
         if (position != body.length) {
-            throw new SnapshotException(String.format("section '%s' has %d unexpected bytes after offset %d",
+            throw new SnapshotException(String.format("%s has %d unexpected bytes after offset %d",
                     section, body.length - position, position));
         }
     }

@@ -93,6 +93,9 @@ public final class SnapshotFormat {
      */
     public static Contents read(byte[] data, Predicate<String> knownSection) throws SnapshotException {
         SectionReader r = new SectionReader("header", data);
+        if (data.length < MAGIC.length && Arrays.equals(data, 0, data.length, MAGIC, 0, data.length)) {
+            throw new SnapshotException("truncated snapshot: " + data.length + " bytes, shorter than the 16-byte header");
+        }
         if (data.length < MAGIC.length || !Arrays.equals(data, 0, MAGIC.length, MAGIC, 0, MAGIC.length)) {
             throw new SnapshotException("not a Symbiont snapshot: bad magic (expected \"SYMBSNAP\" in the first 8 bytes)");
         }
