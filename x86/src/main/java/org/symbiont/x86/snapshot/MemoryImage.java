@@ -91,7 +91,8 @@ public final class MemoryImage {
         }
         long ramPages = ramBytes / PAGE;
         long hostPages = memory.hostSegment().byteSize() / PAGE;
-        int runCount = r.i32In(0, (int) Math.min(Integer.MAX_VALUE, ramPages), "page-kind run count");
+        // Bounded by the bytes present (17 per run) before anything is allocated for the runs.
+        int runCount = r.i32In(0, (int) Math.min(ramPages, r.remaining() / 17), "page-kind run count");
         long[] runStart = new long[runCount], runLength = new long[runCount];
         int[] runKind = new int[runCount];
         for (int k = 0; k < runCount; k++) {

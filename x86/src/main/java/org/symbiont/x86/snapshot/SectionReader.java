@@ -87,6 +87,10 @@ public final class SectionReader {
         return v;
     }
 
+    public int remaining() {
+        return body.length - position;
+    }
+
     public int position() {
         return position;
     }
