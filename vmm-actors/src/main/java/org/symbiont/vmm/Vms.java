@@ -91,12 +91,15 @@ public final class Vms {
                         .withFallback(ConfigFactory.load()));
     }
 
+    /** Numbers the report sinks: VMs given under one name must not collide before the hypervisor refuses the second. */
+    private static final java.util.concurrent.atomic.AtomicLong reportSinks = new java.util.concurrent.atomic.AtomicLong();
+
     private static CompletableFuture<VmReport> create(ActorSystem<Hypervisor.Command> system, VmSpec spec) {
         CompletableFuture<VmReport> f = new CompletableFuture<>();
         ActorRef<VmReport> sink = system.systemActorOf(Behaviors.<VmReport>receiveMessage(r -> {
             f.complete(r);
             return Behaviors.stopped();
-        }), "report-" + spec.config().name(), org.apache.pekko.actor.typed.Props.empty());
+        }), "report-" + spec.config().name() + "-" + reportSinks.incrementAndGet(), org.apache.pekko.actor.typed.Props.empty());
         system.tell(new Hypervisor.CreateVm(spec, sink));
         return f;
     }

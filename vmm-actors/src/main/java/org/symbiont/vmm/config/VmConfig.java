@@ -170,7 +170,7 @@ public record VmConfig(String name, long memoryBytes, int cpus, CpuModel cpuMode
         }
         Kernel kernel = null;
         if (c.hasPath("kernel.file")) {
-            Path file = Path.of(c.getString("kernel.file"));
+            Path file = path(c, origin, "kernel.file");
             kernel = new Kernel(file, c.getString("kernel.append"), c.getStringList("kernel.modules"));
         }
         List<DeviceSpec> devices = new ArrayList<>();
@@ -242,9 +242,19 @@ public record VmConfig(String name, long memoryBytes, int cpus, CpuModel cpuMode
 
     private static Path consoleInput(Config c, String origin) {
         if (!c.hasPath("console-input")) return null;
-        Path p = Path.of(c.getString("console-input"));
+        Path p = path(c, origin, "console-input");
         if (!Files.isReadable(p)) throw bad(origin, "console-input", "a readable file, got " + p);
         return p;
+    }
+
+    /** A file name; one the platform cannot name (a NUL character in it) is refused here rather than escaping as InvalidPathException. */
+    private static Path path(Config c, String origin, String key) {
+        String name = c.getString(key);
+        try {
+            return Path.of(name);
+        } catch (java.nio.file.InvalidPathException e) {
+            throw bad(origin, key, "a file name, got \"" + name.replace("\0", "\\0") + "\" (" + e.getReason() + ")");
+        }
     }
 
     /** One of an enum's constants, named in lower case with '-' for '_'. */

@@ -117,4 +117,10 @@ class VmConfigTest {
         assertTrue(assertThrows(BootImageException.class, () -> VmSpec.prepare(bogus, Extensions.none()))
                 .getMessage().contains("not a Multiboot v1 kernel"));
     }
+
+    @Test
+    void fileNamesThePlatformCannotNameAreRefusedWithTheKey() {
+        assertEquals("vm.conf: kernel.file: expected a file name, got \"a\\0b\" (Nul character not allowed)", error("kernel.file = \"a\\u0000b\""));
+        assertTrue(error("console-input = \"\\u0000\"").startsWith("vm.conf: console-input: expected a file name"));
+    }
 }
