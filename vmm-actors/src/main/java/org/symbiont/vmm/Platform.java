@@ -72,6 +72,8 @@ final class Platform {
     final Map<String, Hosted> devices = new LinkedHashMap<>();
     /** A cluster node's NICs: where each takes the frames that arrive for it. */
     private final Map<String, Consumer<byte[]>> clusterReceivers = new HashMap<>();
+    /** What a NIC receives, given its name and the frame that arrived (fault injection may corrupt it). */
+    private java.util.function.BiFunction<String, byte[], byte[]> receivedFrames = (nic, frame) -> frame;
     final AddressBus<Hosted> ports = new AddressBus<>("I/O port");
     final AddressBus<Hosted> mmio = new AddressBus<>("MMIO");
     final Hosted[] lapics;
@@ -139,7 +141,12 @@ final class Platform {
     /** A cluster node: a frame arrives at NIC {@code nic} at virtual time {@code nanos}. */
     void receiveFrame(String nic, byte[] frame, long nanos) {
         Consumer<byte[]> receiver = clusterReceivers.get(nic);
-        if (receiver != null) devices.get(nic).call(d -> receiver.accept(frame), nanos);
+        if (receiver != null) devices.get(nic).call(d -> receiver.accept(receivedFrames.apply(nic, frame)), nanos);
+    }
+
+    /** Every frame a NIC receives goes through {@code filter} first (on the VM's thread, in the NIC's actor). */
+    void filterReceivedFrames(java.util.function.BiFunction<String, byte[], byte[]> filter) {
+        this.receivedFrames = filter;
     }
 
     // =====================================================================================
@@ -283,7 +290,7 @@ final class Platform {
                     @Override
                     public void connectReceiver(Consumer<byte[]> receiver) {
                         // Frames come from another VM's thread: they reach the NIC as messages to its actor.
-                        end.connectReceiver(frame -> h.call(d -> receiver.accept(frame), 0));
+                        end.connectReceiver(frame -> h.call(d -> receiver.accept(receivedFrames.apply(h.name(), frame)), 0));
                     }
                 });
             }

@@ -7,15 +7,24 @@ import org.symbiont.x86.mmu.PagingStats;
 /**
  * How a VM ended and what it did: the reason, the guest's exit status (isa-debug-exit), a
  * message, each vCPU's counters and state, the final virtual time, and the host (wall-clock)
- * time it ran, which the guest never sees; SwapBypass's counters when the VM uses it, else null.
+ * time it ran, which the guest never sees; SwapBypass's counters when the VM uses it, else null;
+ * the faults injected into it, in the order applied.
  */
 public record VmReport(String vm, Reason reason, Integer guestStatus, String message, List<VcpuReport> vcpus,
-                       long virtualNanos, long wallNanos, SwapBypassStats swapBypass) {
+                       long virtualNanos, long wallNanos, SwapBypassStats swapBypass, List<AppliedFault> faults) {
 
-    /** A report of a VM without SwapBypass. */
+    /** A report of a VM without SwapBypass or faults. */
     public VmReport(String vm, Reason reason, Integer guestStatus, String message, List<VcpuReport> vcpus,
                     long virtualNanos, long wallNanos) {
-        this(vm, reason, guestStatus, message, vcpus, virtualNanos, wallNanos, null);
+        this(vm, reason, guestStatus, message, vcpus, virtualNanos, wallNanos, null, List.of());
+    }
+
+    /** A fault the VMM injected: when (virtual time), its kind, and what exactly it did. */
+    public record AppliedFault(long nanos, String kind, String detail) {
+        @Override
+        public String toString() {
+            return nanos + " ns " + kind + ": " + detail;
+        }
     }
 
     public enum Reason {
@@ -57,6 +66,13 @@ public record VmReport(String vm, Reason reason, Integer guestStatus, String mes
                 .append(",\n  \"retired\": ").append(retired())
                 .append(",\n  \"paging\": ").append(pagingJson(paging()))
                 .append(",\n  \"swapBypass\": ").append(swapBypassJson(swapBypass))
+                .append(",\n  \"faults\": [");
+        for (int k = 0; k < faults.size(); k++) {
+            AppliedFault f = faults.get(k);
+            b.append(k == 0 ? "\n" : ",\n").append("    {\"nanos\": ").append(f.nanos()).append(", \"kind\": ").append(quote(f.kind()))
+                    .append(", \"detail\": ").append(quote(f.detail())).append('}');
+        }
+        b.append(faults.isEmpty() ? "]" : "\n  ]")
                 .append(",\n  \"vcpus\": [");
         for (int k = 0; k < vcpus.size(); k++) {
             VcpuReport v = vcpus.get(k);

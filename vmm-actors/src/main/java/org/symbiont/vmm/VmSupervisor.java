@@ -163,6 +163,8 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
     private final Map<String, Map<Long, org.symbiont.devices.VirtualTimer>> pendingTimers = new HashMap<>();
     private final MsrModel msrs;
     private final Map<String, Integer> deviceFailures = new HashMap<>();
+    /** The configured faults, applied at their virtual times. */
+    private final FaultInjector faults;
     /** The cluster this VM is a node of, or null (its time runs free). */
     private final NodePort node;
 
@@ -263,6 +265,10 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
                     "paging", dispatcher);
             spec.extensions().started(handle(ctx));
             for (VmConfig.NoiseSource s : config.noise()) scheduleNoise(s, firstNoiseEvent(s));
+            this.faults = new FaultInjector(config, timers, tscHz, vcpus, platform, memory, () -> roundStart, this::scheduleNoise);
+            if (config.faults().stream().anyMatch(f -> f instanceof org.symbiont.vmm.config.Fault.CorruptFrame)) {
+                platform.filterReceivedFrames(faults::receivedFrame);
+            }
             powerOn();
         } catch (RuntimeException e) {
             memory.close();
@@ -345,7 +351,7 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
                 })
                 .onMessage(Snapshot.class, m -> {
                     m.replyTo().tell(new VmReport(config.name(), paused ? VmReport.Reason.PAUSED : VmReport.Reason.RUNNING,
-                            null, null, m.reports(), virtualNanos(m.reports()), wallNanos(), swapBypassStats()));
+                            null, null, m.reports(), virtualNanos(m.reports()), wallNanos(), swapBypassStats(), faults.applied()));
                     return this;
                 })
                 .onMessage(SliceEnded.class, m -> {
@@ -385,7 +391,7 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
                     return end(r, null, "vCPU " + m.vcpu() + ": " + m.reason() + "\n" + m.state());
                 })
                 .onMessage(IrqChanged.class, m -> {
-                    platform.irqChanged(m.gsi(), m.level(), m.nanos());
+                    faults.irqChanged(m.gsi(), m.level(), m.nanos());
                     return this;
                 })
                 .onMessage(IpiSent.class, m -> {
@@ -432,6 +438,10 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
                     int n = deviceFailures.merge(m.device(), 1, Integer::sum);
                     getContext().getLog().warn("device {} failed ({} so far): {}", m.device(), n,
                             m.cause().toString());
+                    if (FaultInjector.stopsVm(m.cause())) {
+                        return end(VmReport.Reason.VMM_ERROR, null, "device " + m.device()
+                                + " crashed (an injected fault whose policy is stop): the VM stops");
+                    }
                     return this;
                 })
                 .onMessage(DeviceStopped.class, m -> end(VmReport.Reason.VMM_ERROR, null,
@@ -832,7 +842,8 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
         spec.console().flush();
         for (Cpu c : cpus) c.detach();
         memory.close();
-        listener.tell(new VmReport(config.name(), reason, status, message, vcpuReports, nanos, wallNanos(), swapBypassStats()));
+        listener.tell(new VmReport(config.name(), reason, status, message, vcpuReports, nanos, wallNanos(), swapBypassStats(),
+                faults.applied()));
         ended.complete(null);
     }
 }

@@ -85,6 +85,11 @@ public final class VirtioBlock extends VirtioPciDevice implements AutoCloseable 
         b.putInt(20, SECTOR);
     }
 
+    /** The storage behind the disk (fault injection corrupts sectors in it). */
+    public BlockBackend backend() {
+        return disk;
+    }
+
     /** The disk size in 512-byte sectors. */
     public long capacity() {
         return capacity;

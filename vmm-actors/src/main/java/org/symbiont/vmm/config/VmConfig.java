@@ -27,11 +27,12 @@ import org.symbiont.x86.mmu.ShadowStrategy;
  * @param symbiotic      Palacios' symbiotic interfaces (discovery, SymSpy, SymCall), module symbiotic
  * @param noise          periodic work that takes the vCPUs away from the guest: the configured
  *                       noise sources, then the VMM's own preemption when it is enabled
+ * @param faults         faults to inject at virtual times ({@link Fault}), in the order given
  */
 public record VmConfig(String name, long memoryBytes, int cpus, CpuModel cpuModel, String cpuModelName,
                        ExecutionMode mode, long seed, long quantum, long cyclesPerInstruction, CostModel costs,
                        Kernel kernel, List<DeviceSpec> devices, String console, Path consoleInput, Paging paging,
-                       Symbiotic symbiotic, List<NoiseSource> noise) {
+                       Symbiotic symbiotic, List<NoiseSource> noise, List<Fault> faults) {
 
     public enum ExecutionMode { DETERMINISTIC, PARALLEL }
 
@@ -191,7 +192,7 @@ public record VmConfig(String name, long memoryBytes, int cpus, CpuModel cpuMode
         }
         return new VmConfig(name, memory, cpus, model, modelName, mode, c.getLong("seed"), quantum, cpi, costs, kernel,
                 List.copyOf(devices), c.getIsNull("console") ? "null" : c.getString("console"), consoleInput(c, origin), paging,
-                symbiotic, noise(c, origin));
+                symbiotic, noise(c, origin), Fault.read(c, origin, cpus, memory, devices));
     }
 
     /** This configuration with another device list (names must stay unique). */
@@ -201,7 +202,13 @@ public record VmConfig(String name, long memoryBytes, int cpus, CpuModel cpuMode
             if (!names.add(d.name())) throw new VmConfigException(name + ": two devices are named \"" + d.name() + "\"");
         }
         return new VmConfig(name, memoryBytes, cpus, cpuModel, cpuModelName, mode, seed, quantum, cyclesPerInstruction, costs,
-                kernel, List.copyOf(list), console, consoleInput, paging, symbiotic, noise);
+                kernel, List.copyOf(list), console, consoleInput, paging, symbiotic, noise, faults);
+    }
+
+    /** This configuration with another fault list (the fault-free run of a scenario has none). */
+    public VmConfig withFaults(List<Fault> list) {
+        return new VmConfig(name, memoryBytes, cpus, cpuModel, cpuModelName, mode, seed, quantum, cyclesPerInstruction, costs,
+                kernel, devices, console, consoleInput, paging, symbiotic, noise, List.copyOf(list));
     }
 
     /** {@code noise} (a list of sources) and {@code preemption} (one more source when enabled). */
@@ -226,7 +233,7 @@ public record VmConfig(String name, long memoryBytes, int cpus, CpuModel cpuMode
         return List.copyOf(sources);
     }
 
-    private static NoiseSource noiseSource(Config n, String origin, String where, String label, boolean synchronizedPhase) {
+    static NoiseSource noiseSource(Config n, String origin, String where, String label, boolean synchronizedPhase) {
         long hz = n.getLong("frequency");
         if (hz < MIN_NOISE_HZ || hz > MAX_NOISE_HZ) {
             throw bad(origin, where + ".frequency", MIN_NOISE_HZ + " to " + MAX_NOISE_HZ + " (Hz), got " + hz);
