@@ -7,9 +7,14 @@ import org.symbiont.devices.Device;
 import org.symbiont.devices.DeviceContext;
 import org.symbiont.devices.DeviceFactory;
 import org.symbiont.devices.DeviceParams;
+import org.symbiont.devices.DeviceState;
 import org.symbiont.devices.InterruptLine;
 import org.symbiont.devices.PortRange;
+import org.symbiont.devices.Snapshottable;
 import org.symbiont.devices.VirtualTimer;
+import org.symbiont.x86.snapshot.SectionReader;
+import org.symbiont.x86.snapshot.SectionWriter;
+import org.symbiont.x86.snapshot.SnapshotException;
 
 /**
  * A 16550A UART (National Semiconductor PC16550D datasheet) as found at the PC's COM ports.
@@ -60,7 +65,7 @@ import org.symbiont.devices.VirtualTimer;
  * program; the datasheet leaves the latch undefined). A divisor of 0 divides by 65536, as the
  * 16-bit baud counter wraps.
  */
-public final class Uart16550 extends IsaPortDevice {
+public final class Uart16550 extends IsaPortDevice implements Snapshottable {
     // Register offsets from the base port.
     static final int RBR = 0, THR = 0, DLL = 0, IER = 1, DLM = 1, IIR = 2, FCR = 2, LCR = 3, MCR = 4, LSR = 5, MSR = 6, SCR = 7;
 
@@ -419,6 +424,54 @@ public final class Uart16550 extends IsaPortDevice {
             irqAsserted = asserted;
             irq.set(asserted);
         }
+    }
+
+    @Override
+    public int stateVersion() {
+        return 1;
+    }
+
+    @Override
+    public void saveState(SectionWriter out) {
+        out.u8(ier).u8(lcr).u8(mcr).u8(scr).u16(divisor).bool(fifosEnabled).u8(triggerLevel);
+        out.bytes(rxData, 0, FIFO_SIZE).bytes(rxErrors, 0, FIFO_SIZE).u8(rxHead).u8(rxCount).u8(lastRead);
+        out.u8(lsrErrors).bool(thrInterrupt).bool(timeoutInterrupt).u8(modemInputs).u8(msrDeltas);
+        DeviceState.writeTimer(out, pollTimer);
+        out.bool(inputEnded);
+        DeviceState.writeTimer(out, timeoutTimer);
+        out.bool(irqAsserted);
+    }
+
+    @Override
+    public void restoreState(SectionReader in) throws SnapshotException {
+        if (pollTimer != null) pollTimer.cancel();
+        if (timeoutTimer != null) timeoutTimer.cancel();
+        ier = in.u8("IER");
+        lcr = in.u8("LCR");
+        mcr = in.u8("MCR");
+        scr = in.u8("SCR");
+        divisor = in.u16("divisor");
+        fifosEnabled = in.bool("FIFOs enabled");
+        int at = in.position();
+        triggerLevel = in.u8("trigger level");
+        if (java.util.Arrays.stream(TRIGGER_LEVELS).noneMatch(level -> level == triggerLevel)) {
+            throw in.malformed(at, "trigger level", "is " + triggerLevel + ", not 1, 4, 8 or 14");
+        }
+        in.bytes(rxData, 0, FIFO_SIZE, "receiver data");
+        in.bytes(rxErrors, 0, FIFO_SIZE, "receiver errors");
+        rxHead = DeviceState.u8In(in, 0, FIFO_SIZE - 1, "receiver head");
+        rxCount = DeviceState.u8In(in, 0, capacity(), "receiver count");
+        lastRead = in.u8("last byte read");
+        lsrErrors = in.u8("LSR errors");
+        thrInterrupt = in.bool("THR empty interrupt");
+        timeoutInterrupt = in.bool("time-out interrupt");
+        modemInputs = in.u8("modem inputs");
+        msrDeltas = in.u8("MSR deltas");
+        pollTimer = DeviceState.readTimer(in, "receive poll timer", context, this::poll);
+        inputEnded = in.bool("input ended");
+        timeoutTimer = DeviceState.readTimer(in, "character time-out timer", context, this::timeOut);
+        irqAsserted = in.bool("IRQ level");
+        if (irqAsserted) irq.set(true);
     }
 
     /**
