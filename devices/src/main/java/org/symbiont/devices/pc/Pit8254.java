@@ -6,9 +6,14 @@ import org.symbiont.devices.Device;
 import org.symbiont.devices.DeviceContext;
 import org.symbiont.devices.DeviceFactory;
 import org.symbiont.devices.DeviceParams;
+import org.symbiont.devices.DeviceState;
 import org.symbiont.devices.InterruptLine;
 import org.symbiont.devices.PortRange;
+import org.symbiont.devices.Snapshottable;
 import org.symbiont.devices.VirtualTimer;
+import org.symbiont.x86.snapshot.SectionReader;
+import org.symbiont.x86.snapshot.SectionWriter;
+import org.symbiont.x86.snapshot.SnapshotException;
 
 /**
  * The PC's 8254 programmable interval timer (Intel 82C54 datasheet) at ports 0x40-0x43, with the
@@ -46,7 +51,7 @@ import org.symbiont.devices.VirtualTimer;
  * binary, LSB-then-MSB, count 0 (65536) loaded — counter 0 gives IRQ0 at 18.2 Hz before anyone
  * programs it; counter 2 waits for its gate.
  */
-public final class Pit8254 extends IsaPortDevice {
+public final class Pit8254 extends IsaPortDevice implements Snapshottable {
     static final long CLOCK_HZ = 1_193_182;
     static final int COUNTER0 = 0x40, CONTROL = 0x43, PORT_B = 0x61;
     static final long REFRESH_TOGGLE_NANOS = 15_000;
@@ -171,6 +176,28 @@ public final class Pit8254 extends IsaPortDevice {
         out0Timer = deadline == Long.MAX_VALUE ? null : context.schedule(deadline, this::updateOut0);
     }
 
+    @Override
+    public int stateVersion() {
+        return 1;
+    }
+
+    @Override
+    public void saveState(SectionWriter out) {
+        for (Counter c : counters) c.save(out);
+        out.u8(portB).bool(irqLevel);
+        DeviceState.writeTimer(out, out0Timer);
+    }
+
+    @Override
+    public void restoreState(SectionReader in) throws SnapshotException {
+        if (out0Timer != null) out0Timer.cancel();
+        for (int i = 0; i < 3; i++) counters[i].restore(in, "counter " + i + " ");
+        portB = DeviceState.u8In(in, 0, 0x0F, "port B");
+        irqLevel = in.bool("OUT0 level");
+        if (irqLevel) irq.set(true);
+        out0Timer = DeviceState.readTimer(in, "OUT0 timer", context, this::updateOut0);
+    }
+
     static int toBcd(int value) {
         return value % 10 | value / 10 % 10 << 4 | value / 100 % 10 << 8 | value / 1000 % 10 << 12;
     }
@@ -220,6 +247,41 @@ public final class Pit8254 extends IsaPortDevice {
         int pendingPhase;
         /** The clock edge the count register reaches the CE at (null count until then). */
         long crLoadTick = Long.MAX_VALUE;
+
+        void save(SectionWriter out) {
+            out.u8(mode).bool(bcd).u8(access).u8(modeBits).bool(gate);
+            out.u16(countRegister).bool(countWritten).bool(writeMsbNext).u8(pendingLsb).bool(readMsbNext);
+            out.i32(latchedCount).i32(latchedStatus);
+            out.bool(loaded).bool(suspended).i64(baseTick).i64(baseClocks).i32(n).i32(phase).i32(frozenCount);
+            out.i64(pendingTick).i32(pendingN).i32(pendingPhase).i64(crLoadTick);
+        }
+
+        void restore(SectionReader in, String prefix) throws SnapshotException {
+            mode = DeviceState.u8In(in, 0, 5, prefix + "mode");
+            bcd = in.bool(prefix + "BCD");
+            access = DeviceState.u8In(in, 1, 3, prefix + "access");
+            modeBits = DeviceState.u8In(in, 0, 0x3F, prefix + "mode bits");
+            gate = in.bool(prefix + "gate");
+            countRegister = in.u16(prefix + "count register");
+            countWritten = in.bool(prefix + "count written");
+            writeMsbNext = in.bool(prefix + "write MSB next");
+            pendingLsb = in.u8(prefix + "pending LSB");
+            readMsbNext = in.bool(prefix + "read MSB next");
+            latchedCount = in.i32In(-1, 0xFFFF, prefix + "latched count");
+            latchedStatus = in.i32In(-1, 0xFF, prefix + "latched status");
+            loaded = in.bool(prefix + "loaded");
+            suspended = in.bool(prefix + "suspended");
+            baseTick = in.i64(prefix + "base tick");
+            baseClocks = in.i64(prefix + "base clocks");
+            // A loaded counting element divides by its initial count; so does a pending reload.
+            n = in.i32In(loaded ? 1 : 0, 65_536, prefix + "initial count");
+            phase = in.i32In(0, 65_536, prefix + "phase");
+            frozenCount = in.i32In(0, 0xFFFF, prefix + "frozen count");
+            pendingTick = in.i64(prefix + "pending reload tick");
+            pendingN = in.i32In(pendingTick == Long.MAX_VALUE ? 0 : 1, 65_536, prefix + "pending initial count");
+            pendingPhase = in.i32In(0, 65_536, prefix + "pending phase");
+            crLoadTick = in.i64(prefix + "count register load tick");
+        }
 
         int modulus() {
             return bcd ? 10_000 : 65_536;
