@@ -7,6 +7,11 @@ import org.symbiont.devices.DeviceContext;
 import org.symbiont.devices.DeviceFactory;
 import org.symbiont.devices.InterruptLine;
 import org.symbiont.devices.PortRange;
+import org.symbiont.devices.DeviceState;
+import org.symbiont.devices.Snapshottable;
+import org.symbiont.x86.snapshot.SectionReader;
+import org.symbiont.x86.snapshot.SectionWriter;
+import org.symbiont.x86.snapshot.SnapshotException;
 
 /**
  * The PC's pair of 8259A programmable interrupt controllers (Intel 8259A datasheet) with the
@@ -48,7 +53,7 @@ import org.symbiont.devices.PortRange;
  * {@link #connectOutput(InterruptLine)} for the INT pin towards the CPU, and
  * {@link #acknowledge()} when the CPU takes the interrupt.
  */
-public final class Pic8259 extends IsaPortDevice {
+public final class Pic8259 extends IsaPortDevice implements Snapshottable {
     static final int MASTER_BASE = 0x20, SLAVE_BASE = 0xA0, ELCR_BASE = 0x4D0;
     /** The master's input the slave's output drives. */
     static final int CASCADE_IR = 2;
@@ -197,6 +202,28 @@ public final class Pic8259 extends IsaPortDevice {
         update();
     }
 
+    @Override
+    public int stateVersion() {
+        return 1;
+    }
+
+    /** Both chips (with their input pin levels), GSI 2's level and the INT level. */
+    @Override
+    public void saveState(SectionWriter out) {
+        master.save(out);
+        slave.save(out);
+        out.bool(irq2Line).bool(outputLevel);
+    }
+
+    @Override
+    public void restoreState(SectionReader in) throws SnapshotException {
+        master.restore(in, "master ");
+        slave.restore(in, "slave ");
+        irq2Line = in.bool("IRQ 2 level");
+        outputLevel = in.bool("INT level");
+        if (outputLevel) output.set(true);
+    }
+
     /** One 8259A. */
     private static final class Chip {
         private static final int ICW1 = 0x10, ICW1_IC4 = 0x01, ICW1_SNGL = 0x02, ICW1_LTIM = 0x08;
@@ -234,6 +261,43 @@ public final class Pic8259 extends IsaPortDevice {
         Chip(boolean isMaster, int elcrMask) {
             this.isMaster = isMaster;
             this.elcrMask = elcrMask;
+        }
+
+        void save(SectionWriter out) {
+            out.u8(pins).u8(irr).u8(isr).u8(imr).u8(elcr).u8(highestPriority).u8(vectorBase).u8(icw3);
+            out.bool(levelTriggeredAll).bool(single).bool(expectIcw4).bool(autoEoi).bool(rotateOnAutoEoi);
+            out.bool(specialFullyNested).bool(specialMask).bool(poll).bool(readIsr).u8(initStep);
+        }
+
+        void restore(SectionReader in, String prefix) throws SnapshotException {
+            pins = in.u8(prefix + "input pins");
+            irr = in.u8(prefix + "IRR");
+            isr = in.u8(prefix + "ISR");
+            imr = in.u8(prefix + "IMR");
+            int at = in.position();
+            elcr = in.u8(prefix + "ELCR");
+            if ((elcr & ~elcrMask) != 0) {
+                throw in.malformed(at, prefix + "ELCR", String.format("is %#x, beyond the IRQs it can make level-triggered (%#x)", elcr, elcrMask));
+            }
+            highestPriority = DeviceState.u8In(in, 0, 7, prefix + "highest priority IR");
+            at = in.position();
+            vectorBase = in.u8(prefix + "vector base");
+            if ((vectorBase & 7) != 0) throw in.malformed(at, prefix + "vector base", String.format("is %#x, not a multiple of 8", vectorBase));
+            icw3 = in.u8(prefix + "ICW3");
+            levelTriggeredAll = in.bool(prefix + "level-triggered mode");
+            single = in.bool(prefix + "single mode");
+            expectIcw4 = in.bool(prefix + "ICW4 expected");
+            autoEoi = in.bool(prefix + "automatic EOI");
+            rotateOnAutoEoi = in.bool(prefix + "rotate on automatic EOI");
+            specialFullyNested = in.bool(prefix + "special fully nested mode");
+            specialMask = in.bool(prefix + "special mask mode");
+            poll = in.bool(prefix + "poll command");
+            readIsr = in.bool(prefix + "read ISR");
+            at = in.position();
+            initStep = in.u8(prefix + "initialization step");
+            if (initStep != READY && initStep != AWAIT_ICW2 && initStep != AWAIT_ICW3 && initStep != AWAIT_ICW4) {
+                throw in.malformed(at, prefix + "initialization step", "is " + initStep + ", not 0 (ready), 2, 3 or 4 (awaiting that ICW)");
+            }
         }
 
         void powerOn() {
