@@ -11,10 +11,15 @@ import org.symbiont.devices.Device;
 import org.symbiont.devices.DeviceContext;
 import org.symbiont.devices.DeviceFactory;
 import org.symbiont.devices.DeviceParams;
+import org.symbiont.devices.DeviceState;
 import org.symbiont.devices.InterruptLine;
 import org.symbiont.devices.MachineInfo;
 import org.symbiont.devices.PortRange;
+import org.symbiont.devices.Snapshottable;
 import org.symbiont.devices.VirtualTimer;
+import org.symbiont.x86.snapshot.SectionReader;
+import org.symbiont.x86.snapshot.SectionWriter;
+import org.symbiont.x86.snapshot.SnapshotException;
 
 /**
  * The PC's CMOS real-time clock, a Motorola MC146818A (datasheet) with 128 bytes of CMOS RAM,
@@ -56,7 +61,7 @@ import org.symbiont.devices.VirtualTimer;
  * <p>Machine reset acts as the RESET pin: PIE, AIE, UIE, SQWE and the flags clear, the time,
  * divider, rate and RAM are kept; the index returns to 0 with NMI enabled.
  */
-public final class CmosRtc extends IsaPortDevice {
+public final class CmosRtc extends IsaPortDevice implements Snapshottable {
     static final int INDEX_PORT = 0x70, DATA_PORT = 0x71;
     static final int SECONDS = 0x00, SECONDS_ALARM = 0x01, MINUTES = 0x02, MINUTES_ALARM = 0x03,
             HOURS = 0x04, HOURS_ALARM = 0x05, DAY_OF_WEEK = 0x06, DAY_OF_MONTH = 0x07, MONTH = 0x08,
@@ -128,6 +133,36 @@ public final class CmosRtc extends IsaPortDevice {
         index = 0;
         nmiDisabled = false;
         updateIrqAndTimer();
+    }
+
+    @Override
+    public int stateVersion() {
+        return 1;
+    }
+
+    /** The 128 bytes, the index, the clock's origin, the flags accumulated so far, the IRQ level and the timer. */
+    @Override
+    public void saveState(SectionWriter out) {
+        out.bytes(cmos, 0, cmos.length).u8(index).bool(nmiDisabled);
+        out.i64(originNanos).i64(secondsAtOrigin).u8(flags).i64(flagsUpTo).bool(irqLevel);
+        DeviceState.writeTimer(out, timer);
+    }
+
+    @Override
+    public void restoreState(SectionReader in) throws SnapshotException {
+        if (timer != null) timer.cancel();
+        in.bytes(cmos, 0, cmos.length, "CMOS bytes");
+        index = DeviceState.u8In(in, 0, 0x7F, "index");
+        nmiDisabled = in.bool("NMI disabled");
+        originNanos = in.i64("clock origin");
+        secondsAtOrigin = in.i64("seconds at origin");
+        int at = in.position();
+        flags = in.u8("register C flags");
+        if ((flags & ~(C_PF | C_AF | C_UF)) != 0) throw in.malformed(at, "register C flags", String.format("is %#x, not PF/AF/UF bits", flags));
+        flagsUpTo = in.i64("flags up to");
+        irqLevel = in.bool("IRQ level");
+        if (irqLevel) irq.set(true);
+        timer = DeviceState.readTimer(in, "interrupt timer", context, this::timerFired);
     }
 
     // ---- memory-size and equipment bytes ----
