@@ -8,9 +8,14 @@ import java.util.List;
 import org.symbiont.devices.Device;
 import org.symbiont.devices.DeviceContext;
 import org.symbiont.devices.DeviceFactory;
+import org.symbiont.devices.DeviceState;
 import org.symbiont.devices.InterruptLine;
 import org.symbiont.devices.MmioDevice;
 import org.symbiont.devices.MmioRange;
+import org.symbiont.devices.Snapshottable;
+import org.symbiont.x86.snapshot.SectionReader;
+import org.symbiont.x86.snapshot.SectionWriter;
+import org.symbiont.x86.snapshot.SnapshotException;
 
 /**
  * An I/O APIC with 24 interrupt pins, per the Intel 82093AA I/O APIC datasheet, reporting
@@ -47,7 +52,7 @@ import org.symbiont.devices.MmioRange;
  * it to recover a stuck level interrupt on I/O APICs without an EOI register). Entries with the
  * reserved delivery modes 3 and 6 send nothing.
  */
-public final class IoApic implements MmioDevice {
+public final class IoApic implements MmioDevice, Snapshottable {
     public static final long DEFAULT_BASE = 0xFEC0_0000L;
     public static final int PINS = 24;
     public static final int VERSION = 0x20;
@@ -232,6 +237,33 @@ public final class IoApic implements MmioDevice {
         } else if (offset == EOI) {
             eoi((int) value & 0xFF);
         }
+    }
+
+    @Override
+    public int stateVersion() {
+        return 1;
+    }
+
+    /** The ID, IOREGSEL, the redirection table (with remote IRR) and the input pin levels; it drives no lines. */
+    @Override
+    public void saveState(SectionWriter out) {
+        out.u8(id).u8(ioregsel).i64s(entries);
+        for (boolean level : pinLevel) out.bool(level);
+    }
+
+    @Override
+    public void restoreState(SectionReader in) throws SnapshotException {
+        id = DeviceState.u8In(in, 0, 15, "ID");
+        ioregsel = in.u8("IOREGSEL");
+        for (int pin = 0; pin < PINS; pin++) {
+            int at = in.position();
+            long entry = in.i64("redirection entry " + pin);
+            if ((entry & ~(ENTRY_WRITABLE | ENTRY_REMOTE_IRR)) != 0) {
+                throw in.malformed(at, "redirection entry " + pin, String.format("is %#x, with reserved bits set", entry));
+            }
+            entries[pin] = entry;
+        }
+        for (int pin = 0; pin < PINS; pin++) pinLevel[pin] = in.bool("pin " + pin + " level");
     }
 
     @Override
