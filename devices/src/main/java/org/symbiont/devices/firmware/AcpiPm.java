@@ -6,10 +6,15 @@ import java.util.List;
 import org.symbiont.devices.Device;
 import org.symbiont.devices.DeviceContext;
 import org.symbiont.devices.DeviceFactory;
+import org.symbiont.devices.DeviceState;
 import org.symbiont.devices.InterruptLine;
 import org.symbiont.devices.PortIoDevice;
 import org.symbiont.devices.PortRange;
+import org.symbiont.devices.Snapshottable;
 import org.symbiont.devices.VirtualTimer;
+import org.symbiont.x86.snapshot.SectionReader;
+import org.symbiont.x86.snapshot.SectionWriter;
+import org.symbiont.x86.snapshot.SnapshotException;
 
 /**
  * The ACPI fixed hardware of a PC chipset: the PM1a event and control register blocks and the
@@ -49,7 +54,7 @@ import org.symbiont.devices.VirtualTimer;
  * stored and read back, as on ICH9. Port 0xCF9 lies inside the PCI configuration address
  * register's dword at 0xCF8: a PCI host bridge must leave byte accesses to 0xCF9 to this device.
  */
-public final class AcpiPm implements PortIoDevice {
+public final class AcpiPm implements PortIoDevice, Snapshottable {
     public static final long TIMER_HZ = 3_579_545;
     public static final int BLOCK_SIZE = 12;
     public static final int PM1_STS = 0, PM1_EN = 2, PM1_CNT = 4, PM_TMR = 8;
@@ -156,16 +161,51 @@ public final class AcpiPm implements PortIoDevice {
     /** Keeps a virtual-time event at the next timer-bit toggle while TMR_EN asks for the SCI. */
     private void armOverflow() {
         if ((enable & TMR_EN) != 0 && overflow == null) {
-            overflow = context.schedule(nanosAt((accountedEpoch + 1) << (timerBits - 1)), () -> {
-                overflow = null;
-                syncTimerStatus();
-                updateSci();
-                armOverflow();
-            });
+            overflow = context.schedule(nanosAt((accountedEpoch + 1) << (timerBits - 1)), this::overflowed);
         } else if ((enable & TMR_EN) == 0 && overflow != null) {
             overflow.cancel();
             overflow = null;
         }
+    }
+
+    private void overflowed() {
+        overflow = null;
+        syncTimerStatus();
+        updateSci();
+        armOverflow();
+    }
+
+    @Override
+    public int stateVersion() {
+        return 1;
+    }
+
+    /** PM1 status, enable and control, the reset register, the timer epoch accounted for and the overflow timer. */
+    @Override
+    public void saveState(SectionWriter out) {
+        out.u16(status).u16(enable).u16(control).u8(resetControl).i64(accountedEpoch);
+        DeviceState.writeTimer(out, overflow);
+    }
+
+    @Override
+    public void restoreState(SectionReader in) throws SnapshotException {
+        if (overflow != null) overflow.cancel();
+        status = bits(in, EVENT_BITS, "PM1 status");
+        enable = bits(in, ENABLE_BITS, "PM1 enable");
+        control = bits(in, CONTROL_BITS, "PM1 control");
+        int at = in.position();
+        resetControl = in.u8("reset register");
+        if ((resetControl & ~RESET_STORED_BITS) != 0) throw in.malformed(at, "reset register", String.format("is %#x, beyond bits %#x", resetControl, RESET_STORED_BITS));
+        accountedEpoch = in.i64("timer epoch");
+        overflow = DeviceState.readTimer(in, "overflow timer", context, this::overflowed);
+        updateSci();
+    }
+
+    private static int bits(SectionReader in, int allowed, String field) throws SnapshotException {
+        int at = in.position();
+        int value = in.u16(field);
+        if ((value & ~allowed) != 0) throw in.malformed(at, field, String.format("is %#x, beyond bits %#x", value, allowed));
+        return value;
     }
 
     @Override
