@@ -10,6 +10,10 @@ import org.symbiont.devices.MmioDevice;
 import org.symbiont.devices.MmioRange;
 import org.symbiont.devices.PortIoDevice;
 import org.symbiont.devices.PortRange;
+import org.symbiont.devices.Snapshottable;
+import org.symbiont.x86.snapshot.SectionReader;
+import org.symbiont.x86.snapshot.SectionWriter;
+import org.symbiont.x86.snapshot.SnapshotException;
 
 /**
  * QEMU's {@code pc-testdev}, the device kvm-unit-tests' x86 tests expect beside isa-debug-exit:
@@ -24,7 +28,7 @@ import org.symbiont.devices.PortRange;
  *     with such memory operands go through the VMM.
  * </ul>
  */
-public final class PcTestdev implements PortIoDevice, MmioDevice {
+public final class PcTestdev implements PortIoDevice, MmioDevice, Snapshottable {
     public static final int SCRATCH = 0xE0, FLUSH_PAGE = 0xE4, SCRATCH_BYTES = 0xE8, IRQ_LINES = 0x2000, LINES = 24;
     public static final long IOMEM_BASE = 0xFF00_0000L;
     public static final int IOMEM_LENGTH = 0x1_0000;
@@ -34,6 +38,7 @@ public final class PcTestdev implements PortIoDevice, MmioDevice {
 
     private final String name;
     private final InterruptLine[] lines = new InterruptLine[LINES];
+    private final boolean[] lineLevels = new boolean[LINES];
     private final byte[] iomem = new byte[IOMEM_LENGTH];
     private int scratch;
 
@@ -50,7 +55,7 @@ public final class PcTestdev implements PortIoDevice, MmioDevice {
     public void reset() {
         scratch = 0;
         java.util.Arrays.fill(iomem, (byte) 0);
-        for (InterruptLine l : lines) l.set(false);
+        for (int n = 0; n < LINES; n++) setLine(n, false);
     }
 
     @Override
@@ -64,12 +69,38 @@ public final class PcTestdev implements PortIoDevice, MmioDevice {
     @Override
     public void ioWrite(int port, int size, long value) {
         if (port >= IRQ_LINES) {
-            lines[port - IRQ_LINES].set((value & 0xFF) != 0);
+            setLine(port - IRQ_LINES, (value & 0xFF) != 0);
         } else if (port < FLUSH_PAGE || port >= SCRATCH_BYTES) {
             int shift = (port & 3) * 8;
             int bits = Math.min(32 - shift, 8 * size);
             long mask = ((1L << bits) - 1) << shift;
             scratch = (int) ((scratch & ~mask) | ((value << shift) & mask));
+        }
+    }
+
+    private void setLine(int n, boolean level) {
+        lineLevels[n] = level;
+        lines[n].set(level);
+    }
+
+    @Override
+    public int stateVersion() {
+        return 1;
+    }
+
+    /** The scratch register, the 64 KiB of memory and the levels of the interrupt lines. */
+    @Override
+    public void saveState(SectionWriter out) {
+        out.i32(scratch).bytes(iomem, 0, IOMEM_LENGTH);
+        for (boolean level : lineLevels) out.bool(level);
+    }
+
+    @Override
+    public void restoreState(SectionReader in) throws SnapshotException {
+        scratch = in.i32("scratch register");
+        in.bytes(iomem, 0, IOMEM_LENGTH, "memory");
+        for (int n = 0; n < LINES; n++) {
+            if (in.bool("line " + n + " level")) setLine(n, true);
         }
     }
 
