@@ -2,7 +2,11 @@ package org.symbiont.devices.apic;
 
 import java.math.BigInteger;
 import org.symbiont.devices.DeviceContext;
+import org.symbiont.devices.DeviceState;
 import org.symbiont.devices.VirtualTimer;
+import org.symbiont.x86.snapshot.SectionReader;
+import org.symbiont.x86.snapshot.SectionWriter;
+import org.symbiont.x86.snapshot.SnapshotException;
 
 /**
  * The local APIC timer (SDM Vol. 3A 11.5.4): a 32-bit down-counter clocked by the APIC bus clock
@@ -149,6 +153,75 @@ final class ApicTimer {
     /** The virtual TSC at virtual time {@code nanos}. */
     long tscAt(long nanos) {
         return scale(nanos, tscHz, NANOS_PER_SECOND, false);
+    }
+
+    /**
+     * The timer's state for {@link LocalApic#saveState}: divide configuration, initial count, the
+     * counting origin, the last periodic reload signalled, IA32_TSC_DEADLINE and the pending
+     * expiry. The mode and mask are the LVT timer entry's, saved with it.
+     */
+    void saveState(SectionWriter out) {
+        out.u8(divideConfig).i32(initialCount).bool(counting).i64(originNanos).i64(originCount).i64(signalledThrough)
+                .i64(tscDeadline);
+        DeviceState.writeTimer(out, event);
+    }
+
+    /**
+     * Replaces the timer's state with what {@link #saveState} wrote, in {@code lvtMode} and masked
+     * as the restored LVT timer entry says; the pending expiry is re-armed at its saved deadline,
+     * and must be armed exactly when the restored state has one to wait for.
+     */
+    void restoreState(SectionReader in, int lvtMode, boolean lvtMasked) throws SnapshotException {
+        cancelEvent();
+        mode = lvtMode;
+        masked = lvtMasked;
+        int at = in.position();
+        int config = in.u8("timer divide configuration");
+        if ((config & ~0xB) != 0) {
+            throw in.malformed(at, "timer divide configuration", String.format("is %#x, with reserved bits set", config));
+        }
+        divideConfig = config;
+        divisor = divisorOf(config);
+        initialCount = in.i32("timer initial count");
+        at = in.position();
+        counting = in.bool("timer counting");
+        if (counting && !counts(mode)) throw in.malformed(at, "timer counting", "is set in timer mode " + mode);
+        if (counting && initialCount == 0) throw in.malformed(at, "timer counting", "is set with initial count 0");
+        at = in.position();
+        originNanos = in.i64("timer origin");
+        if (counting && (originNanos < 0 || originNanos > context.nanos())) {
+            throw in.malformed(at, "timer origin", "is " + originNanos + ", outside [0, " + context.nanos() + "]");
+        }
+        at = in.position();
+        originCount = in.i64("timer origin count");
+        if (counting && (originCount < 1 || originCount > 0xFFFF_FFFFL)) {
+            throw in.malformed(at, "timer origin count", "is " + originCount + ", outside [1, 4294967295]");
+        }
+        at = in.position();
+        signalledThrough = in.i64("timer periodic reload signalled");
+        if (signalledThrough < 0) throw in.malformed(at, "timer periodic reload signalled", "is negative: " + signalledThrough);
+        at = in.position();
+        tscDeadline = in.i64("TSC deadline");
+        if (mode != TSC_DEADLINE && tscDeadline != 0) {
+            throw in.malformed(at, "TSC deadline", "is " + Long.toUnsignedString(tscDeadline) + " in timer mode " + mode);
+        }
+        boolean due = switch (mode) {
+            case ONE_SHOT -> counting;
+            case PERIODIC -> counting && !masked;
+            case TSC_DEADLINE -> tscDeadline > 0 && scale(tscDeadline, NANOS_PER_SECOND, tscHz, true) != Long.MAX_VALUE;
+            default -> false;
+        };
+        Runnable action = switch (mode) {
+            case PERIODIC -> this::periodExpired;
+            case TSC_DEADLINE -> this::deadlineReached;
+            default -> this::oneShotExpired;
+        };
+        at = in.position();
+        event = DeviceState.readTimer(in, "timer event", context, action);
+        if ((event != null) != due) {
+            cancelEvent();
+            throw in.malformed(at, "timer event armed", "is " + !due + ", but the timer state has " + (due ? "an" : "no") + " expiry pending");
+        }
     }
 
     private void startFrom(long count) {

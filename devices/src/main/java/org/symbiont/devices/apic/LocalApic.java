@@ -8,10 +8,15 @@ import java.util.function.IntConsumer;
 import org.symbiont.devices.Device;
 import org.symbiont.devices.DeviceContext;
 import org.symbiont.devices.DeviceFactory;
+import org.symbiont.devices.DeviceState;
 import org.symbiont.devices.MmioDevice;
 import org.symbiont.devices.MmioRange;
 import org.symbiont.devices.MsrDevice;
+import org.symbiont.devices.Snapshottable;
 import org.symbiont.x86.CpuModel;
+import org.symbiont.x86.snapshot.SectionReader;
+import org.symbiont.x86.snapshot.SectionWriter;
+import org.symbiont.x86.snapshot.SnapshotException;
 
 /**
  * A local APIC with x2APIC support, per Intel SDM Vol. 3A chapter 11 ("Advanced Programmable
@@ -53,8 +58,13 @@ import org.symbiont.x86.CpuModel;
  * 0; writes to read-only registers are ignored. In x2APIC mode the MSR accesses follow 11.12.1: a
  * read of a write-only or absent register, a write to a read-only one, and a write setting a
  * reserved bit are refused ({@link MsrAccessRefused}, #GP).
+ *
+ * <p><b>State</b> ({@link Snapshottable}): IA32_APIC_BASE (mode and base), every register, the
+ * LINT pin levels, a waiting ExtINT message and the timer with its pending expiry. NMI, SMI,
+ * INIT and start-up are not held here (they reach the core at once through {@link CpuSignals}),
+ * so a pending one is the vCPU's state.
  */
-public final class LocalApic implements MmioDevice, MsrDevice {
+public final class LocalApic implements MmioDevice, MsrDevice, Snapshottable {
     /** IA32_APIC_BASE: EN=0 (disabled), xAPIC (EN=1, EXTD=0), x2APIC (EN=1, EXTD=1). */
     public enum Mode { DISABLED, XAPIC, X2APIC }
 
@@ -830,6 +840,83 @@ public final class LocalApic implements MmioDevice, MsrDevice {
     private void selfIpi(int vector) {
         if (vector < 16) recordError(ESR_SEND_ILLEGAL_VECTOR);
         raise(vector, false);
+    }
+
+    // ---------------------------------------------------------------- state
+
+    @Override
+    public int stateVersion() {
+        return 1;
+    }
+
+    /**
+     * Mode and base, the xAPIC ID, TPR, logical ID and DFR model, SVR, ESR (readable and pending),
+     * ICR, the LVT entries (with remote IRR), IRR/ISR/TMR, the LINT pin levels, a waiting ExtINT
+     * message, then the timer (its mode and mask are the LVT timer entry's). The PPR and APR are
+     * derived from these. It drives no interrupt lines.
+     */
+    @Override
+    public void saveState(SectionWriter out) {
+        out.u8(mode.ordinal()).i64(baseAddress).u8(xapicId).u8(tpr).u8(ldr >>> 24).u8(dfr >>> 28).u16(svr)
+                .i32(esr).i32(esrPending).i32(icrLow).i32(icrDestination).i32s(lvt).i64s(irr).i64s(isr).i64s(tmr)
+                .bool(lintLevel[0]).bool(lintLevel[1]).bool(extIntMessage);
+        timer.saveState(out);
+    }
+
+    @Override
+    public void restoreState(SectionReader in) throws SnapshotException {
+        mode = Mode.values()[DeviceState.u8In(in, 0, Mode.values().length - 1, "mode")];
+        int at = in.position();
+        long base = in.i64("base address");
+        if ((base & 0xFFFL) != 0 || (base & (-1L << physicalAddressBits)) != 0) {
+            throw in.malformed(at, "base address", String.format("is %#x, not a page below 2^%d", base, physicalAddressBits));
+        }
+        baseAddress = base;
+        xapicId = in.u8("xAPIC ID");
+        tpr = in.u8("TPR");
+        ldr = in.u8("LDR") << 24;
+        dfr = DeviceState.u8In(in, 0, 15, "DFR model") << 28;
+        at = in.position();
+        svr = in.u16("SVR");
+        if ((svr & ~SVR_WRITABLE) != 0) throw in.malformed(at, "SVR", String.format("is %#x, with reserved bits set", svr));
+        int errors = ESR_SEND_ILLEGAL_VECTOR | ESR_RECEIVE_ILLEGAL_VECTOR | ESR_ILLEGAL_REGISTER;
+        esr = readBits(in, "ESR", errors);
+        esrPending = readBits(in, "ESR pending errors", errors);
+        icrLow = readBits(in, "ICR", ICR_WRITABLE);
+        icrDestination = in.i32("ICR destination");
+        for (int i = 0; i < LVT_COUNT; i++) {
+            at = in.position();
+            int entry = readBits(in, "LVT entry " + i, LVT_WRITABLE[i] | (i == LVT_LINT0 ? LVT_REMOTE_IRR : 0));
+            if (!isSoftwareEnabled() && (entry & LVT_MASKED) == 0) {
+                throw in.malformed(at, "LVT entry " + i, "is unmasked while the APIC is software-disabled");
+            }
+            lvt[i] = entry;
+        }
+        readVectors(in, irr, "IRR");
+        readVectors(in, isr, "ISR");
+        readVectors(in, tmr, "TMR");
+        lintLevel[0] = in.bool("LINT0 level");
+        lintLevel[1] = in.bool("LINT1 level");
+        extIntMessage = in.bool("ExtINT message");
+        timer.restoreState(in, timerMode(lvt[LVT_TIMER]), (lvt[LVT_TIMER] & LVT_MASKED) != 0);
+        updateRanges();
+    }
+
+    /** An i32 with no bits outside {@code allowed}. */
+    private static int readBits(SectionReader in, String field, int allowed) throws SnapshotException {
+        int at = in.position();
+        int v = in.i32(field);
+        if ((v & ~allowed) != 0) throw in.malformed(at, field, String.format("is %#x, with reserved bits set", v));
+        return v;
+    }
+
+    /** A 256-bit vector bitmap; vectors 0-15 are never accepted, so their bits are never set. */
+    private static void readVectors(SectionReader in, long[] into, String field) throws SnapshotException {
+        int at = in.position();
+        in.i64s(into, field);
+        if ((into[0] & 0xFFFF) != 0) {
+            throw in.malformed(at, field, String.format("has vectors below 16 set (%#x)", into[0] & 0xFFFF));
+        }
     }
 
     // ---------------------------------------------------------------- helpers

@@ -18,8 +18,12 @@ import org.symbiont.devices.DeviceFactory;
 import org.symbiont.devices.MachineInfo;
 import org.symbiont.devices.PortIoDevice;
 import org.symbiont.devices.PortRange;
+import org.symbiont.devices.Snapshottable;
 import org.symbiont.x86.memory.GuestMemoryException;
 import org.symbiont.x86.memory.PhysicalMemory;
+import org.symbiont.x86.snapshot.SectionReader;
+import org.symbiont.x86.snapshot.SectionWriter;
+import org.symbiont.x86.snapshot.SnapshotException;
 
 /**
  * QEMU's firmware configuration device (fw_cfg) on the x86 I/O ports, per QEMU's documented
@@ -54,8 +58,13 @@ import org.symbiont.x86.memory.PhysicalMemory;
  * memory into a writable item (an error if it would run past the item's end or the item is
  * read-only), else SKIP advances the offset; then the control word is written back: 0 on
  * success, the error bit on failure (including guest addresses outside RAM).
+ *
+ * <p>State ({@link Snapshottable}): the selector, the data offset, the DMA address register
+ * (its high half may be written and the transfer not started yet) and the contents of the
+ * writable files, which the guest may have changed. The items, the files and the directory are
+ * configuration: the VMM rebuilds them by constructing the device and adding the same files.
  */
-public final class FwCfg implements PortIoDevice {
+public final class FwCfg implements PortIoDevice, Snapshottable {
     public static final int SIGNATURE = 0x00, ID = 0x01, UUID_KEY = 0x02, RAM_SIZE = 0x03, NOGRAPHIC = 0x04,
             NB_CPUS = 0x05, MACHINE_ID = 0x06, MAX_CPUS = 0x0F, FILE_DIR = 0x19, FILE_FIRST = 0x20;
     /** Bit 15 of a selector: an architecture-specific item. */
@@ -239,6 +248,50 @@ public final class FwCfg implements PortIoDevice {
             dmaAddress = 0;
             transfer(descriptor);
         }
+    }
+
+    @Override
+    public int stateVersion() {
+        return 1;
+    }
+
+    /** Selector (u16), data offset, DMA address register, then each writable file's name and contents, in name order. */
+    @Override
+    public void saveState(SectionWriter out) {
+        out.u16(selector).i32(offset).i64(dmaAddress);
+        List<Map.Entry<String, Item>> writable = writableFiles();
+        out.i32(writable.size());
+        for (Map.Entry<String, Item> f : writable) {
+            out.string(f.getKey()).bytes(f.getValue().data, 0, f.getValue().data.length);
+        }
+    }
+
+    @Override
+    public void restoreState(SectionReader in) throws SnapshotException {
+        selector = in.u16("selector");
+        Item current = current();
+        offset = in.i32In(0, current == null ? 0 : current.data.length, "data offset");
+        int at = in.position();
+        long address = in.i64("DMA address");
+        if ((address & 0xFFFF_FFFFL) != 0 || !dma && address != 0) {
+            throw in.malformed(at, "DMA address", String.format("is %#x, not a high half awaiting its low half", address));
+        }
+        dmaAddress = address;
+        List<Map.Entry<String, Item>> writable = writableFiles();
+        in.i32In(writable.size(), writable.size(), "writable file count");
+        for (Map.Entry<String, Item> f : writable) {
+            at = in.position();
+            String fileName = in.string("writable file name");
+            if (!fileName.equals(f.getKey())) {
+                throw in.malformed(at, "writable file name", "is '" + fileName + "', this machine's next writable file is '" + f.getKey() + "'");
+            }
+            byte[] data = f.getValue().data;
+            in.bytes(data, 0, data.length, "contents of " + fileName);
+        }
+    }
+
+    private List<Map.Entry<String, Item>> writableFiles() {
+        return files.entrySet().stream().filter(f -> f.getValue().writable).toList();
     }
 
     /** One DMA operation on the {@code FWCfgDmaAccess} at {@code descriptor}. */

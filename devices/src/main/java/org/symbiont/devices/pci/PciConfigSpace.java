@@ -5,6 +5,9 @@ import java.util.List;
 import org.symbiont.devices.InterruptLine;
 import org.symbiont.devices.MmioRange;
 import org.symbiont.devices.PortRange;
+import org.symbiont.x86.snapshot.SectionReader;
+import org.symbiont.x86.snapshot.SectionWriter;
+import org.symbiont.x86.snapshot.SnapshotException;
 
 /**
  * The 256-byte configuration space of a PCI function with a type 0 header (PCI Local Bus
@@ -26,6 +29,10 @@ import org.symbiont.devices.PortRange;
  * space. Whenever the decoded
  * ranges change, the listener given to {@link #connectRangesChanged} runs (the VMM re-registers
  * the device on its buses).
+ *
+ * <p>State, for the snapshot of the device model that owns it: the 256 bytes as programmed (BARs,
+ * command, interrupt line, ...); whether the function requests an interrupt is status bit 3.
+ * The layout (BAR kinds and sizes, write masks, capabilities) is configuration.
  */
 public final class PciConfigSpace {
     public static final int VENDOR_ID = 0x00;
@@ -284,6 +291,33 @@ public final class PciConfigSpace {
     public void reset() {
         for (int i = 0; i < SIZE; i++) bytes[i] &= (byte) ~writable[i];
         setInterruptRequest(false);
+        updateRanges();
+    }
+
+    /** Writes the 256 bytes of the space; for the owning model's {@code saveState}. */
+    public void saveState(SectionWriter out) {
+        out.bytes(bytes, 0, SIZE);
+    }
+
+    /**
+     * Replaces the bytes of this freshly built space with saved ones, whose read-only bits must be
+     * this space's (status bit 3, the interrupt request, excepted); then drives the INTx# wire to
+     * the saved request and reports the ranges the restored BARs decode.
+     */
+    public void restoreState(SectionReader in) throws SnapshotException {
+        int at = in.position();
+        byte[] saved = new byte[SIZE];
+        in.bytes(saved, 0, SIZE, "configuration space");
+        for (int b = 0; b < SIZE; b++) {
+            int fixed = ~writable[b] & (b == STATUS ? ~STATUS_INTERRUPT : 0xFF) & 0xFF;
+            if (((saved[b] ^ bytes[b]) & fixed) != 0) {
+                throw in.malformed(at + b, String.format("configuration byte %#04x", b),
+                        String.format("is %#04x, its read-only bits differ from this function's %#04x", saved[b] & 0xFF, bytes[b] & 0xFF));
+            }
+        }
+        System.arraycopy(saved, 0, bytes, 0, SIZE);
+        interruptRequested = (saved[STATUS] & STATUS_INTERRUPT) != 0;
+        updateIntx();
         updateRanges();
     }
 

@@ -15,6 +15,10 @@ import org.symbiont.devices.InterruptLine;
 import org.symbiont.devices.MmioRange;
 import org.symbiont.devices.PortIoDevice;
 import org.symbiont.devices.PortRange;
+import org.symbiont.devices.Snapshottable;
+import org.symbiont.x86.snapshot.SectionReader;
+import org.symbiont.x86.snapshot.SectionWriter;
+import org.symbiont.x86.snapshot.SnapshotException;
 
 /**
  * A PCI host bridge with one bus (bus 0), reached through configuration mechanism #1 (PCI Local
@@ -41,8 +45,13 @@ import org.symbiont.devices.PortRange;
  * to it asserts its INTx#.
  *
  * <p>{@link #assignResources} plays the firmware's part for a guest booted without a BIOS.
+ *
+ * <p>State ({@link Snapshottable}): CONFIG_ADDRESS and the host bridge's configuration space.
+ * The plugged functions and the PIRQ routing are configuration; each function is a device with
+ * its own state, and the levels of the shared GSIs follow the INTx# wires the functions drive
+ * again when they are restored.
  */
-public final class PciHost implements PortIoDevice {
+public final class PciHost implements PortIoDevice, Snapshottable {
     public static final int CONFIG_ADDRESS = 0xCF8;
     public static final int CONFIG_DATA = 0xCFC;
     /** Where firmware starts placing I/O BARs (SeaBIOS on i440FX). */
@@ -132,6 +141,29 @@ public final class PciHost implements PortIoDevice {
     public void reset() {
         configAddress = 0;
         bridge.reset();
+    }
+
+    @Override
+    public int stateVersion() {
+        return 1;
+    }
+
+    /** CONFIG_ADDRESS, then the host bridge's configuration space. */
+    @Override
+    public void saveState(SectionWriter out) {
+        out.i32(configAddress);
+        bridge.saveState(out);
+    }
+
+    @Override
+    public void restoreState(SectionReader in) throws SnapshotException {
+        int at = in.position();
+        int address = in.i32("CONFIG_ADDRESS");
+        if ((address & ~ADDRESS_BITS) != 0) {
+            throw in.malformed(at, "CONFIG_ADDRESS", String.format("is %#x, with reserved bits set", address));
+        }
+        configAddress = address;
+        bridge.restoreState(in);
     }
 
     // ---- plugging functions ----

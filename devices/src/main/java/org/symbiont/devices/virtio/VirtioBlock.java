@@ -13,6 +13,9 @@ import org.symbiont.devices.Device;
 import org.symbiont.devices.DeviceContext;
 import org.symbiont.devices.DeviceFactory;
 import org.symbiont.x86.memory.PhysicalMemory;
+import org.symbiont.x86.snapshot.SectionReader;
+import org.symbiont.x86.snapshot.SectionWriter;
+import org.symbiont.x86.snapshot.SnapshotException;
 
 /**
  * A virtio block device (virtio 1.x section 5.2, legacy interface; PCI device 1001h, class
@@ -37,6 +40,10 @@ import org.symbiont.x86.memory.PhysicalMemory;
  *
  * <p>Disk I/O happens synchronously when the queue is processed: in virtual time a request
  * completes the instant the driver notifies, with no modelled latency.
+ *
+ * <p>State, after the transport's: whether the disk's contents are saved, then the contents of
+ * a memory-backed disk ({@code size}), which exist nowhere else. A file-backed disk's image is
+ * external: it is not saved, and the VMM must restore with the image as it was at the snapshot.
  */
 public final class VirtioBlock extends VirtioPciDevice implements AutoCloseable {
     public static final int PCI_DEVICE_ID = 0x1001;
@@ -194,6 +201,33 @@ public final class VirtioBlock extends VirtioPciDevice implements AutoCloseable 
             return S_OK;
         } catch (IOException e) {
             return S_IOERR;
+        }
+    }
+
+    @Override
+    protected void saveDeviceState(SectionWriter out) {
+        out.bool(disk instanceof BlockBackend.MemoryDisk);
+        if (!(disk instanceof BlockBackend.MemoryDisk memoryDisk)) return;
+        byte[] chunk = new byte[scratch.length];
+        for (long done = 0; done < memoryDisk.size(); done += chunk.length) {
+            int n = (int) Math.min(chunk.length, memoryDisk.size() - done);
+            memoryDisk.read(done, chunk, 0, n);
+            out.bytes(chunk, 0, n);
+        }
+    }
+
+    @Override
+    protected void restoreDeviceState(SectionReader in) throws SnapshotException {
+        boolean inMemory = disk instanceof BlockBackend.MemoryDisk;
+        int at = in.position();
+        if (in.bool("disk contents saved") != inMemory) {
+            throw in.malformed(at, "disk contents saved", "disagrees with this disk, which is " + (inMemory ? "memory" : "file") + "-backed");
+        }
+        if (!(disk instanceof BlockBackend.MemoryDisk memoryDisk)) return;
+        for (long done = 0; done < memoryDisk.size(); done += scratch.length) {
+            int n = (int) Math.min(scratch.length, memoryDisk.size() - done);
+            in.bytes(scratch, 0, n, "disk contents");
+            memoryDisk.write(done, scratch, 0, n);
         }
     }
 

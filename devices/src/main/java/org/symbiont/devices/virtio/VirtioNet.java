@@ -10,6 +10,9 @@ import java.util.zip.CRC32;
 import org.symbiont.devices.Device;
 import org.symbiont.devices.DeviceContext;
 import org.symbiont.devices.DeviceFactory;
+import org.symbiont.x86.snapshot.SectionReader;
+import org.symbiont.x86.snapshot.SectionWriter;
+import org.symbiont.x86.snapshot.SnapshotException;
 
 /**
  * A virtio network card (virtio 1.x section 5.1, legacy interface; PCI device 1000h, class
@@ -33,6 +36,10 @@ import org.symbiont.devices.DeviceFactory;
  * posted), or while the driver is not running is dropped and counted, as is a transmitted frame
  * larger than the limit or sent with no back end connected. A transmit chain shorter than the
  * header is a driver violation (as in QEMU).
+ *
+ * <p>State, after the transport's: the MAC address as the driver wrote it and the frame
+ * counters. The back end is configuration: the VMM connects it before restoring (the link
+ * status follows from it), so connecting raises no configuration interrupt.
  */
 public final class VirtioNet extends VirtioPciDevice {
     public static final int PCI_DEVICE_ID = 0x1000;
@@ -164,6 +171,27 @@ public final class VirtioNet extends VirtioPciDevice {
         q.push(chain.head(), HEADER + frame.length);
         framesReceived++;
         usedBuffers(q, oldUsed);
+    }
+
+    @Override
+    protected void saveDeviceState(SectionWriter out) {
+        out.bytes(mac, 0, 6).i64(framesTransmitted).i64(framesReceived).i64(txDropped).i64(rxDropped);
+    }
+
+    @Override
+    protected void restoreDeviceState(SectionReader in) throws SnapshotException {
+        in.bytes(mac, 0, 6, "MAC address");
+        framesTransmitted = counter(in, "frames transmitted");
+        framesReceived = counter(in, "frames received");
+        txDropped = counter(in, "transmitted frames dropped");
+        rxDropped = counter(in, "received frames dropped");
+    }
+
+    private static long counter(SectionReader in, String field) throws SnapshotException {
+        int at = in.position();
+        long v = in.i64(field);
+        if (v < 0) throw in.malformed(at, field, "is negative: " + v);
+        return v;
     }
 
     /** The address a NIC gets without a {@code mac} parameter: QEMU's 52:54:00 prefix, then 3 bytes of the name's CRC-32. */

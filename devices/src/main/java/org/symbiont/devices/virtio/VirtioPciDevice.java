@@ -8,9 +8,13 @@ import org.symbiont.devices.DeviceContext;
 import org.symbiont.devices.InterruptLine;
 import org.symbiont.devices.PortIoDevice;
 import org.symbiont.devices.PortRange;
+import org.symbiont.devices.Snapshottable;
 import org.symbiont.devices.pci.PciConfigSpace;
 import org.symbiont.devices.pci.PciFunction;
 import org.symbiont.x86.memory.GuestMemoryException;
+import org.symbiont.x86.snapshot.SectionReader;
+import org.symbiont.x86.snapshot.SectionWriter;
+import org.symbiont.x86.snapshot.SnapshotException;
 
 /**
  * The legacy virtio PCI transport (virtio 0.9.5; virtio 1.x section 4.1.4.8 "Legacy Interfaces:
@@ -53,8 +57,14 @@ import org.symbiont.x86.memory.GuestMemoryException;
  * <p>Ring features offered: VIRTIO_F_ANY_LAYOUT (devices see each chain as one readable and one
  * writable byte stream), VIRTIO_RING_F_INDIRECT_DESC and VIRTIO_RING_F_EVENT_IDX. Not offered:
  * VIRTIO_F_NOTIFY_ON_EMPTY.
+ *
+ * <p>State ({@link Snapshottable}): the PCI configuration space (BAR0, command, interrupt
+ * request), the guest features, device status, ISR, queue selector, last notification, the
+ * broken flag with the error count and last error, and each queue's page frame and indices; then
+ * the device type's own state. The rings themselves are in guest memory; queue sizes and the
+ * offered features are configuration.
  */
-public abstract class VirtioPciDevice implements PortIoDevice, PciFunction {
+public abstract class VirtioPciDevice implements PortIoDevice, PciFunction, Snapshottable {
     public static final int VENDOR_ID = 0x1AF4;
 
     public static final int HOST_FEATURES = 0x00;
@@ -137,6 +147,12 @@ public abstract class VirtioPciDevice implements PortIoDevice, PciFunction {
     /** The device-specific part of a reset (the transport's state is already reset). */
     protected abstract void resetDevice();
 
+    /** Writes the device type's own state, after the transport's. */
+    protected abstract void saveDeviceState(SectionWriter out);
+
+    /** Restores what {@link #saveDeviceState} wrote, into a freshly constructed device. */
+    protected abstract void restoreDeviceState(SectionReader in) throws SnapshotException;
+
     /** The optional {@code pci-slot} parameter of a device's configuration (1-31). */
     static OptionalInt pciSlot(Config params) {
         if (!params.hasPath("pci-slot")) return OptionalInt.empty();
@@ -203,6 +219,51 @@ public abstract class VirtioPciDevice implements PortIoDevice, PciFunction {
 
     public final int deviceStatus() {
         return status;
+    }
+
+    // ---- Snapshottable ----
+
+    @Override
+    public final int stateVersion() {
+        return 1;
+    }
+
+    @Override
+    public final void saveState(SectionWriter out) {
+        config.saveState(out);
+        out.i32(guestFeatures).u8(status).u8(isr).u16(queueSelect).u16(lastNotify).bool(broken).i64(errors).string(lastError);
+        for (Virtqueue q : queues) q.saveState(out);
+        saveDeviceState(out);
+    }
+
+    @Override
+    public final void restoreState(SectionReader in) throws SnapshotException {
+        config.restoreState(in);
+        int at = in.position();
+        int features = in.i32("guest features");
+        if ((features & ~(RING_FEATURES | deviceFeatures())) != 0) {
+            throw in.malformed(at, "guest features", String.format("are %#x, beyond the offered %#x", features, RING_FEATURES | deviceFeatures()));
+        }
+        guestFeatures = features;
+        status = in.u8("device status");
+        at = in.position();
+        isr = in.u8("ISR status");
+        boolean requested = (config.get(PciConfigSpace.STATUS, 2) & PciConfigSpace.STATUS_INTERRUPT) != 0;
+        if ((isr & ~(ISR_QUEUE | ISR_CONFIG)) != 0 || (isr != 0) != requested) {
+            throw in.malformed(at, "ISR status", "is " + isr + " with the PCI interrupt " + (requested ? "requested" : "not requested"));
+        }
+        queueSelect = in.u16("queue select");
+        lastNotify = in.u16("queue notify");
+        broken = in.bool("broken");
+        at = in.position();
+        errors = in.i64("error count");
+        if (errors < 0) throw in.malformed(at, "error count", "is negative: " + errors);
+        lastError = in.string("last error");
+        for (int i = 0; i < queues.length; i++) {
+            queues[i].setFeatures(negotiated(F_RING_INDIRECT_DESC), negotiated(F_RING_EVENT_IDX));
+            queues[i].restoreState(in, "queue " + i);
+        }
+        restoreDeviceState(in);
     }
 
     // ---- Device, PciFunction, PortIoDevice ----

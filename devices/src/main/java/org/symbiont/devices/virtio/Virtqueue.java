@@ -2,6 +2,9 @@ package org.symbiont.devices.virtio;
 
 import java.lang.invoke.VarHandle;
 import org.symbiont.x86.memory.PhysicalMemory;
+import org.symbiont.x86.snapshot.SectionReader;
+import org.symbiont.x86.snapshot.SectionWriter;
+import org.symbiont.x86.snapshot.SnapshotException;
 
 /**
  * A split virtqueue in the legacy layout (virtio 1.x section 2.7 and 4.1.5.1.1.1 "Legacy
@@ -72,6 +75,33 @@ final class Virtqueue {
 
     void reset() {
         setPfn(0);
+    }
+
+    /**
+     * The queue's state: its page frame (the ring addresses follow from it and the size, which is
+     * configuration), the next available entry to take and the used index published. The
+     * negotiated ring features are the transport's.
+     */
+    void saveState(SectionWriter out) {
+        out.i64(pfn).u16(lastAvailable).u16(usedIndex);
+    }
+
+    /** Restores what {@link #saveState} wrote; {@code field} names the queue in errors. */
+    void restoreState(SectionReader in, String field) throws SnapshotException {
+        int at = in.position();
+        long frame = in.i64(field + " page frame");
+        if (frame < 0 || frame > 0xFFFF_FFFFL) {
+            throw in.malformed(at, field + " page frame", String.format("is %#x, wider than the 32-bit register", frame));
+        }
+        setPfn(frame);
+        at = in.position();
+        int nextAvailable = in.u16(field + " last available index");
+        int published = in.u16(field + " used index");
+        if (frame == 0 && (nextAvailable | published) != 0) {
+            throw in.malformed(at, field + " last available index", "is " + nextAvailable + " (used " + published + ") in a queue not set up");
+        }
+        lastAvailable = nextAvailable;
+        usedIndex = published;
     }
 
     /** The used index the device has published. */
