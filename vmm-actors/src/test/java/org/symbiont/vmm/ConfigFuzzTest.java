@@ -17,7 +17,8 @@ import org.symbiont.vmm.config.VmConfigException;
 import org.symbiont.x86.Seeds;
 
 /**
- * Malformed configuration files: the VM's keys with values of the wrong type or out of range,
+ * Malformed configuration files and fault scenarios: the VM's keys (its faults list included)
+ * with values of the wrong type or out of range,
  * device lists with unknown types and wrong parameters, and garbage text. Each file is read with
  * {@link VmConfig#load}, which either accepts it or throws a {@link VmConfigException} whose
  * message starts with the file's name; an accepted one goes through {@link VmSpec#prepare} (only
@@ -69,6 +70,15 @@ class ConfigFuzzTest {
         new Key("noise", new String[] {"[{ frequency = 10, duration = 100us, phase = random }]", "[]"},
                 new String[] {"[{ frequency = 10 }]", "[{ frequency = 10, duration = 1s, phase = random }]",
                     "[{ frequency = 10, duration = 1us, phase = sometimes }]", "[1]"}),
+        // Fault scenarios: a VM's faults list, as `symbiont faults` reads it.
+        new Key("faults", new String[] {"[{ at = 1ms, kind = stall-vcpu, vcpu = 0, duration = 10us }]",
+                "[{ at = 0, kind = flip-bit, random = true }]", "[{ at = 2ms, kind = drop-interrupt, line = 0, count = 1 }]",
+                "[{ at = 1ms, kind = noise, frequency = 100, duration = 10us, phase = random }]",
+                "[{ at = 1ms, kind = crash-device, device = com1 }]"},
+                new String[] {"[{ kind = flip-bit }]", "[{ at = 1ms, kind = explode }]", "[{ at = -1ms, kind = stall-vcpu, vcpu = 0, duration = 1us }]",
+                    "[{ at = 1ms, kind = stall-vcpu, vcpu = 9, duration = 1us }]", "[{ at = 1ms, kind = flip-bit, address = 0x100000000000, bit = 0 }]",
+                    "[{ at = 1ms, kind = flip-bit, address = 0x1000, bit = 8 }]", "[{ at = 1ms, kind = crash-device, device = nothing }]",
+                    "[{ at = 1ms, kind = corrupt-frame, device = com1 }]", "[{ at = soon, kind = noise }]", "\"faults\""}),
         new Key("kernel.append", new String[] {"\"console=ttyS0\"", "\"\""}, new String[] {"[1]"}),
         new Key("kernel.modules", new String[] {"[]"}, new String[] {"[\"/nonexistent/module arg\"]", "[\"\"]", "\"m\""}),
         new Key("console-input", new String[] {}, new String[] {"\"/nonexistent/input\""}),
