@@ -40,8 +40,7 @@ final class ClusterBenchmark {
         ActorSystem<Void> member = ClusterNodeCommand.startMember("127.0.0.1", 0, null);
         try {
             SymbiontCluster.awaitMembers(member, 1, Duration.ofSeconds(60));
-            Interconnect net = Interconnect.from(member.settings().config().getConfig("symbiont.cluster.interconnect"),
-                    "symbiont.cluster.interconnect");
+            Interconnect net = SymbiontCluster.interconnect(member);
             String vm = "memory = " + nodeMemory + "\ncycles-per-instruction = " + NoiseExperiment.CYCLES_PER_INSTRUCTION;
             System.out.printf(Locale.ROOT, "cluster: one member in this JVM, %d host threads; nodes run `%s` at %s; window %d ns;"
                     + " %d runs, medians.%n", Runtime.getRuntime().availableProcessors(), LOOP, vm.replace('\n', ' '),

@@ -1,9 +1,7 @@
 package org.symbiont.cli;
 
-import com.typesafe.config.Config;
 import com.typesafe.config.ConfigUtil;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import org.apache.pekko.actor.typed.ActorSystem;
@@ -12,7 +10,6 @@ import org.symbiont.cluster.Experiment;
 import org.symbiont.cluster.ExperimentResult;
 import org.symbiont.cluster.Interconnect;
 import org.symbiont.cluster.NodeResult;
-import org.symbiont.cluster.NodeSpec;
 import org.symbiont.cluster.SymbiontCluster;
 import org.symbiont.guests.GuestImages;
 import org.symbiont.guests.ResultLine;
@@ -48,8 +45,7 @@ final class ClusterSession implements AutoCloseable {
         this.member = member;
         this.leaveOnExit = new Thread(() -> SymbiontCluster.stop(member), "symbiont-experiment-leave");
         Runtime.getRuntime().addShutdownHook(leaveOnExit);
-        Config net = member.settings().config().getConfig("symbiont.cluster.interconnect");
-        this.interconnect = Interconnect.from(net, "symbiont.cluster.interconnect");
+        this.interconnect = SymbiontCluster.interconnect(member);
     }
 
     /** Starts the member and waits for it (and --members in all) to be up. */

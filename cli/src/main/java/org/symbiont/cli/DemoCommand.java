@@ -116,8 +116,7 @@ final class DemoCommand implements Callable<Integer> {
         Interconnect net;
         try {
             SymbiontCluster.awaitMembers(member, 1, Duration.ofSeconds(60));
-            net = Interconnect.from(member.settings().config().getConfig("symbiont.cluster.interconnect"),
-                    "symbiont.cluster.interconnect");
+            net = SymbiontCluster.interconnect(member);
             r = SymbiontCluster.run(member, Experiment.ofRanks("demo-" + Long.toString(System.currentTimeMillis(), 36), CLUSTER_NODES, lwk,
                     ClusterSession.KERNEL_NAME, "hpccg nx=12 ny=12 nz=12 max_iter=60", rank -> "memory = 16M", "", net), p -> { });
         } finally {

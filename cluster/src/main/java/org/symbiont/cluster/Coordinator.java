@@ -44,8 +44,8 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
     /** A node that is not running received a frame: its next event and received total. */
     public record Update(int node, long nextEventNanos, long received) implements Command {}
 
-    /** Node {@code node}'s VM ended; host time it spent running windows, and how many. */
-    public record Finished(int node, NodeResult result, long received, long busyNanos, long windows) implements Command {}
+    /** Node {@code node}'s VM ended; how many windows it ran. */
+    public record Finished(int node, NodeResult result, long received, long windows) implements Command {}
 
     private record MemberGone(String address, String how) implements Command {}
 
@@ -69,7 +69,7 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
     private final NodeResult[] results;
     private int awaitingCount, finishedCount;
     private long sentTotal, receivedTotal;
-    private long windowStart, horizon, windows, nodeWindows, busyNanos;
+    private long windowStart, horizon, windows, nodeWindows;
     private final long startedAt = System.nanoTime();
     private long lastSteps = -1, lastProgressAt = System.nanoTime(), lastShownAt;
     private boolean over;
@@ -132,11 +132,7 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
                     return advanceIfReady();
                 })
                 .onMessage(Update.class, m -> {
-                    if (finished[m.node()]) {
-                        count(m.node(), sent[m.node()], m.received());
-                        return advanceIfReady();
-                    }
-                    nextEvent[m.node()] = m.nextEventNanos();
+                    if (!finished[m.node()]) nextEvent[m.node()] = m.nextEventNanos();
                     count(m.node(), sent[m.node()], m.received());
                     return advanceIfReady();
                 })
@@ -148,7 +144,6 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
                     results[k] = m.result();
                     nextEvent[k] = Long.MAX_VALUE;
                     count(k, m.result().framesSent(), m.received());
-                    busyNanos += m.busyNanos();
                     nodeWindows += m.windows();
                     if (awaiting[k]) {
                         awaiting[k] = false;
@@ -231,21 +226,20 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
     }
 
     private Behavior<Command> complete() {
-        over = true;
-        long wall = System.nanoTime() - startedAt;
-        progress.accept(new Progress(windowStart, windows, finishedCount, n, wall));
-        done.complete(new ExperimentResult(Arrays.asList(results), null, windows, nodeWindows, horizon, wall, busyNanos,
-                distinctMembers()));
-        stopNodes("the experiment is over");
-        return Behaviors.stopped();
+        progress.accept(new Progress(windowStart, windows, finishedCount, n, System.nanoTime() - startedAt));
+        return end(null, "the experiment is over");
     }
 
     private Behavior<Command> fail(String why) {
+        return end(why, "the experiment stopped: " + why);
+    }
+
+    /** The result to the one who asked ({@code failure} null: every node ended), and the nodes stopped. */
+    private Behavior<Command> end(String failure, String toNodes) {
         over = true;
-        long wall = System.nanoTime() - startedAt;
-        done.complete(new ExperimentResult(Arrays.asList(results), why, windows, nodeWindows, horizon, wall, busyNanos,
-                distinctMembers()));
-        stopNodes("the experiment stopped: " + why);
+        done.complete(new ExperimentResult(Arrays.asList(results), failure, windows, nodeWindows, horizon,
+                System.nanoTime() - startedAt, distinctMembers()));
+        stopNodes(toNodes);
         return Behaviors.stopped();
     }
 

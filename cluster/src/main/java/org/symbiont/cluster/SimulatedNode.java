@@ -82,7 +82,7 @@ public final class SimulatedNode extends AbstractBehavior<SimulatedNode.Command>
     /** Between an Advance and the end of that window. */
     private boolean running;
     private boolean finished;
-    private long windowStartedAt, busyNanos, windows;
+    private long windows;
 
     public static Behavior<Command> create() {
         return Behaviors.setup(SimulatedNode::new);
@@ -104,7 +104,6 @@ public final class SimulatedNode extends AbstractBehavior<SimulatedNode.Command>
                 .onMessage(WindowEnd.class, m -> {
                     running = false;
                     vmNextEvent = m.nextEventNanos();
-                    busyNanos += System.nanoTime() - windowStartedAt;
                     coordinator.tell(new Coordinator.Reached(spec.index(), getContext().getSelf(), m.nowNanos(), nextEvent(),
                             sent, received, member));
                     return this;
@@ -114,7 +113,7 @@ public final class SimulatedNode extends AbstractBehavior<SimulatedNode.Command>
                     running = false;
                     vm = null;
                     inbox.clear();
-                    coordinator.tell(new Coordinator.Finished(spec.index(), result(m.report()), received, busyNanos, windows));
+                    coordinator.tell(new Coordinator.Finished(spec.index(), result(m.report()), received, windows));
                     return this;
                 })
                 .onMessage(Stop.class, m -> {
@@ -144,7 +143,7 @@ public final class SimulatedNode extends AbstractBehavior<SimulatedNode.Command>
             }
         } catch (RuntimeException e) {
             finished = true;
-            coordinator.tell(new Coordinator.Finished(spec.index(), failure("CONFIG_ERROR", e.getMessage()), 0, 0, 0));
+            coordinator.tell(new Coordinator.Finished(spec.index(), failure("CONFIG_ERROR", e.getMessage()), 0, 0));
             return this;
         }
         tscHz = vmSpec.config().cpuModel().tscHz();
@@ -158,7 +157,6 @@ public final class SimulatedNode extends AbstractBehavior<SimulatedNode.Command>
         ActorRef<VmReport> reports = getContext().messageAdapter(VmReport.class, VmEnded::new);
         vm = getContext().spawn(VmSupervisor.create(vmSpec, dispatcherId, new NetworkLinks(), port, reports), "vm", dispatcher);
         running = true;
-        windowStartedAt = System.nanoTime();
         vm.tell(new VmSupervisor.Start());
         return this;
     }
@@ -181,7 +179,6 @@ public final class SimulatedNode extends AbstractBehavior<SimulatedNode.Command>
         for (Frame f : deliver) due.add(new VmSupervisor.ArrivingFrame(nic, f.arrivalNanos(), f.bytes()));
         running = true;
         windows++;
-        windowStartedAt = System.nanoTime();
         vm.tell(new VmSupervisor.Advance(m.horizonNanos(), due));
         return this;
     }

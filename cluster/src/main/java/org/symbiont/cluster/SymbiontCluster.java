@@ -71,6 +71,11 @@ public final class SymbiontCluster {
         return s;
     }
 
+    /** The interconnect this member's configuration gives ({@code symbiont.cluster.interconnect}). */
+    public static Interconnect interconnect(ActorSystem<?> system) {
+        return Interconnect.from(system.settings().config().getConfig("symbiont.cluster.interconnect"), "symbiont.cluster.interconnect");
+    }
+
     /** This member's address as HOST:PORT. */
     public static String address(ActorSystem<?> system) {
         var a = system.address();

@@ -33,4 +33,18 @@ public interface Snapshottable extends Device {
      * must be discarded.
      */
     void restoreState(SectionReader in) throws SnapshotException;
+
+    /** A model that holds no state between accesses: its state is its version alone. */
+    interface Stateless extends Snapshottable {
+        @Override
+        default int stateVersion() {
+            return 1;
+        }
+
+        @Override
+        default void saveState(SectionWriter out) { }
+
+        @Override
+        default void restoreState(SectionReader in) { }
+    }
 }

@@ -10,14 +10,12 @@ import org.symbiont.devices.DeviceParams;
 import org.symbiont.devices.PortIoDevice;
 import org.symbiont.devices.PortRange;
 import org.symbiont.devices.Snapshottable;
-import org.symbiont.x86.snapshot.SectionReader;
-import org.symbiont.x86.snapshot.SectionWriter;
 
 /**
  * The Bochs/QEMU debug console (port 0xE9): every byte written goes to the back end; reading the
  * port returns 0xE9, which is how guests detect it.
  */
-public final class DebugConsole implements PortIoDevice, Snapshottable {
+public final class DebugConsole implements PortIoDevice, Snapshottable.Stateless {
     private final String name;
     private final List<PortRange> ports;
     private final CharBackend out;
@@ -31,18 +29,6 @@ public final class DebugConsole implements PortIoDevice, Snapshottable {
     @Override public String name() { return name; }
     @Override public void reset() { }
     @Override public List<PortRange> portRanges() { return ports; }
-
-    @Override
-    public int stateVersion() {
-        return 1;
-    }
-
-    /** Nothing: the device holds no state between accesses. */
-    @Override
-    public void saveState(SectionWriter out) { }
-
-    @Override
-    public void restoreState(SectionReader in) { }
     @Override public long ioRead(int port, int size) { return 0xE9; }
 
     @Override

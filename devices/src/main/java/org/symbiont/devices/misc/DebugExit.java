@@ -9,14 +9,12 @@ import org.symbiont.devices.DeviceParams;
 import org.symbiont.devices.PortIoDevice;
 import org.symbiont.devices.PortRange;
 import org.symbiont.devices.Snapshottable;
-import org.symbiont.x86.snapshot.SectionReader;
-import org.symbiont.x86.snapshot.SectionWriter;
 
 /**
  * QEMU's isa-debug-exit: a write of {@code value} to its port ends the machine with status
  * {@code (value << 1) | 1}, so a guest can report success or failure to the host. Reads return 0.
  */
-public final class DebugExit implements PortIoDevice, Snapshottable {
+public final class DebugExit implements PortIoDevice, Snapshottable.Stateless {
     private final String name;
     private final List<PortRange> ports;
     private final DeviceContext context;
@@ -30,18 +28,6 @@ public final class DebugExit implements PortIoDevice, Snapshottable {
     @Override public String name() { return name; }
     @Override public void reset() { }
     @Override public List<PortRange> portRanges() { return ports; }
-
-    @Override
-    public int stateVersion() {
-        return 1;
-    }
-
-    /** Nothing: the device holds no state between accesses. */
-    @Override
-    public void saveState(SectionWriter out) { }
-
-    @Override
-    public void restoreState(SectionReader in) { }
     @Override public long ioRead(int port, int size) { return 0; }
 
     @Override
