@@ -10,15 +10,22 @@ import org.symbiont.x86.memory.PhysicalMemory;
  * where SwapBypass pages and a memory-backed disk live). Section body, little-endian:
  *
  * <pre>
+ *   layout u32 (2)
  *   ramBytes u64, privateBytes u64
  *   runs u32, then per run of non-RAM pages: firstPage u64, pageCount u64, kind u8 (1 MMIO hole, 2 ROM)
  *   pages u64, then per non-zero page, in increasing order: hostPage u64, 4096 bytes
+ *   codePages u64, then per page holding decoded code, in increasing order: hostPage u64
  * </pre>
  *
- * Host page numbers count RAM pages from 0 and continue into the private region. Not state, so
- * not captured: which pages hold decoded code, and how much of the private region the VMM has
- * handed out ({@link PhysicalMemory#allocatePrivate}), which the restoring VMM's devices claim
- * again as they are rebuilt.
+ * Host page numbers count RAM pages from 0 and continue into the private region. Which pages
+ * hold decoded code is captured although it is a cache: a write to such a page takes the slow
+ * path and walks the page tables, which costs virtual time under non-zero paging costs, and a
+ * restored vCPU's decoded blocks ({@link CpuState}) need their pages marked to be invalidated by
+ * writes. The pages' code generations are not captured: blocks compare them only with the
+ * generation they were decoded (or restored) under, so their absolute values are never seen.
+ * Not captured either: how much of the private region the VMM has handed out
+ * ({@link PhysicalMemory#allocatePrivate}), which the restoring VMM's devices claim again as
+ * they are rebuilt.
  */
 public final class MemoryImage {
     /** The section name guest memory conventionally goes under. */
@@ -26,6 +33,8 @@ public final class MemoryImage {
 
     private static final int PAGE = (int) PhysicalMemory.PAGE_SIZE;
     private static final int KIND_MMIO = 1, KIND_ROM = 2;
+    /** The section body's layout; 2 added the code pages. */
+    private static final int LAYOUT = 2;
     private static final MemorySegment ZERO_PAGE = MemorySegment.ofArray(new byte[PAGE]);
 
     private MemoryImage() {}
@@ -36,7 +45,7 @@ public final class MemoryImage {
         MemorySegment host = memory.hostSegment();
         long hostPages = host.byteSize() / PAGE;
         SectionWriter w = new SectionWriter();
-        w.i64(memory.size()).i64(memory.privateRegion().byteSize());
+        w.i32(LAYOUT).i64(memory.size()).i64(memory.privateRegion().byteSize());
 
         SectionWriter runs = new SectionWriter();
         int runCount = 0;
@@ -62,6 +71,10 @@ public final class MemoryImage {
             MemorySegment.copy(host, ValueLayout.JAVA_BYTE, p * PAGE, page, 0, PAGE);
             w.i64(p).bytes(page, 0, PAGE);
         }
+        long codePages = 0;
+        for (long p = 0; p < hostPages; p++) if (memory.holdsCode(p * PAGE)) codePages++;
+        w.i64(codePages);
+        for (long p = 0; p < hostPages; p++) if (memory.holdsCode(p * PAGE)) w.i64(p);
         return w.toByteArray();
     }
 
@@ -77,11 +90,15 @@ public final class MemoryImage {
     /**
      * Makes {@code memory} hold the image: page kinds and contents, every page absent from the
      * image zeroed. The memory must have the image's RAM and private sizes (checked before
-     * anything is changed). Decoded code in rewritten pages is invalidated. {@code section} names
+     * anything is changed). Decoded code in rewritten pages is invalidated, then the image's
+     * code pages are marked ({@link PhysicalMemory#markCode}: vCPUs drop their fast write paths
+     * to them) and every other page unmarked, as after a write. {@code section} names
      * the image in error messages; a malformed image may leave the memory partly restored.
      */
     public static void restore(String section, byte[] body, PhysicalMemory memory) throws SnapshotException {
         SectionReader r = new SectionReader("section '" + section + "'", body);
+        int layout = r.i32("layout");
+        if (layout != LAYOUT) throw r.malformed(0, "layout", "is " + layout + "; this build reads layout " + LAYOUT);
         long ramBytes = r.i64("RAM size");
         long privateBytes = r.i64("private size");
         if (ramBytes != memory.size() || privateBytes != memory.privateRegion().byteSize()) {
@@ -131,7 +148,29 @@ public final class MemoryImage {
             next = p + 1;
         }
         for (; next < hostPages; next++) zero(memory, host, next);
+
+        int codeAt = r.position();
+        long codePages = r.i64("code page count");
+        if (codePages < 0 || codePages > hostPages) {
+            throw r.malformed(codeAt, "code page count", "is " + codePages + ", more than the memory's " + hostPages + " pages");
+        }
+        long nextCode = 0;
+        for (long k = 0; k < codePages; k++) {
+            int at = r.position();
+            long p = r.i64("code page number");
+            if (p < nextCode || p >= hostPages) {
+                throw r.malformed(at, "code page number", p < nextCode ? "is " + p + ", not above the previous code page" : "is " + p + ", beyond the memory's " + hostPages + " pages");
+            }
+            for (; nextCode < p; nextCode++) unmarkCode(memory, nextCode);
+            memory.markCode(p);
+            nextCode = p + 1;
+        }
+        for (; nextCode < hostPages; nextCode++) unmarkCode(memory, nextCode);
         r.end();
+    }
+
+    private static void unmarkCode(PhysicalMemory memory, long page) {
+        if (memory.holdsCode(page * PAGE)) memory.codeWritten(page);
     }
 
     private static void zero(PhysicalMemory memory, MemorySegment host, long page) {
