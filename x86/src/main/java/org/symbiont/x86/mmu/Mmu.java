@@ -799,6 +799,16 @@ public final class Mmu {
         cpu.blocks.flushJumpCache();
     }
 
+    /** The mask of the mapping TLB slot {@code slot} was filled from (a snapshot saves it with the entry). */
+    public long mappingMask(int slot) {
+        return mappingMask[slot];
+    }
+
+    /** Sets {@link #mappingMask(int)} as a snapshot's restore refills the TLB (INVLPG drops by it). */
+    public void restoreMappingMask(int slot, long mask) {
+        mappingMask[slot] = mask;
+    }
+
     private long tagOf(int i) {
         if (cpu.tlbRead[i] != TLB_INVALID) return cpu.tlbRead[i];
         if (cpu.tlbWrite[i] != TLB_INVALID) return cpu.tlbWrite[i];

@@ -1,6 +1,8 @@
 package org.symbiont.x86.snapshot;
 
 import org.symbiont.x86.Cpu;
+import org.symbiont.x86.exec.BlockCache;
+import org.symbiont.x86.memory.PhysicalMemory;
 import org.symbiont.x86.mmu.Mmu;
 import org.symbiont.x86.mmu.PagingCosts;
 import org.symbiont.x86.mmu.PagingMode;
@@ -24,12 +26,16 @@ import org.symbiont.x86.mmu.ShadowStrategy;
  * where none is in flight). Answers already given are captured, so the instruction re-executes
  * after the restore exactly as it would have.
  *
- * <p>Caches are not state and are rebuilt on restore: the TLB, the decoded blocks, and the
- * shadow or nested pager's tables (VMM objects the restoring VMM creates and attaches, filled
- * lazily from the guest's tables). Guest-visible behaviour is the same; under shadow or nested
- * paging, and under native paging with non-zero {@link PagingCosts}, refilling them costs walk
- * references and paging exits the uninterrupted run would not have had, so virtual time after
- * a restore can run ahead there. Native paging with free walks continues cycle for cycle.
+ * <p>The caches whose content decides whether an access or fetch walks the page tables are
+ * captured too, because under non-zero {@link PagingCosts} a walk costs virtual time that the
+ * guest reads back from the TSC: the TLB (each valid entry's tags, host addend and page, global
+ * bit and mapping size) and the decoded blocks (a jump-cache hit fetches without translating;
+ * blocks are saved by key and decoded again from the restored memory). With the memory's code
+ * pages ({@link MemoryImage}) and the nested pager's table ({@link org.symbiont.x86.mmu.NestedPager#saveState})
+ * restored as well, native and nested paging continue cycle for cycle. Under shadow paging the
+ * TLB is not captured (its entries must agree with the shadow pager's tables and write
+ * protection, which the restoring VMM rebuilds empty), so there refilling costs walks and
+ * shadow exits the uninterrupted run did not have and virtual time can run ahead.
  */
 public final class CpuState {
     /** The section name a single vCPU's state conventionally goes under ({@code "cpu." + id}). */
@@ -71,6 +77,18 @@ public final class CpuState {
     /** The PAE PDPTE registers, or null while not loaded. */
     private long[] pdpteRegisters;
     private final long[] pagingCounters = new long[10];
+    /** The valid TLB entries: slot, then per slot the fields of Cpu's TLB arrays and the MMU's mapping mask. */
+    private int[] tlbSlots = new int[0];
+    private long[] tlbReadTags, tlbWriteTags, tlbFetchTags, tlbAddends, tlbHostPages, tlbMappingMasks;
+    private boolean[] tlbGlobals;
+    private BlockCache.SavedBlocks decodedBlocks;
+
+    /** The section body's layout; 2 added the TLB and the decoded blocks. */
+    private static final int LAYOUT = 2;
+    /** The slots the MMU fills: supervisor and user sets (the alignment-checking set stays empty). */
+    private static final int FILLED_TLB_SLOTS = 2 * Cpu.TLB_SIZE;
+    /** The mapping sizes a TLB entry can come from: 4 KiB, 2 MiB, 4 MiB, 1 GiB. */
+    private static final long[] MAPPING_MASKS = {Cpu.PAGE_MASK, ~0x1F_FFFFL, ~0x3F_FFFFL, ~0x3FFF_FFFFL};
 
     private CpuState() {}
 
@@ -169,7 +187,42 @@ public final class CpuState {
         long[] counters = {p.walks(), p.walkReferences(), p.tlbFlushes(), p.cr3Writes(), p.invlpgs(), p.shadowFaults(),
             p.shadowFills(), p.guestFaultsInjected(), p.pageTableWrites(), p.nestedFaults()};
         System.arraycopy(counters, 0, s.pagingCounters, 0, counters.length);
+        s.captureTlb(cpu);
+        s.decodedBlocks = cpu.blocks.save(cpu.memory);
         return s;
+    }
+
+    private void captureTlb(Cpu cpu) {
+        int count = 0;
+        if (cpu.mmu.mode() != PagingMode.SHADOW) {
+            for (int i = 0; i < FILLED_TLB_SLOTS; i++) if (valid(cpu, i)) count++;
+        }
+        tlbSlots = new int[count];
+        tlbReadTags = new long[count];
+        tlbWriteTags = new long[count];
+        tlbFetchTags = new long[count];
+        tlbAddends = new long[count];
+        tlbHostPages = new long[count];
+        tlbMappingMasks = new long[count];
+        tlbGlobals = new boolean[count];
+        for (int i = 0, n = 0; n < count; i++) {
+            if (!valid(cpu, i)) continue;
+            tlbSlots[n] = i;
+            tlbReadTags[n] = cpu.tlbRead[i];
+            tlbWriteTags[n] = cpu.tlbWrite[i];
+            tlbFetchTags[n] = cpu.tlbFetch[i];
+            tlbAddends[n] = cpu.tlbAddend[i];
+            tlbHostPages[n] = cpu.tlbHostPage[i];
+            tlbMappingMasks[n] = cpu.mmu.mappingMask(i);
+            tlbGlobals[n] = cpu.tlbGlobal[i];
+            n++;
+        }
+    }
+
+    /** An entry with no valid tag is never used (flushes and code marking skip it). */
+    private static boolean valid(Cpu cpu, int slot) {
+        return cpu.tlbRead[slot] != Cpu.TLB_INVALID || cpu.tlbWrite[slot] != Cpu.TLB_INVALID
+                || cpu.tlbFetch[slot] != Cpu.TLB_INVALID;
     }
 
     /** The paging mode the restoring VMM configures the vCPU's MMU with (and attaches a pager for). */
@@ -198,8 +251,12 @@ public final class CpuState {
      * not run yet. Its MMU must already be configured with {@link #pagingMode()},
      * {@link #shadowStrategy()} and {@link #pagingCosts()} and have its shadow or nested pager
      * attached (they belong to the VMM); a mismatch is a {@link SnapshotException} and leaves
-     * the vCPU unchanged. The TLB and decoded blocks are dropped (the flush is neither counted
-     * nor charged), the shadow tables emptied.
+     * the vCPU unchanged. The memory must already be restored ({@link MemoryImage#restore}):
+     * the TLB entries are checked to lie inside it with the access rights its pages allow, and
+     * the decoded blocks are decoded again from it; a violation is a {@link SnapshotException}
+     * naming the field, and leaves the vCPU unchanged. The TLB and decoded blocks are replaced
+     * by the captured ones (the restore's own flush is neither counted nor charged), the shadow
+     * tables emptied.
      */
     public void restore(Cpu cpu) throws SnapshotException {
         Mmu mmu = cpu.mmu;
@@ -207,6 +264,9 @@ public final class CpuState {
             throw new SnapshotException(String.format("vCPU %d's MMU is configured %s/%s/%s, the snapshot needs %s/%s/%s",
                     cpu.id, mmu.mode(), mmu.strategy(), mmu.costs(), pagingMode, shadowStrategy, pagingCosts()));
         }
+        String section = "section '" + sectionName(cpu.id) + "'";
+        checkTlbAgainst(cpu.memory, section);
+        BlockCache.RebuiltBlocks blocks = BlockCache.rebuild(decodedBlocks, cpu.memory, section);
         System.arraycopy(gpr, 0, cpu.gpr, 0, 16);
         cpu.rip = rip;
         cpu.rflags = rflags;
@@ -292,14 +352,59 @@ public final class CpuState {
         long[] c = pagingCounters;
         mmu.restoreStats(new PagingStats(c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9]));
         cpu.extraCycles = extraCycles;
+        for (int n = 0; n < tlbSlots.length; n++) {
+            int i = tlbSlots[n];
+            cpu.tlbRead[i] = tlbReadTags[n];
+            cpu.tlbWrite[i] = tlbWriteTags[n];
+            cpu.tlbFetch[i] = tlbFetchTags[n];
+            cpu.tlbAddend[i] = tlbAddends[n];
+            cpu.tlbHostPage[i] = tlbHostPages[n];
+            cpu.tlbGlobal[i] = tlbGlobals[n];
+            mmu.restoreMappingMask(i, tlbMappingMasks[n]);
+        }
+        cpu.blocks.install(blocks);
+    }
+
+    /**
+     * The accessors use a TLB entry's addend on host memory unchecked, so each entry must lie in
+     * {@code memory} with the rights its page gives: readable for a read or fetch tag, writable
+     * RAM without decoded code for a write tag (a code page's writes take the slow path).
+     */
+    private void checkTlbAgainst(PhysicalMemory memory, String section) throws SnapshotException {
+        long hostBytes = memory.hostSegment().byteSize();
+        for (int n = 0; n < tlbSlots.length; n++) {
+            long page = tlbReadTags[n] != Cpu.TLB_INVALID ? tlbReadTags[n]
+                    : tlbWriteTags[n] != Cpu.TLB_INVALID ? tlbWriteTags[n] : tlbFetchTags[n];
+            long host = tlbAddends[n] + page;
+            String entry = section + " TLB entry in slot " + tlbSlots[n];
+            if ((host & ~Cpu.PAGE_MASK) != 0 || host < 0 || host > hostBytes - PhysicalMemory.PAGE_SIZE) {
+                throw new SnapshotException(String.format("%s: TLB addend %#x puts page %#x at host offset %#x, outside the memory's %#x bytes",
+                        entry, tlbAddends[n], page, host, hostBytes));
+            }
+            if (tlbHostPages[n] != host >>> PhysicalMemory.PAGE_SHIFT) {
+                throw new SnapshotException(String.format("%s: TLB host page %#x is not the addend's page %#x",
+                        entry, tlbHostPages[n], host >>> PhysicalMemory.PAGE_SHIFT));
+            }
+            long physical = host < memory.size() ? host : PhysicalMemory.PRIVATE_BASE + (host - memory.size());
+            boolean readable = memory.hostOffsetForRead(physical) == host;
+            if ((tlbReadTags[n] != Cpu.TLB_INVALID || tlbFetchTags[n] != Cpu.TLB_INVALID) && !readable) {
+                throw new SnapshotException(String.format("%s: TLB read/fetch tag on page %#x, which is not readable memory", entry, physical));
+            }
+            if (tlbWriteTags[n] != Cpu.TLB_INVALID && (memory.hostOffsetForWrite(physical) != host || memory.holdsCode(host))) {
+                throw new SnapshotException(String.format("%s: TLB write tag on page %#x, which is not writable RAM without decoded code",
+                        entry, physical));
+            }
+        }
     }
 
     // =====================================================================================
-    // Encoding: the section body, little-endian, in the order below (format version 1).
+    // Encoding: the section body, little-endian, in the order below (layout 2: a leading u32
+    // layout number; the TLB entries and decoded blocks at the end).
     // =====================================================================================
 
     public byte[] encode() {
         SectionWriter w = new SectionWriter();
+        w.i32(LAYOUT);
         w.i64s(gpr).i64(rip).i64(rflags).i32(ccOp).i64(ccA).i64(ccB).i64(ccR);
         w.i32s(segSel).i32s(segAttr).i64s(segBase).i64s(segLimit);
         w.i64(gdtBase).i32(gdtLimit).i64(idtBase).i32(idtLimit).i32(cpl);
@@ -320,6 +425,14 @@ public final class CpuState {
         w.u8(pagingMode.ordinal()).u8(shadowStrategy.ordinal()).i64(walkReferenceCost).i64(tlbFlushCost);
         w.bool(pdpteRegisters != null).i64s(pdpteRegisters != null ? pdpteRegisters : new long[4]);
         w.i64s(pagingCounters);
+        // TLB: count u32, per valid entry slot u32, read/write/fetch tags u64, addend u64,
+        // host page u64, global u8, mapping mask u64.
+        w.i32(tlbSlots.length);
+        for (int n = 0; n < tlbSlots.length; n++) {
+            w.i32(tlbSlots[n]).i64(tlbReadTags[n]).i64(tlbWriteTags[n]).i64(tlbFetchTags[n]).i64(tlbAddends[n]);
+            w.i64(tlbHostPages[n]).bool(tlbGlobals[n]).i64(tlbMappingMasks[n]);
+        }
+        decodedBlocks.write(w);
         return w.toByteArray();
     }
 
@@ -330,6 +443,9 @@ public final class CpuState {
     public static CpuState decode(String section, byte[] body) throws SnapshotException {
         SectionReader r = new SectionReader("section '" + section + "'", body);
         CpuState s = new CpuState();
+        int layoutAt = r.position();
+        int layout = r.i32("layout");
+        if (layout != LAYOUT) throw r.malformed(layoutAt, "layout", "is " + layout + "; this build reads layout " + LAYOUT);
         r.i64s(s.gpr, "GPRs");
         s.rip = r.i64("RIP");
         s.rflags = r.i64("RFLAGS");
@@ -415,8 +531,56 @@ public final class CpuState {
         r.i64s(pdptes, "PDPTE registers");
         s.pdpteRegisters = pdptesLoaded ? pdptes : null;
         r.i64s(s.pagingCounters, "paging counters");
+        s.decodeTlb(r);
+        s.decodedBlocks = BlockCache.SavedBlocks.read(r);
         r.end();
         return s;
+    }
+
+    /**
+     * Reads the TLB entries, checking what needs no memory: slots in the filled sets and
+     * increasing, each tag invalid or the page-aligned address that slot caches, the tags of one
+     * entry naming one page, the mapping mask one of the page sizes. The memory-dependent checks
+     * are {@link #checkTlbAgainst}'s.
+     */
+    private void decodeTlb(SectionReader r) throws SnapshotException {
+        // Bounded by the bytes present (53 per entry) before anything is allocated.
+        int count = r.i32In(0, Math.min(FILLED_TLB_SLOTS, r.remaining() / 53), "TLB entry count");
+        tlbSlots = new int[count];
+        tlbReadTags = new long[count];
+        tlbWriteTags = new long[count];
+        tlbFetchTags = new long[count];
+        tlbAddends = new long[count];
+        tlbHostPages = new long[count];
+        tlbMappingMasks = new long[count];
+        tlbGlobals = new boolean[count];
+        for (int n = 0; n < count; n++) {
+            int slot = tlbSlots[n] = r.i32In(n == 0 ? 0 : tlbSlots[n - 1] + 1, FILLED_TLB_SLOTS - 1, "TLB slot");
+            long page = Cpu.TLB_INVALID;
+            String[] tagNames = {"TLB read tag", "TLB write tag", "TLB fetch tag"};
+            long[][] tags = {tlbReadTags, tlbWriteTags, tlbFetchTags};
+            for (int t = 0; t < 3; t++) {
+                int at = r.position();
+                long tag = tags[t][n] = r.i64(tagNames[t]);
+                if (tag == Cpu.TLB_INVALID) continue;
+                if ((tag & ~Cpu.PAGE_MASK) != 0 || Cpu.tlbIndex(tag) != slot % Cpu.TLB_SIZE) {
+                    throw r.malformed(at, tagNames[t], String.format("%#x is not a page address cached in slot %d", tag, slot));
+                }
+                if (page != Cpu.TLB_INVALID && tag != page) {
+                    throw r.malformed(at, tagNames[t], String.format("%#x differs from the entry's other tag %#x", tag, page));
+                }
+                page = tag;
+            }
+            if (page == Cpu.TLB_INVALID) throw r.malformed(r.position(), "TLB entry", "in slot " + slot + " has no valid tag");
+            tlbAddends[n] = r.i64("TLB addend");
+            tlbHostPages[n] = r.i64("TLB host page");
+            tlbGlobals[n] = r.bool("TLB global");
+            int at = r.position();
+            long mask = tlbMappingMasks[n] = r.i64("TLB mapping mask");
+            if (java.util.Arrays.stream(MAPPING_MASKS).noneMatch(m -> m == mask)) {
+                throw r.malformed(at, "TLB mapping mask", String.format("%#x is not the mask of a 4K, 2M, 4M or 1G page", mask));
+            }
+        }
     }
 
     private static <E extends Enum<E>> E enumAt(SectionReader r, E[] values, String field) throws SnapshotException {

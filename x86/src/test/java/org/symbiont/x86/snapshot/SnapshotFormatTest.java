@@ -111,7 +111,7 @@ class SnapshotFormatTest {
     @Test
     void malformedValuesInAValidlyChecksummedSectionAreNamed() throws SnapshotException {
         byte[] cpu = SnapshotFormat.read(valid, name -> true).require(CPU).clone();
-        int cplOffset = 16 * 8 + 8 + 8 + 4 + 3 * 8 + 2 * 8 * 4 + 2 * 8 * 8 + 8 + 4 + 8 + 4;
+        int cplOffset = 4 /* layout */ + 16 * 8 + 8 + 8 + 4 + 3 * 8 + 2 * 8 * 4 + 2 * 8 * 8 + 8 + 4 + 8 + 4;
         ByteBuffer.wrap(cpu).order(ByteOrder.LITTLE_ENDIAN).putInt(cplOffset, 7);
         assertMessage(assertThrows(SnapshotException.class, () -> CpuState.decode(CPU, cpu)),
                 "section '" + CPU + "' is malformed at offset " + cplOffset, "CPL is 7");

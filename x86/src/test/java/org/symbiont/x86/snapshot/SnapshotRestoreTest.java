@@ -3,7 +3,6 @@ package org.symbiont.x86.snapshot;
 import static org.junit.jupiter.api.Assertions.*;
 import static org.symbiont.x86.Arch.*;
 
-import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -72,11 +71,12 @@ class SnapshotRestoreTest {
         assertEquals(a.cpu.virtualCycles(), b.cpu.virtualCycles(), "virtual cycles");
         assertEquals(a.reports, b.reports, "values reported on port 0x80");
         assertArrayEquals(a.console.toByteArray(), b.console.toByteArray(), "console output");
-        // The whole architectural state: the encodings agree but for the paging counters at
-        // their end (the restored TLB started empty, so it walked more).
-        byte[] sa = CpuState.capture(a.cpu).encode(), sb = CpuState.capture(b.cpu).encode();
-        int counters = 10 * Long.BYTES;
-        assertArrayEquals(Arrays.copyOf(sa, sa.length - counters), Arrays.copyOf(sb, sb.length - counters), "CPU state");
+        // The whole state, caches included. Under shadow paging, and nested paging whose table
+        // these tests do not restore, the paging counters differ (tables were refilled), so
+        // they are compared only under native paging (SnapshotCachesTest covers the rest).
+        if (a.cpu.mmu.mode() == PagingMode.NATIVE) assertEquals(a.cpu.mmu.stats(), b.cpu.mmu.stats(), "paging counters");
+        else b.cpu.mmu.restoreStats(a.cpu.mmu.stats());
+        assertArrayEquals(CpuState.capture(a.cpu).encode(), CpuState.capture(b.cpu).encode(), "CPU state");
         assertArrayEquals(MemoryImage.capture(a.memory), MemoryImage.capture(b.memory), "guest memory");
     }
 
