@@ -1,25 +1,38 @@
 package org.symbiont.devices;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.PriorityQueue;
 
 /**
  * Events in virtual time, fired in deadline order; events with the same deadline fire in the
- * order they were scheduled, so a run is reproducible. Not thread-safe: one owner drives it.
+ * order they were scheduled, so a run is reproducible. An event is a value the owner interprets
+ * when it fires (a record describing what to do, not a closure), so the pending events can be
+ * listed, saved and scheduled again in the same order. Not thread-safe: one owner drives it.
  */
-public final class TimerQueue {
+public final class TimerQueue<E> {
     private final PriorityQueue<Entry> queue = new PriorityQueue<>();
     private long sequence;
+
+    /** What fires an event: called with the event's deadline and the event. */
+    @FunctionalInterface
+    public interface Handler<E> {
+        void fire(long deadline, E event);
+    }
+
+    /** A pending event and its deadline. */
+    public record Pending<E>(long deadline, E event) {}
 
     private final class Entry implements VirtualTimer, Comparable<Entry> {
         final long deadline;
         final long order;
-        final Runnable action;
+        final E event;
         boolean cancelled;
 
-        Entry(long deadline, long order, Runnable action) {
+        Entry(long deadline, long order, E event) {
             this.deadline = deadline;
             this.order = order;
-            this.action = action;
+            this.event = event;
         }
 
         @Override
@@ -39,8 +52,8 @@ public final class TimerQueue {
         }
     }
 
-    public VirtualTimer schedule(long deadlineNanos, Runnable action) {
-        Entry e = new Entry(deadlineNanos, sequence++, action);
+    public VirtualTimer schedule(long deadlineNanos, E event) {
+        Entry e = new Entry(deadlineNanos, sequence++, event);
         queue.add(e);
         return e;
     }
@@ -53,19 +66,35 @@ public final class TimerQueue {
     }
 
     /**
-     * Runs every event due at {@code now} (deadline at or before it), including events those
-     * actions schedule for no later than {@code now}. Returns how many ran.
+     * Hands {@code fire} every event due at {@code now} (deadline at or before it), including
+     * events scheduled meanwhile for no later than {@code now}. Returns how many fired.
      */
-    public int fireDue(long now) {
+    public int fireDue(long now, Handler<? super E> fire) {
         int fired = 0;
         while (true) {
             dropCancelled();
             Entry e = queue.peek();
             if (e == null || e.deadline > now) return fired;
             queue.poll();
-            e.action.run();
+            fire.fire(e.deadline, e.event);
             fired++;
         }
+    }
+
+    /** The events not yet fired nor cancelled, in the order they will fire. */
+    public List<Pending<E>> pending() {
+        List<Entry> live = new ArrayList<>();
+        for (Entry e : queue) if (!e.cancelled) live.add(e);
+        live.sort(null);
+        List<Pending<E>> out = new ArrayList<>(live.size());
+        for (Entry e : live) out.add(new Pending<>(e.deadline, e.event));
+        return out;
+    }
+
+    /** Removes every pending event (their handles' {@link VirtualTimer#cancel} becomes harmless). */
+    public void clear() {
+        for (Entry e : queue) e.cancelled = true;
+        queue.clear();
     }
 
     public boolean isEmpty() {

@@ -17,7 +17,7 @@ import org.symbiont.x86.memory.PhysicalMemory;
  */
 public final class TestDeviceContext implements DeviceContext, AutoCloseable {
     private long now;
-    private final TimerQueue timers = new TimerQueue();
+    private final TimerQueue<Runnable> timers = new TimerQueue<>();
     private final PhysicalMemory memory;
     private final MachineInfo machine;
     private final Map<Integer, Line> lines = new HashMap<>();
@@ -78,7 +78,7 @@ public final class TestDeviceContext implements DeviceContext, AutoCloseable {
             long next = timers.nextDeadline();
             if (next > t) break;
             now = Math.max(now, next);
-            timers.fireDue(now);
+            timers.fireDue(now, (deadline, action) -> action.run());
         }
         now = t;
     }
@@ -91,7 +91,7 @@ public final class TestDeviceContext implements DeviceContext, AutoCloseable {
         return backends.computeIfAbsent(spec, s -> new Buffer());
     }
 
-    public TimerQueue timers() {
+    public TimerQueue<Runnable> timers() {
         return timers;
     }
 

@@ -68,6 +68,12 @@ public final class DeviceActor {
     public interface Observer {
         void afterCall(Device device);
 
+        /**
+         * The model was restored from a snapshot: whatever the observer remembers of its outputs
+         * is taken from it, without telling anyone (their receivers are restored too).
+         */
+        default void restored(Device device) { }
+
         Observer NONE = device -> { };
     }
 
@@ -78,6 +84,8 @@ public final class DeviceActor {
         private final RandomGenerator random;
         private long now;
         private long nextTimerId;
+        /** While the model is restored: the levels it drives are recorded, not sent (the controllers are restored too). */
+        boolean restoring;
         private final Map<Long, Runnable> timers = new HashMap<>();
         private final Map<Integer, Boolean> lineLevels = new HashMap<>();
 
@@ -136,11 +144,20 @@ public final class DeviceActor {
         public InterruptLine interruptLine(int gsi) {
             return asserted -> {
                 Boolean old = lineLevels.put(gsi, asserted);
-                if (old == null || old != asserted) {
+                if (!restoring && (old == null || old != asserted)) {
                     vm.lineChanged();
                     vm.supervisor().tell(new VmSupervisor.IrqChanged(gsi, asserted, now));
                 }
             };
+        }
+
+        /** The device's clock: the latest virtual time a request reached it at (saved with a VM snapshot). */
+        long clock() {
+            return now;
+        }
+
+        void restoreClock(long nanos) {
+            now = nanos;
         }
 
         void fire(long id) {

@@ -19,8 +19,15 @@ public final class Hypervisor extends AbstractBehavior<Hypervisor.Command> {
 
     public sealed interface Command {}
 
-    /** Creates and starts a VM; {@code whenDone} receives its report when it ends. */
-    public record CreateVm(VmSpec spec, ActorRef<VmReport> whenDone) implements Command {}
+    /**
+     * Creates and starts a VM, from power-on or from {@code snapshot} (null: power-on, see
+     * {@link VmSnapshot}); {@code whenDone} receives its report when it ends.
+     */
+    public record CreateVm(VmSpec spec, VmSnapshot snapshot, ActorRef<VmReport> whenDone) implements Command {
+        public CreateVm(VmSpec spec, ActorRef<VmReport> whenDone) {
+            this(spec, null, whenDone);
+        }
+    }
 
     public record StopVm(String name, String why) implements Command {}
 
@@ -29,6 +36,12 @@ public final class Hypervisor extends AbstractBehavior<Hypervisor.Command> {
     public record ResumeVm(String name) implements Command {}
 
     public record ResetVm(String name) implements Command {}
+
+    /** Pauses a VM at its first round boundary at or after virtual time {@code nanos} (see {@link VmSupervisor.PauseAt}). */
+    public record PauseVmAt(String name, long nanos, ActorRef<VmSupervisor.Paused> replyTo) implements Command {}
+
+    /** Saves a paused VM whole (see {@link VmSupervisor.TakeSnapshot}); no reply if no such VM runs. */
+    public record SnapshotVm(String name, ActorRef<VmSupervisor.SnapshotTaken> replyTo) implements Command {}
 
     /** A snapshot of a running VM's counters; no reply if no such VM runs. */
     public record InspectVm(String name, ActorRef<VmReport> replyTo) implements Command {}
@@ -63,6 +76,8 @@ public final class Hypervisor extends AbstractBehavior<Hypervisor.Command> {
                 .onMessage(PauseVm.class, m -> forward(m.name(), new VmSupervisor.Pause()))
                 .onMessage(ResumeVm.class, m -> forward(m.name(), new VmSupervisor.Resume()))
                 .onMessage(ResetVm.class, m -> forward(m.name(), new VmSupervisor.Reset()))
+                .onMessage(PauseVmAt.class, m -> forward(m.name(), new VmSupervisor.PauseAt(m.nanos(), m.replyTo())))
+                .onMessage(SnapshotVm.class, m -> forward(m.name(), new VmSupervisor.TakeSnapshot(m.replyTo())))
                 .onMessage(InspectVm.class, m -> forward(m.name(), new VmSupervisor.Inspect(m.replyTo())))
                 .onMessage(ListVms.class, m -> {
                     m.replyTo().tell(List.copyOf(vms.keySet()));
@@ -86,7 +101,7 @@ public final class Hypervisor extends AbstractBehavior<Hypervisor.Command> {
         }
         String id = "symbiont.vm." + name + "." + sequence++;
         DispatcherSelector dispatcher = VmDispatchers.register(getContext().getSystem(), id);
-        ActorRef<VmSupervisor.Command> vm = getContext().spawn(VmSupervisor.create(m.spec(), id, links, reports),
+        ActorRef<VmSupervisor.Command> vm = getContext().spawn(VmSupervisor.create(m.spec(), id, links, null, m.snapshot(), reports),
                 "vm-" + name + "-" + (sequence - 1), dispatcher);
         vms.put(name, new RunningVm(vm, m.whenDone()));
         vm.tell(new VmSupervisor.Start());

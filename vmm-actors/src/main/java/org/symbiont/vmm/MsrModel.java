@@ -4,6 +4,9 @@ import static org.symbiont.x86.Arch.*;
 
 import java.util.HashMap;
 import java.util.Map;
+import org.symbiont.x86.snapshot.SectionReader;
+import org.symbiont.x86.snapshot.SectionWriter;
+import org.symbiont.x86.snapshot.SnapshotException;
 
 /**
  * The model-specific registers the VMM answers for the core (those the core does not hold and no
@@ -45,6 +48,27 @@ final class MsrModel {
     void write(int msr, long value) {
         if (msr == 0x3A) return;            // locked
         values.put(msr, value);
+    }
+
+    /** Writes every MSR's value, for a VM snapshot. */
+    void saveState(SectionWriter out) {
+        out.i32(values.size());
+        values.entrySet().stream().sorted(Map.Entry.comparingByKey()).forEach(e -> out.i32(e.getKey()).i64(e.getValue()));
+    }
+
+    /** Restores what {@link #saveState} wrote: the same MSRs (the CPU model decides which), their values. */
+    void restoreState(SectionReader in) throws SnapshotException {
+        int count = in.i32In(values.size(), values.size(), "MSR count");
+        Map<Integer, Long> restored = new HashMap<>();
+        for (int k = 0; k < count; k++) {
+            int at = in.position();
+            int msr = in.i32("MSR");
+            if (!values.containsKey(msr)) {
+                throw in.malformed(at, "MSR", String.format("is %#x, which this VM's CPU model does not have", msr));
+            }
+            restored.put(msr, in.i64("MSR value"));
+        }
+        values.putAll(restored);
     }
 
     static boolean isApicMsr(int msr) {

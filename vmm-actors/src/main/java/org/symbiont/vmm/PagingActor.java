@@ -7,7 +7,6 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.symbiont.vmm.config.VmConfig;
 import org.symbiont.x86.Cpu;
 import org.symbiont.x86.Exit;
-import org.symbiont.x86.memory.PhysicalMemory;
 import org.symbiont.x86.mmu.NestedPager;
 import org.symbiont.x86.mmu.PagingCosts;
 import org.symbiont.x86.mmu.PagingMode;
@@ -34,13 +33,13 @@ public final class PagingActor {
 
     /**
      * Sets the paging method on every vCPU's MMU and returns the actor that serves its exits;
-     * {@code swapBypass} (shadow paging, or null) serves shadow faults on guest swap entries.
+     * {@code nested} is the VM's nested table (nested paging, or null), {@code swapBypass}
+     * (shadow paging, or null) serves shadow faults on guest swap entries.
      */
-    public static Behavior<Command> create(VmConfig.Paging paging, VmConfig.CostModel costs, List<Cpu> cpus, PhysicalMemory memory,
+    public static Behavior<Command> create(VmConfig.Paging paging, VmConfig.CostModel costs, List<Cpu> cpus, NestedPager nested,
                                            SwapBypass swapBypass) {
         PagingCosts mmuCosts = new PagingCosts(costs.walkReference(), costs.tlbFlush());
         ShadowPager[] shadows = new ShadowPager[cpus.size()];
-        NestedPager nested = paging.mode() == PagingMode.NESTED ? new NestedPager(memory) : null;
         for (int k = 0; k < cpus.size(); k++) {
             Cpu cpu = cpus.get(k);
             cpu.mmu.configure(paging.mode(), paging.strategy(), mmuCosts);

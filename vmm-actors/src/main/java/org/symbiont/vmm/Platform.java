@@ -55,7 +55,8 @@ final class Platform {
     static final long PCI_WINDOW_END = IoApic.DEFAULT_BASE;
 
     /** A device and the actor hosting it. */
-    record Hosted(String name, Device model, ActorRef<DeviceActor.Command> actor) {
+    record Hosted(String name, Device model, ActorRef<DeviceActor.Command> actor, DeviceActor.HostedContext context,
+                  DeviceActor.Observer observer) {
         void call(Consumer<Device> action, long nanos) {
             actor.tell(new DeviceActor.Call(action, nanos));
         }
@@ -158,7 +159,7 @@ final class Platform {
         String name = model.name();
         ActorRef<DeviceActor.Command> actor = ctx.spawn(DeviceActor.create(model, dc, observer), "dev-" + name, dispatcher);
         ctx.watchWith(actor, new VmSupervisor.DeviceStopped(name));
-        return new Hosted(name, model, actor);
+        return new Hosted(name, model, actor, dc, observer);
     }
 
     /** Remembers the devices the platform wires: one of each at most. */
@@ -184,12 +185,21 @@ final class Platform {
 
     /** The 8259's INTR output drives the BSP's LINT0 (virtual-wire mode, MP spec 3.6.2.2). */
     private DeviceActor.Observer picToBsp() {
-        boolean[] last = {false};
-        return d -> {
-            boolean level = ((Pic8259) d).outputAsserted();
-            if (level != last[0]) {
-                last[0] = level;
-                lapics[0].call(a -> ((LocalApic) a).setLint(0, level), 0);
+        return new DeviceActor.Observer() {
+            private boolean last;
+
+            @Override
+            public void afterCall(Device d) {
+                boolean level = ((Pic8259) d).outputAsserted();
+                if (level != last) {
+                    last = level;
+                    lapics[0].call(a -> ((LocalApic) a).setLint(0, level), 0);
+                }
+            }
+
+            @Override
+            public void restored(Device d) {
+                last = ((Pic8259) d).outputAsserted();
             }
         };
     }
@@ -233,30 +243,41 @@ final class Platform {
             supervisor.tell(new VmSupervisor.IpiSent(ipi));
         });
         apic.connectEoi(vector -> supervisor.tell(new VmSupervisor.LevelEoi(vector)));
-        int[] lastVector = {-1};
-        boolean[] lastExtInt = {false};
-        int[] lastTpr = {0};
-        DeviceActor.Observer post = d -> {
-            LocalApic a = (LocalApic) d;
-            int v = a.pendingInterrupt();
-            boolean posted = false;
-            if (v != lastVector[0]) {
-                lastVector[0] = v;
-                vcpu.tell(new VcpuActor.InterruptPending(v));
-                posted = v >= 0;
+        DeviceActor.Observer post = new DeviceActor.Observer() {
+            private int lastVector = -1, lastTpr;
+            private boolean lastExtInt;
+
+            @Override
+            public void afterCall(Device d) {
+                LocalApic a = (LocalApic) d;
+                int v = a.pendingInterrupt();
+                boolean posted = false;
+                if (v != lastVector) {
+                    lastVector = v;
+                    vcpu.tell(new VcpuActor.InterruptPending(v));
+                    posted = v >= 0;
+                }
+                boolean ext = a.extIntPending();
+                if (ext != lastExtInt) {
+                    lastExtInt = ext;
+                    vcpu.tell(new VcpuActor.ExtIntPending(ext));
+                    posted |= ext;
+                }
+                if (posted) supervisor.tell(new VmSupervisor.InterruptPosted(k));
+                // The core's CR8 mirrors TPR[7:4]: reads of CR8 need no exit (SDM Vol. 3A 11.8.6).
+                int tpr = a.taskPriority();
+                if (tpr != lastTpr) {
+                    lastTpr = tpr;
+                    vcpu.tell(new VcpuActor.TaskPriority(tpr));
+                }
             }
-            boolean ext = a.extIntPending();
-            if (ext != lastExtInt[0]) {
-                lastExtInt[0] = ext;
-                vcpu.tell(new VcpuActor.ExtIntPending(ext));
-                posted |= ext;
-            }
-            if (posted) supervisor.tell(new VmSupervisor.InterruptPosted(k));
-            // The core's CR8 mirrors TPR[7:4]: reads of CR8 need no exit (SDM Vol. 3A 11.8.6).
-            int tpr = a.taskPriority();
-            if (tpr != lastTpr[0]) {
-                lastTpr[0] = tpr;
-                vcpu.tell(new VcpuActor.TaskPriority(tpr));
+
+            @Override
+            public void restored(Device d) {
+                LocalApic a = (LocalApic) d;
+                lastVector = a.pendingInterrupt();
+                lastExtInt = a.extIntPending();
+                lastTpr = a.taskPriority();
             }
         };
         // Not among the shared devices: a vCPU reaches only its own APIC page and MSRs.

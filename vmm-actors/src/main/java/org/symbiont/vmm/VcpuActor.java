@@ -14,6 +14,10 @@ import org.symbiont.x86.CpuContext;
 import org.symbiont.x86.Exit;
 import org.symbiont.vmm.config.VmConfig;
 import org.symbiont.x86.exec.Segmentation;
+import org.symbiont.x86.snapshot.CpuState;
+import org.symbiont.x86.snapshot.SectionReader;
+import org.symbiont.x86.snapshot.SectionWriter;
+import org.symbiont.x86.snapshot.SnapshotException;
 
 /**
  * One vCPU: runs its {@link Cpu} in slices that end at a virtual-cycle target the VM supervisor
@@ -116,6 +120,37 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
      */
     public record SymCall(SymCallRequest request, ActorRef<SymCallResult> replyTo) implements Command {}
 
+    /**
+     * A VM snapshot: the vCPU's state (its core's {@link CpuState} and what this actor holds
+     * beyond it), answered with {@link VmSupervisor.VcpuSaved}; refused while a slice, an exit or
+     * a SymCall is in flight (the supervisor asks between rounds, where none is).
+     */
+    public record SaveState(ActorRef<VmSupervisor.Command> replyTo) implements Command {}
+
+    /**
+     * What a vCPU holds beyond its core, as a snapshot saves it: interrupts posted to it and not
+     * yet taken, whether it waits for a start-up IPI, stolen time to come and stolen so far.
+     */
+    record Saved(int lapicVector, boolean extInt, boolean nmi, boolean waitingForSipi, boolean idleSinceLastSlice,
+                 long stolenUntil, long stolenCycles) {
+        static String sectionName(int id) {
+            return "vcpu." + id;
+        }
+
+        byte[] encode() {
+            return new SectionWriter().i32(lapicVector).bool(extInt).bool(nmi).bool(waitingForSipi).bool(idleSinceLastSlice)
+                    .i64(stolenUntil).i64(stolenCycles).toByteArray();
+        }
+
+        static Saved decode(String section, byte[] body) throws SnapshotException {
+            SectionReader in = new SectionReader(section, body);
+            Saved s = new Saved(in.i32In(-1, 255, "posted vector"), in.bool("ExtINT posted"), in.bool("NMI posted"),
+                    in.bool("waiting for SIPI"), in.bool("idle since last slice"), in.i64("stolen until"), in.i64("stolen cycles"));
+            in.end();
+            return s;
+        }
+    }
+
     /** The next stretch of a running SymCall (a long one lets the mailbox in between). */
     private record ContinueSymCall() implements Command {}
 
@@ -179,14 +214,17 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
         }
     }
 
-    /** @param vmDispatcher the dispatcher of the VM's devices, whose quiet {@link Settle} waits for */
+    /**
+     * @param vmDispatcher the dispatcher of the VM's devices, whose quiet {@link Settle} waits for
+     * @param restored     what a snapshot saved of this vCPU (its core already restored), or null at power-on
+     */
     public static Behavior<Command> create(int id, Cpu cpu, ActorRef<VmSupervisor.Command> supervisor, long tscHz,
-                                           VmConfig.CostModel costs, String vmDispatcher, boolean waitForSipi) {
-        return Behaviors.setup(ctx -> new VcpuActor(ctx, id, cpu, supervisor, tscHz, costs, vmDispatcher, waitForSipi));
+                                           VmConfig.CostModel costs, String vmDispatcher, boolean waitForSipi, Saved restored) {
+        return Behaviors.setup(ctx -> new VcpuActor(ctx, id, cpu, supervisor, tscHz, costs, vmDispatcher, waitForSipi, restored));
     }
 
     private VcpuActor(ActorContext<Command> ctx, int id, Cpu cpu, ActorRef<VmSupervisor.Command> supervisor, long tscHz,
-                      VmConfig.CostModel costs, String vmDispatcher, boolean waitForSipi) {
+                      VmConfig.CostModel costs, String vmDispatcher, boolean waitForSipi, Saved restored) {
         super(ctx);
         this.vmDispatcher = vmDispatcher;
         this.costs = costs;
@@ -195,6 +233,24 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
         this.supervisor = supervisor;
         this.tscHz = tscHz;
         this.waitingForSipi = waitForSipi;
+        if (restored != null) {
+            lapicVector = restored.lapicVector();
+            extInt = restored.extInt();
+            nmi = restored.nmi();
+            waitingForSipi = restored.waitingForSipi();
+            idleSinceLastSlice = restored.idleSinceLastSlice();
+            stolenUntil = restored.stolenUntil();
+            stolenCycles = restored.stolenCycles();
+        }
+    }
+
+    /** This vCPU's state for a snapshot, or why it cannot be taken now. */
+    private VmSupervisor.VcpuSaved save() {
+        String busy = inSlice ? "it is running a slice" : pendingExit != null ? "exit " + pendingExit + " is in flight"
+                : symcall != null ? "a SymCall is running on it" : awaitingExtIntVector ? "it is acknowledging an interrupt" : null;
+        if (busy != null) return new VmSupervisor.VcpuSaved(id, null, null, "vCPU " + id + ": " + busy);
+        Saved saved = new Saved(lapicVector, extInt, nmi, waitingForSipi, idleSinceLastSlice, stolenUntil, stolenCycles);
+        return new VmSupervisor.VcpuSaved(id, CpuState.capture(cpu).encode(), saved.encode(), null);
     }
 
     @Override
@@ -312,6 +368,10 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
                 .onMessage(Steal.class, m -> {
                     stolenUntil = Math.max(stolenUntil, m.untilCycles());
                     if (!inSlice && !cpu.halted && symcall == null) takeStolenTime();
+                    return this;
+                })
+                .onMessage(SaveState.class, m -> {
+                    m.replyTo().tell(save());
                     return this;
                 })
                 .onMessage(Inspect.class, m -> {

@@ -17,6 +17,7 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
 import org.symbiont.devices.CharBackend;
 import org.symbiont.devices.Device;
+import org.symbiont.devices.DeviceState;
 import org.symbiont.devices.MachineInfo;
 import org.symbiont.devices.TimerQueue;
 import org.symbiont.vmm.boot.MultibootLoader;
@@ -24,7 +25,14 @@ import org.symbiont.vmm.config.VmConfig;
 import org.symbiont.x86.Cpu;
 import org.symbiont.x86.Exit;
 import org.symbiont.x86.memory.PhysicalMemory;
+import org.symbiont.x86.mmu.NestedPager;
 import org.symbiont.x86.mmu.PagingMode;
+import org.symbiont.x86.snapshot.CpuState;
+import org.symbiont.x86.snapshot.MemoryImage;
+import org.symbiont.x86.snapshot.SectionReader;
+import org.symbiont.x86.snapshot.SectionWriter;
+import org.symbiont.x86.snapshot.SnapshotException;
+import org.symbiont.x86.snapshot.SnapshotFormat;
 
 /**
  * The root of one VM: builds the machine (memory, vCPUs, devices, the kernel loaded), schedules
@@ -77,6 +85,25 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
     public record Inspect(ActorRef<VmReport> replyTo) implements Command {}
 
     /**
+     * Pause at the first round boundary at or after virtual time {@code nanos} (the boundaries of
+     * an uninterrupted run: pausing there changes nothing the guest sees); answered once paused.
+     * A VM that ends first answers nothing: its report tells.
+     */
+    public record PauseAt(long nanos, ActorRef<Paused> replyTo) implements Command {}
+
+    /** The VM is paused at a round boundary, at virtual time {@code virtualNanos}. */
+    public record Paused(long virtualNanos) {}
+
+    /**
+     * Save the paused VM whole ({@link VmSnapshot}); taken once the round in progress, if any, has
+     * ended. Refused (with the reason) when the VM is not paused or cannot be saved.
+     */
+    public record TakeSnapshot(ActorRef<SnapshotTaken> replyTo) implements Command {}
+
+    /** A snapshot, or null and why none could be taken. */
+    public record SnapshotTaken(VmSnapshot snapshot, String refused) {}
+
+    /**
      * A cluster node's next window: {@code frames} arrive at their virtual times (ties in the
      * order given), then the VM runs until {@code horizonNanos}. A frame that would arrive before
      * the VM's present ends the VM with an error: reordering it would change the guest's past.
@@ -108,6 +135,9 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
 
     /** A vCPU is in its power-on state after {@link VcpuActor.MachineReset}. */
     record VcpuReset(int vcpu) implements Command {}
+
+    /** A vCPU's answer to {@link VcpuActor.SaveState}: its sections, or why it could not be saved. */
+    record VcpuSaved(int vcpu, byte[] cpu, byte[] vcpuState, String refused) implements Command {}
 
     // ---- from device actors ----
     record IrqChanged(int gsi, boolean level, long nanos) implements Command {}
@@ -142,6 +172,9 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
 
     private record Snapshot(List<VcpuReport> reports, ActorRef<VmReport> replyTo) implements Command {}
 
+    /** After a restore, once every device re-armed its timers: the timer queue in the saved order, then the VM may run. */
+    private record FinishRestore(List<TimerQueue.Pending<VmEvent>> events) implements Command {}
+
     record DeviceStopped(String name) implements Command {}
 
     private final VmSpec spec;
@@ -157,9 +190,12 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
     private final Platform platform;
     /** The VM's virtual paging (shadow or nested); it also sets the paging costs of every vCPU. */
     private final ActorRef<PagingActor.Command> paging;
+    /** Nested paging's second-stage table, or null. */
+    private final NestedPager nested;
     /** SwapBypass (symbiotic.swapbypass), or null. */
     private final SwapBypass swapBypass;
-    private final TimerQueue timers = new TimerQueue();
+    private final TimerQueue<VmEvent> timers = new TimerQueue<>();
+    private final TimerQueue.Handler<VmEvent> fire = this::fire;
     private final Map<String, Map<Long, org.symbiont.devices.VirtualTimer>> pendingTimers = new HashMap<>();
     private final MsrModel msrs;
     private final Map<String, Integer> deviceFailures = new HashMap<>();
@@ -184,6 +220,14 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
     private long horizon;
     private boolean waitingForAdvance;
     private int sliceIndex;
+    /** Where {@link PauseAt} asked to pause, and whom to tell; or none. */
+    private long pauseAt = Long.MAX_VALUE;
+    private ActorRef<Paused> pauseListener;
+    /** A snapshot asked for while a round was still running, and the vCPU states collected for it. */
+    private ActorRef<SnapshotTaken> snapshotRequester;
+    private VcpuSaved[] savedVcpus;
+    /** A restored VM waits for {@link FinishRestore} before it may run. */
+    private boolean restoring;
 
     // Ending.
     private VmReport.Reason endReason;
@@ -199,19 +243,29 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
     private final java.util.concurrent.CompletableFuture<Void> ended = new java.util.concurrent.CompletableFuture<>();
 
     public static Behavior<Command> create(VmSpec spec, String dispatcherId, NetworkLinks links, ActorRef<VmReport> listener) {
-        return create(spec, dispatcherId, links, null, listener);
+        return create(spec, dispatcherId, links, null, null, listener);
     }
 
-    /** A VM that is a node of a simulated cluster (see {@link NodePort}); {@code node} null: a VM on its own. */
+    /** A node of a simulated cluster, from power-on. */
     public static Behavior<Command> create(VmSpec spec, String dispatcherId, NetworkLinks links, NodePort node,
                                            ActorRef<VmReport> listener) {
+        return create(spec, dispatcherId, links, node, null, listener);
+    }
+
+    /**
+     * A VM that is a node of a simulated cluster (see {@link NodePort}; null: a VM on its own),
+     * started from power-on, or from {@code snapshot} (null: power-on) taken of a VM built from
+     * the same configuration and kernel.
+     */
+    public static Behavior<Command> create(VmSpec spec, String dispatcherId, NetworkLinks links, NodePort node,
+                                           VmSnapshot snapshot, ActorRef<VmReport> listener) {
         return Behaviors.setup(ctx -> {
             try {
                 if (node != null && spec.config().mode() != VmConfig.ExecutionMode.DETERMINISTIC) {
                     throw new org.symbiont.vmm.config.VmConfigException(spec.config().name()
                             + ": mode: a cluster node must run in deterministic mode (its time is synchronized with the others')");
                 }
-                return new VmSupervisor(ctx, spec, dispatcherId, links, node, listener);
+                return new VmSupervisor(ctx, spec, dispatcherId, links, node, snapshot, listener);
             } catch (RuntimeException e) {
                 // A device's parameters or the kernel did not fit: the VM ends before it starts.
                 listener.tell(new VmReport(spec.config().name(), VmReport.Reason.CONFIG_ERROR, null,
@@ -222,7 +276,7 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
     }
 
     private VmSupervisor(ActorContext<Command> ctx, VmSpec spec, String dispatcherId, NetworkLinks links, NodePort node,
-                         ActorRef<VmReport> listener) {
+                         VmSnapshot snapshot, ActorRef<VmReport> listener) {
         super(ctx);
         this.spec = spec;
         this.node = node;
@@ -253,23 +307,31 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
                 cpus[k].pauseCycles = config.costs().pause();
                 cpus[k].cr8Exits = true; // the local APIC holds the task priority
             }
+            VcpuActor.Saved[] savedVcpus = snapshot == null ? new VcpuActor.Saved[n] : savedVcpus(snapshot, n);
             for (int k = 0; k < n; k++) {
                 // Parallel mode: a thread per vCPU; devices stay on the VM's thread with the supervisor.
                 DispatcherSelector d = parallel ? VmDispatchers.registerOwnThread(ctx.getSystem(), dispatcherId + ".vcpu" + k) : dispatcher;
-                vcpus.add(ctx.spawn(VcpuActor.create(k, cpus[k], ctx.getSelf(), tscHz, config.costs(), dispatcherId, k != 0), "vcpu-" + k, d));
+                vcpus.add(ctx.spawn(VcpuActor.create(k, cpus[k], ctx.getSelf(), tscHz, config.costs(), dispatcherId, k != 0,
+                        savedVcpus[k]), "vcpu-" + k, d));
                 halted[k] = parked[k] = k != 0;
             }
             this.platform = new Platform(ctx, config, services(ctx), dispatcher, vcpus, links, node);
             this.swapBypass = config.symbiotic().swapBypass() ? new SwapBypass(spec.extensions().swapGuest(), memory) : null;
-            this.paging = ctx.spawn(PagingActor.create(config.paging(), config.costs(), List.of(cpus), memory, swapBypass),
+            this.nested = config.paging().mode() == PagingMode.NESTED ? new NestedPager(memory) : null;
+            this.paging = ctx.spawn(PagingActor.create(config.paging(), config.costs(), List.of(cpus), nested, swapBypass),
                     "paging", dispatcher);
             spec.extensions().started(handle(ctx));
-            for (VmConfig.NoiseSource s : config.noise()) scheduleNoise(s, firstNoiseEvent(s));
             this.faults = new FaultInjector(config, timers, tscHz, vcpus, platform, memory, () -> roundStart, this::scheduleNoise);
             if (config.faults().stream().anyMatch(f -> f instanceof org.symbiont.vmm.config.Fault.CorruptFrame)) {
                 platform.filterReceivedFrames(faults::receivedFrame);
             }
-            powerOn();
+            if (snapshot == null) {
+                for (VmConfig.NoiseSource s : config.noise()) scheduleNoise(s, firstNoiseEvent(s));
+                faults.scheduleAll();
+                powerOn();
+            } else {
+                restore(snapshot);
+            }
         } catch (RuntimeException e) {
             memory.close();
             throw e;
@@ -343,6 +405,15 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
                     return this;
                 })
                 .onMessage(Advance.class, this::advance)
+                .onMessage(PauseAt.class, m -> {
+                    pauseAt = m.nanos();
+                    pauseListener = m.replyTo();
+                    if (!roundActive && !settling) pauseIfDue();
+                    return this;
+                })
+                .onMessage(TakeSnapshot.class, this::takeSnapshot)
+                .onMessage(VcpuSaved.class, this::vcpuSaved)
+                .onMessage(FinishRestore.class, this::finishRestore)
                 .onMessage(Stop.class, m -> end(VmReport.Reason.STOPPED, null, m.why()))
                 .onMessage(Reset.class, m -> reset())
                 .onMessage(Inspect.class, m -> {
@@ -374,6 +445,7 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
                 .onMessage(InterruptPosted.class, m -> parallel ? wake(m.vcpu()) : this)
                 .onMessage(RoundBoundary.class, m -> {
                     settling = false;
+                    if (snapshotRequester != null && savedVcpus == null) saveVcpus();
                     schedule();
                     return this;
                 })
@@ -417,13 +489,7 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
                     return this;
                 })
                 .onMessage(ScheduleTimer.class, m -> {
-                    String dev = m.device();
-                    long id = m.id();
-                    var t = timers.schedule(m.deadline(), () -> {
-                        pendingTimers.get(dev).remove(id);
-                        platform.byName(dev).actor().tell(new DeviceActor.FireTimer(id, m.deadline()));
-                    });
-                    pendingTimers.computeIfAbsent(dev, k -> new HashMap<>()).put(id, t);
+                    scheduleDeviceTimer(m.device(), m.id(), m.deadline());
                     return this;
                 })
                 .onMessage(CancelTimer.class, m -> {
@@ -489,12 +555,13 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
     }
 
     private void schedule() {
-        if (!started || paused || stopping || resetsPending > 0 || waitingForAdvance) return;
+        if (!started || paused || stopping || resetsPending > 0 || waitingForAdvance || restoring) return;
         if (parallel) advanceParallel();
         else if (!roundActive && !settling) startRound();
     }
 
     private void startRound() {
+        if (pauseIfDue()) return;
         boolean anyRunnable = false;
         for (boolean h : halted) anyRunnable |= !h;
         long next = timers.nextDeadline();
@@ -527,7 +594,7 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
         }
         roundActive = false;
         roundStart = roundEnd;
-        timers.fireDue(roundStart);
+        timers.fireDue(roundStart, fire);
         if (allStuck()) {
             end(VmReport.Reason.HALTED, null, "every vCPU is halted with interrupts disabled");
             return;
@@ -544,12 +611,12 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
                         + " ns of virtual time, in this node's past (it is at " + roundStart
                         + " ns): the cluster's time synchronization let it fall behind");
             }
-            timers.schedule(f.arrivalNanos(), () -> platform.receiveFrame(f.nic(), f.frame(), f.arrivalNanos()));
+            timers.schedule(f.arrivalNanos(), new VmEvent.FrameArrival(f.nic(), f.frame()));
         }
         waitingForAdvance = false;
         horizon = Math.max(horizon, m.horizonNanos());
         // Frames arriving right now go to their NICs first, and the round starts once their interrupts are in.
-        if (timers.fireDue(roundStart) > 0) settleThen(new RoundBoundary());
+        if (timers.fireDue(roundStart, fire) > 0) settleThen(new RoundBoundary());
         else schedule();
         return this;
     }
@@ -562,11 +629,39 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
 
     /** At {@code at} every vCPU loses the source's duration; the next event follows one period later. */
     private void scheduleNoise(VmConfig.NoiseSource s, long at) {
-        timers.schedule(at, () -> {
-            long until = VirtualTime.nanosToCycles(at + s.durationNanos(), tscHz);
-            for (ActorRef<VcpuActor.Command> v : vcpus) v.tell(new VcpuActor.Steal(until));
-            scheduleNoise(s, at + s.periodNanos());
-        });
+        timers.schedule(at, new VmEvent.NoiseEvent(s));
+    }
+
+    private void scheduleDeviceTimer(String device, long id, long deadline) {
+        var t = timers.schedule(deadline, new VmEvent.DeviceTimer(device, id));
+        pendingTimers.computeIfAbsent(device, k -> new HashMap<>()).put(id, t);
+    }
+
+    /** An event of the timer queue, due at {@code deadline}. */
+    private void fire(long deadline, VmEvent event) {
+        switch (event) {
+            case VmEvent.DeviceTimer t -> {
+                pendingTimers.get(t.device()).remove(t.id());
+                platform.byName(t.device()).actor().tell(new DeviceActor.FireTimer(t.id(), deadline));
+            }
+            case VmEvent.NoiseEvent n -> {
+                long until = VirtualTime.nanosToCycles(deadline + n.source().durationNanos(), tscHz);
+                for (ActorRef<VcpuActor.Command> v : vcpus) v.tell(new VcpuActor.Steal(until));
+                scheduleNoise(n.source(), deadline + n.source().periodNanos());
+            }
+            case VmEvent.FrameArrival f -> platform.receiveFrame(f.nic(), f.frame(), deadline);
+            default -> faults.fire(event, deadline);
+        }
+    }
+
+    /** Pauses the VM if {@link PauseAt}'s time has come (at a round boundary), telling whoever asked. */
+    private boolean pauseIfDue() {
+        if (roundStart < pauseAt) return false;
+        paused = true;
+        pauseAt = Long.MAX_VALUE;
+        pauseListener.tell(new Paused(roundStart));
+        pauseListener = null;
+        return true;
     }
 
     /** Once the VM's thread has processed everything pending (the effects of timers that fired), {@code next}. */
@@ -596,12 +691,12 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
             // Every vCPU waits: time jumps to the next timer, and only once its effects have
             // settled (an interrupt it raised wakes a vCPU) does time move on.
             roundStart = Math.max(roundStart, next);
-            timers.fireDue(roundStart);
+            timers.fireDue(roundStart, fire);
             settleThen(new RoundBoundary());
             return;
         }
         roundStart = Math.max(roundStart, slowest);
-        timers.fireDue(roundStart);
+        timers.fireDue(roundStart, fire);
         long limit = Math.min(roundStart + quantumNanos, Math.max(timers.nextDeadline(), roundStart + 1));
         for (int k = 0; k < vcpus.size(); k++) {
             if (!running[k] && !halted[k] && clock[k] < limit) {
@@ -618,6 +713,276 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
             if (!stuck[k] && !parked[k]) return false;
         }
         return true;
+    }
+
+    // =====================================================================================
+    // Snapshots
+    // =====================================================================================
+
+    private Behavior<Command> takeSnapshot(TakeSnapshot m) {
+        String refused = parallel ? "a VM in parallel mode cannot be saved: its vCPUs never stop together at one virtual time"
+                : node != null ? "a cluster node is saved with its cluster, not on its own"
+                : config.symbiotic().enabled() ? "the state of the symbiotic interfaces (SymSpy, SymCall, SwapBypass) is not saved yet"
+                : stopping ? "the VM is ending"
+                : !paused ? "the VM is not paused: pause it first"
+                : snapshotRequester != null ? "a snapshot is already being taken" : null;
+        if (refused != null) {
+            m.replyTo().tell(new SnapshotTaken(null, config.name() + ": " + refused));
+            return this;
+        }
+        snapshotRequester = m.replyTo();
+        // Otherwise the round in progress ends first (RoundBoundary), and the VM stays paused after it.
+        if (!roundActive && !settling && resetsPending == 0) saveVcpus();
+        return this;
+    }
+
+    /** Between rounds, nothing in flight: each vCPU saves its own state (on its own thread in parallel mode). */
+    private void saveVcpus() {
+        savedVcpus = new VcpuSaved[vcpus.size()];
+        for (ActorRef<VcpuActor.Command> v : vcpus) v.tell(new VcpuActor.SaveState(getContext().getSelf()));
+    }
+
+    private Behavior<Command> vcpuSaved(VcpuSaved m) {
+        if (savedVcpus == null) return this;
+        savedVcpus[m.vcpu()] = m;
+        for (VcpuSaved v : savedVcpus) if (v == null) return this;
+        ActorRef<SnapshotTaken> requester = snapshotRequester;
+        VcpuSaved[] states = savedVcpus;
+        snapshotRequester = null;
+        savedVcpus = null;
+        try {
+            requester.tell(new SnapshotTaken(snapshot(states), null));
+        } catch (RuntimeException | SnapshotRefused e) {
+            requester.tell(new SnapshotTaken(null, config.name() + ": " + e.getMessage()));
+        }
+        return this;
+    }
+
+    /** Why a snapshot could not be taken (a part of the VM that cannot be saved). */
+    private static final class SnapshotRefused extends Exception {
+        SnapshotRefused(String message) {
+            super(message);
+        }
+    }
+
+    /** The whole VM, between rounds: what it was built from, the supervisor, vCPUs, devices, memory. */
+    private VmSnapshot snapshot(VcpuSaved[] states) throws SnapshotRefused {
+        List<SnapshotFormat.Section> sections = new ArrayList<>();
+        sections.add(new SnapshotFormat.Section(VmSnapshot.CONFIG, VmSnapshot.encodeMachine(VmSnapshot.machineOf(spec))));
+        sections.add(new SnapshotFormat.Section(VmSnapshot.SUPERVISOR, saveSupervisor()));
+        for (VcpuSaved v : states) {
+            if (v.refused() != null) throw new SnapshotRefused(v.refused());
+            sections.add(new SnapshotFormat.Section(CpuState.sectionName(v.vcpu()), v.cpu()));
+            sections.add(new SnapshotFormat.Section(VcpuActor.Saved.sectionName(v.vcpu()), v.vcpuState()));
+        }
+        for (Platform.Hosted h : platform.all()) {
+            try {
+                sections.add(new SnapshotFormat.Section(DeviceState.sectionName(h.model()), DeviceState.save(h.model())));
+            } catch (UnsupportedOperationException e) {
+                throw new SnapshotRefused(e.getMessage());
+            }
+        }
+        sections.add(new SnapshotFormat.Section(MemoryImage.SECTION, MemoryImage.capture(memory)));
+        if (nested != null) sections.add(new SnapshotFormat.Section(NestedPager.SECTION, nested.saveState()));
+        return new VmSnapshot(sections);
+    }
+
+    /** Event kinds in a saved timer queue. */
+    private static final int EVENT_DEVICE_TIMER = 0, EVENT_NOISE = 1, EVENT_FAULT = 2, EVENT_LINE_LEVEL = 3,
+            EVENT_LINE_PULSE = 4, EVENT_FRAME = 5;
+
+    /**
+     * The supervisor's section: virtual time first, then the vCPUs' scheduling state, the VMM's
+     * MSRs, device failures so far, each device's clock, the fault injector, and the pending
+     * timer events in firing order (a device's timer by device and deadline: the device re-arms
+     * it when restored).
+     */
+    private byte[] saveSupervisor() {
+        SectionWriter out = new SectionWriter();
+        out.i64(roundStart).i32(vcpus.size());
+        for (int k = 0; k < vcpus.size(); k++) out.bool(halted[k]).bool(stuck[k]).bool(parked[k]);
+        out.bool(idle);
+        msrs.saveState(out);
+        out.i32(deviceFailures.size());
+        deviceFailures.forEach((name, n) -> out.string(name).i32(n));
+        List<Platform.Hosted> hosted = platform.all();
+        out.i32(hosted.size());
+        for (Platform.Hosted h : hosted) out.string(h.name()).i64(h.context().clock());
+        faults.saveState(out);
+        List<TimerQueue.Pending<VmEvent>> pending = timers.pending();
+        out.i32(pending.size());
+        for (TimerQueue.Pending<VmEvent> p : pending) {
+            out.i64(p.deadline());
+            switch (p.event()) {
+                case VmEvent.DeviceTimer t -> out.u8(EVENT_DEVICE_TIMER).string(t.device());
+                case VmEvent.NoiseEvent n -> out.u8(EVENT_NOISE).i32(noiseIndex(n.source()));
+                case VmEvent.FaultDue f -> out.u8(EVENT_FAULT).i32(f.index());
+                case VmEvent.LineLevel l -> out.u8(EVENT_LINE_LEVEL).i32(l.line()).bool(l.level());
+                case VmEvent.LinePulse l -> out.u8(EVENT_LINE_PULSE).i32(l.line());
+                case VmEvent.FrameArrival f -> out.u8(EVENT_FRAME).string(f.nic()).i32(f.frame().length).bytes(f.frame(), 0, f.frame().length);
+            }
+        }
+        return out.toByteArray();
+    }
+
+    /** A noise source by position: the configured ones first, then those noise faults start (by fault index). */
+    private int noiseIndex(VmConfig.NoiseSource source) {
+        int configured = config.noise().indexOf(source);
+        if (configured >= 0) return configured;
+        for (int k = 0; k < config.faults().size(); k++) {
+            if (config.faults().get(k) instanceof org.symbiont.vmm.config.Fault.Noise f && f.source().equals(source)) {
+                return config.noise().size() + k;
+            }
+        }
+        throw new IllegalStateException("noise source " + source + " is neither configured nor started by a fault");
+    }
+
+    private VmConfig.NoiseSource noiseSource(SectionReader in) throws SnapshotException {
+        int at = in.position();
+        int index = in.i32In(0, config.noise().size() + config.faults().size() - 1, "noise source");
+        if (index < config.noise().size()) return config.noise().get(index);
+        if (config.faults().get(index - config.noise().size()) instanceof org.symbiont.vmm.config.Fault.Noise f) return f.source();
+        throw in.malformed(at, "noise source", "is " + index + ", which names no noise source");
+    }
+
+    private static VcpuActor.Saved[] savedVcpus(VmSnapshot snapshot, int n) {
+        VcpuActor.Saved[] saved = new VcpuActor.Saved[n];
+        try {
+            for (int k = 0; k < n; k++) {
+                String name = VcpuActor.Saved.sectionName(k);
+                saved[k] = VcpuActor.Saved.decode(name, snapshot.require(name));
+            }
+        } catch (SnapshotException e) {
+            throw new org.symbiont.vmm.config.VmConfigException("cannot restore the snapshot: " + e.getMessage());
+        }
+        return saved;
+    }
+
+    /**
+     * Puts a snapshot's state into this freshly built machine: memory, the nested table, each vCPU's core, the
+     * supervisor's own state with the devices' clocks, then each device (whose interrupt-line
+     * levels are recorded, not sent: the controllers are restored too). The devices re-arm their timers by messages; once
+     * those are in, {@link FinishRestore} orders the timer queue as it was and lets the VM run.
+     */
+    private void restore(VmSnapshot snapshot) {
+        try {
+            VmSnapshot.checkMachine(snapshot.require(VmSnapshot.CONFIG), VmSnapshot.machineOf(spec));
+            // Memory before the cores: their TLBs and decoded blocks are checked against it.
+            MemoryImage.restore(MemoryImage.SECTION, snapshot.require(MemoryImage.SECTION), memory);
+            if (nested != null) nested.restoreState(snapshot.require(NestedPager.SECTION));
+            for (int k = 0; k < cpus.length; k++) {
+                String name = CpuState.sectionName(k);
+                CpuState.decode(name, snapshot.require(name)).restore(cpus[k]);
+            }
+            // The devices' clocks first: a device's state is checked against its present.
+            List<TimerQueue.Pending<VmEvent>> events = restoreSupervisor(snapshot.require(VmSnapshot.SUPERVISOR));
+            for (Platform.Hosted h : platform.all()) {
+                h.context().restoring = true;
+                DeviceState.restore(h.model(), snapshot.require(DeviceState.sectionName(h.model())));
+                h.context().restoring = false;
+                h.observer().restored(h.model());
+            }
+            restoring = true;
+            getContext().getSelf().tell(new FinishRestore(events));
+        } catch (SnapshotException e) {
+            throw new org.symbiont.vmm.config.VmConfigException(config.name() + ": cannot restore the snapshot: " + e.getMessage());
+        }
+    }
+
+    /** Reads what {@link #saveSupervisor} wrote; returns the saved timer events (devices' by deadline, ids unknown). */
+    private List<TimerQueue.Pending<VmEvent>> restoreSupervisor(byte[] body) throws SnapshotException {
+        SectionReader in = new SectionReader(VmSnapshot.SUPERVISOR, body);
+        roundStart = in.i64("virtual time");
+        if (roundStart < 0) throw new SnapshotException("section 'vm': virtual time is negative (" + roundStart + ")");
+        in.i32In(vcpus.size(), vcpus.size(), "vCPU count");
+        for (int k = 0; k < vcpus.size(); k++) {
+            halted[k] = in.bool("vCPU halted");
+            stuck[k] = in.bool("vCPU stuck");
+            parked[k] = in.bool("vCPU parked");
+        }
+        idle = in.bool("idle");
+        msrs.restoreState(in);
+        int failures = in.i32In(0, platform.all().size(), "device failure count");
+        for (int k = 0; k < failures; k++) deviceFailures.put(in.string("failed device"), in.i32In(0, 1 << 20, "failures"));
+        List<Platform.Hosted> hosted = platform.all();
+        in.i32In(hosted.size(), hosted.size(), "device count");
+        for (Platform.Hosted h : hosted) {
+            int at = in.position();
+            String name = in.string("device name");
+            if (!name.equals(h.name())) throw in.malformed(at, "device name", "is '" + name + "', expected '" + h.name() + "'");
+            h.context().restoreClock(in.i64("device clock"));
+        }
+        faults.restoreState(in);
+        int count = in.i32In(0, 1 << 24, "timer count");
+        List<TimerQueue.Pending<VmEvent>> events = new ArrayList<>(count);
+        for (int k = 0; k < count; k++) {
+            long deadline = in.i64("timer deadline");
+            int at = in.position();
+            VmEvent e = switch (in.u8("timer kind")) {
+                case EVENT_DEVICE_TIMER -> {
+                    int nameAt = in.position();
+                    String device = in.string("timer device");
+                    if (hosted.stream().noneMatch(h -> h.name().equals(device))) {
+                        throw in.malformed(nameAt, "timer device", "is '" + device + "', which this VM does not have");
+                    }
+                    yield new VmEvent.DeviceTimer(device, -1);
+                }
+                case EVENT_NOISE -> new VmEvent.NoiseEvent(noiseSource(in));
+                case EVENT_FAULT -> new VmEvent.FaultDue(in.i32In(0, config.faults().size() - 1, "fault index"));
+                case EVENT_LINE_LEVEL -> new VmEvent.LineLevel(in.i32In(0, org.symbiont.vmm.config.Fault.MAX_LINE, "line"),
+                        in.bool("line level"));
+                case EVENT_LINE_PULSE -> new VmEvent.LinePulse(in.i32In(0, org.symbiont.vmm.config.Fault.MAX_LINE, "line"));
+                case EVENT_FRAME -> {
+                    String nic = in.string("frame NIC");
+                    byte[] frame = new byte[in.i32In(0, 65_536, "frame length")];
+                    in.bytes(frame, 0, frame.length, "frame");
+                    yield new VmEvent.FrameArrival(nic, frame);
+                }
+                default -> throw in.malformed(at, "timer kind", "is not one of 0 to 5");
+            };
+            events.add(new TimerQueue.Pending<>(deadline, e));
+        }
+        in.end();
+        return events;
+    }
+
+    /**
+     * The devices have re-armed their timers (each with a new id): the queue is rebuilt in the
+     * saved order, each saved device timer matched to the re-armed timer of that device with
+     * that deadline, so events due at the same time fire in the same order as before the save.
+     */
+    private Behavior<Command> finishRestore(FinishRestore m) {
+        Map<String, Map<Long, java.util.ArrayDeque<Long>>> rearmed = new HashMap<>();
+        for (TimerQueue.Pending<VmEvent> p : timers.pending()) {
+            VmEvent.DeviceTimer t = (VmEvent.DeviceTimer) p.event(); // nothing else is scheduled before this point
+            rearmed.computeIfAbsent(t.device(), d -> new HashMap<>()).computeIfAbsent(p.deadline(), d -> new java.util.ArrayDeque<>())
+                    .add(t.id());
+        }
+        timers.clear();
+        pendingTimers.clear();
+        for (TimerQueue.Pending<VmEvent> p : m.events()) {
+            if (p.event() instanceof VmEvent.DeviceTimer t) {
+                var ids = rearmed.getOrDefault(t.device(), Map.of()).get(p.deadline());
+                if (ids == null || ids.isEmpty()) {
+                    return end(VmReport.Reason.VMM_ERROR, null, "the snapshot lists a timer of device " + t.device() + " at "
+                            + p.deadline() + " ns that the restored device did not re-arm");
+                }
+                scheduleDeviceTimer(t.device(), ids.poll(), p.deadline());
+            } else {
+                timers.schedule(p.deadline(), p.event());
+            }
+        }
+        for (var device : rearmed.entrySet()) {
+            for (var deadline : device.getValue().entrySet()) {
+                if (!deadline.getValue().isEmpty()) {
+                    return end(VmReport.Reason.VMM_ERROR, null, "the restored device " + device.getKey() + " re-armed a timer at "
+                            + deadline.getKey() + " ns that the snapshot does not list");
+                }
+            }
+        }
+        restoring = false;
+        schedule();
+        return this;
     }
 
     // =====================================================================================

@@ -10,6 +10,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 
 /** Runs VMs to completion in one actor system: what {@code symbiont run} and the demo use. */
@@ -24,7 +25,7 @@ public final class Vms {
         ActorSystem<Hypervisor.Command> system = actorSystem();
         try {
             List<CompletableFuture<VmReport>> reports = new ArrayList<>();
-            for (VmSpec spec : specs) reports.add(create(system, spec));
+            for (VmSpec spec : specs) reports.add(create(system, spec, null));
             long deadline = System.nanoTime() + timeout.toNanos();
             List<VmReport> out = new ArrayList<>();
             for (int k = 0; k < reports.size(); k++) {
@@ -57,15 +58,39 @@ public final class Vms {
         private final String name;
         private final CompletableFuture<VmReport> report;
 
-        private Running(ActorSystem<Hypervisor.Command> system, VmSpec spec) {
+        private Running(ActorSystem<Hypervisor.Command> system, VmSpec spec, VmSnapshot snapshot) {
             this.system = system;
             this.name = spec.config().name();
-            this.report = create(system, spec);
+            this.report = create(system, spec, snapshot);
         }
 
         /** The VM's report, once it ended. */
         public CompletableFuture<VmReport> report() {
             return report;
+        }
+
+        /**
+         * Pauses the VM at its first round boundary at or after virtual time {@code nanos} and
+         * returns the virtual time it paused at; {@link IllegalStateException} if it ended first.
+         */
+        public long pauseAt(long nanos, Duration timeout) {
+            CompletableFuture<VmSupervisor.Paused> paused = AskPattern.<Hypervisor.Command, VmSupervisor.Paused>ask(system,
+                    r -> new Hypervisor.PauseVmAt(name, nanos, r), timeout, system.scheduler()).toCompletableFuture();
+            CompletableFuture.anyOf(paused, report).join();
+            if (!paused.isDone()) throw new IllegalStateException(name + " ended before " + nanos + " ns of virtual time: " + report.join().message());
+            return paused.join().virtualNanos();
+        }
+
+        /** Saves the paused VM whole; {@link IllegalStateException} naming why when it cannot be. */
+        public VmSnapshot snapshot(Duration timeout) {
+            VmSupervisor.SnapshotTaken taken = AskPattern.<Hypervisor.Command, VmSupervisor.SnapshotTaken>ask(system,
+                    r -> new Hypervisor.SnapshotVm(name, r), timeout, system.scheduler()).toCompletableFuture().join();
+            if (taken.snapshot() == null) throw new IllegalStateException(taken.refused());
+            return taken.snapshot();
+        }
+
+        public void resume() {
+            system.tell(new Hypervisor.ResumeVm(name));
         }
 
         /** Stops the VM (if it still runs), waits for its report and ends the actor system. */
@@ -79,7 +104,12 @@ public final class Vms {
 
     /** Starts one VM; the caller closes it. */
     public static Running start(VmSpec spec) {
-        return new Running(actorSystem(), spec);
+        return new Running(actorSystem(), spec, null);
+    }
+
+    /** Starts one VM from {@code snapshot}, taken of a VM built from the same configuration and kernel; the caller closes it. */
+    public static Running restore(VmSpec spec, VmSnapshot snapshot) {
+        return new Running(actorSystem(), spec, snapshot);
     }
 
     private static ActorSystem<Hypervisor.Command> actorSystem() {
@@ -94,13 +124,13 @@ public final class Vms {
     /** Numbers the report sinks: VMs given under one name must not collide before the hypervisor refuses the second. */
     private static final java.util.concurrent.atomic.AtomicLong reportSinks = new java.util.concurrent.atomic.AtomicLong();
 
-    private static CompletableFuture<VmReport> create(ActorSystem<Hypervisor.Command> system, VmSpec spec) {
+    private static CompletableFuture<VmReport> create(ActorSystem<Hypervisor.Command> system, VmSpec spec, VmSnapshot snapshot) {
         CompletableFuture<VmReport> f = new CompletableFuture<>();
         ActorRef<VmReport> sink = system.systemActorOf(Behaviors.<VmReport>receiveMessage(r -> {
             f.complete(r);
             return Behaviors.stopped();
         }), "report-" + spec.config().name() + "-" + reportSinks.incrementAndGet(), org.apache.pekko.actor.typed.Props.empty());
-        system.tell(new Hypervisor.CreateVm(spec, sink));
+        system.tell(new Hypervisor.CreateVm(spec, snapshot, sink));
         return f;
     }
 
