@@ -8,7 +8,7 @@ import picocli.CommandLine.Command;
 /** The {@code symbiont} command. */
 @Command(name = "symbiont", mixinStandardHelpOptions = true, version = "Symbiont 0.1.0",
         description = "A virtual machine monitor on actors, with symbiotic virtualization.",
-        subcommands = {RunCommand.class, FaultsCommand.class, DemoCommand.class, BenchCommand.class, ExperimentCommand.class, ClusterNodeCommand.class,
+        subcommands = {RunCommand.class, SnapshotCommand.class, RestoreCommand.class, FaultsCommand.class, DemoCommand.class, BenchCommand.class, ExperimentCommand.class, ClusterNodeCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main {
     public static void main(String[] args) {

@@ -1,22 +1,15 @@
 package org.symbiont.cli;
 
-import com.typesafe.config.ConfigFactory;
-import com.typesafe.config.ConfigUtil;
-import com.typesafe.config.ConfigValueFactory;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.Callable;
-import org.symbiont.vmm.Extensions;
 import org.symbiont.vmm.VmReport;
 import org.symbiont.vmm.VmSpec;
 import org.symbiont.vmm.Vms;
-import org.symbiont.vmm.boot.MultibootLoader;
-import org.symbiont.vmm.config.VmConfig;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -37,43 +30,8 @@ import picocli.CommandLine.Option;
 final class RunCommand implements Callable<Integer> {
     static final int TRIPLE_FAULT = 124, HALTED = 126, VMM_ERROR = 120, TIMEOUT = 122;
 
-    @Option(names = "--kernel", paramLabel = "FILE", description = "The Multiboot kernel (ELF32, or a flat image with load addresses in its header).")
-    Path kernel;
-
-    @Option(names = "--append", paramLabel = "ARGS", description = "The kernel command line.")
-    String append;
-
-    @Option(names = "--initrd", paramLabel = "FILES", description = "Multiboot modules as QEMU takes them: \"file [args],file [args]\".")
-    String initrd;
-
-    @Option(names = "-m", paramLabel = "SIZE", description = "Guest RAM, e.g. 256M or 1G (default 256M; a bare number means MiB, as in QEMU).")
-    String memory;
-
-    @Option(names = "--smp", paramLabel = "N", description = "Number of vCPUs.")
-    Integer cpus;
-
-    @Option(names = "--config", paramLabel = "FILE", description = "A VM configuration file (HOCON); options given here override it.")
-    Path config;
-
-    @Option(names = "--serial", paramLabel = "stdio|file:PATH|null", description = "Where COM1 goes (default stdio).")
-    String serial;
-
-    @Option(names = "--serial-input", paramLabel = "FILE", description = "Feed COM1 the bytes of FILE instead of standard input.")
-    Path serialInput;
-
-    @Option(names = "--debugcon", paramLabel = "stdio|file:PATH|null", description = "Add the 0xE9 debug console (QEMU's -debugcon), writing there.")
-    String debugcon;
-
-    @Option(names = "--disk", paramLabel = "FILE", description = "Add a virtio-blk disk backed by FILE (raw image); repeatable.")
-    List<Path> disks = new ArrayList<>();
-
-    @Option(names = "--device", paramLabel = "TYPE[,KEY=VALUE...]",
-            description = "A device as QEMU's -device gives it (e.g. pc-testdev, or isa-debug-exit,iobase=0xf4,iosize=0x04; id= names it). "
-                    + "A type the machine has once already is reconfigured, others are added; repeatable.")
-    List<String> deviceOptions = new ArrayList<>();
-
-    @Option(names = "--cpu-model", paramLabel = "intel|amd", description = "The processor the guest sees.")
-    String cpuModel;
+    @Mixin
+    MachineOptions machine = new MachineOptions();
 
     @Option(names = "--stats", paramLabel = "FILE.json", description = "Write the run's telemetry (exits by reason, instructions, virtual time) as JSON.")
     Path stats;
@@ -86,12 +44,19 @@ final class RunCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        VmConfig vm = configuration();
-        VmSpec spec = VmSpec.prepare(vm, VmExtensions.forVm());
-        Duration limit = timeout == null ? Duration.ofDays(365) : Duration.ofNanos((long) (timeout * 1e9));
-        VmReport report = Vms.runAll(List.of(spec), limit).getFirst();
+        VmSpec spec = VmSpec.prepare(machine.configuration(), VmExtensions.forVm());
+        VmReport report = Vms.run(spec, null, limit(timeout));
         if (stats != null) writeStats(report);
-        boolean timedOut = report.reason() == VmReport.Reason.STOPPED && timeout != null;
+        return conclude(report, timeout != null, quiet);
+    }
+
+    static Duration limit(Double timeoutSeconds) {
+        return timeoutSeconds == null ? Duration.ofDays(365) : Duration.ofNanos((long) (timeoutSeconds * 1e9));
+    }
+
+    /** The exit status for how the VM ended (see the footer), with a report on standard error for failures. */
+    static int conclude(VmReport report, boolean timeLimited, boolean quiet) {
+        boolean timedOut = report.reason() == VmReport.Reason.STOPPED && timeLimited;
         int status = switch (report.reason()) {
             case GUEST_EXIT -> report.guestStatus() & 0xFF;
             case STOPPED -> timedOut ? TIMEOUT : 0;
@@ -109,63 +74,6 @@ final class RunCommand implements Callable<Integer> {
         }
         if (!quiet || failure) System.err.print(Summary.of(report));
         return status;
-    }
-
-    /** The configuration file (if any), then the options on top. */
-    private VmConfig configuration() {
-        var overrides = ConfigFactory.empty();
-        if (kernel != null) overrides = overrides.withValue("kernel.file", ConfigValueFactory.fromAnyRef(kernel.toString()));
-        if (append != null) overrides = overrides.withValue("kernel.append", ConfigValueFactory.fromAnyRef(append));
-        if (initrd != null) overrides = overrides.withValue("kernel.modules", ConfigValueFactory.fromIterable(MultibootLoader.moduleStrings(initrd)));
-        if (memory != null) overrides = overrides.withValue("memory", ConfigValueFactory.fromAnyRef(qemuSize(memory)));
-        if (cpus != null) overrides = overrides.withValue("cpus", ConfigValueFactory.fromAnyRef(cpus));
-        if (serial != null) overrides = overrides.withValue("console", ConfigValueFactory.fromAnyRef(serial));
-        if (serialInput != null) overrides = overrides.withValue("console-input", ConfigValueFactory.fromAnyRef(serialInput.toString()));
-        if (cpuModel != null) overrides = overrides.withValue("cpu-model", ConfigValueFactory.fromAnyRef(cpuModel));
-        // Devices the options add go after those of the configuration (a self-referential +=).
-        StringBuilder added = new StringBuilder();
-        if (debugcon != null) {
-            added.append("devices += { name = debugcon, type = debugcon, chardev = ").append(ConfigUtil.quoteString(debugcon)).append(" }\n");
-        }
-        for (int k = 0; k < disks.size(); k++) {
-            added.append("devices += { name = disk").append(k).append(", type = virtio-blk, file = ")
-                    .append(ConfigUtil.quoteString(disks.get(k).toString())).append(" }\n");
-        }
-        overrides = ConfigFactory.parseString(added.toString()).withFallback(overrides);
-        if (config == null && kernel == null) throw new UserError("run: give --kernel FILE (or --config FILE naming kernel.file)");
-        VmConfig vm = config == null ? VmConfig.from(overrides, "command line") : VmConfig.load(config, overrides);
-        return deviceOptions.isEmpty() ? vm : vm.withDevices(withDeviceOptions(vm.devices()));
-    }
-
-    /** The machine's devices with each --device applied: a type present once is reconfigured, others added. */
-    private List<VmConfig.DeviceSpec> withDeviceOptions(List<VmConfig.DeviceSpec> machine) {
-        List<VmConfig.DeviceSpec> devices = new ArrayList<>(machine);
-        for (String option : deviceOptions) {
-            String[] parts = option.split(",");
-            String type = parts[0].trim();
-            if (type.isEmpty()) throw new UserError("--device " + option + ": expected TYPE[,KEY=VALUE...]");
-            java.util.Map<String, Object> params = new java.util.LinkedHashMap<>();
-            for (int k = 1; k < parts.length; k++) {
-                int eq = parts[k].indexOf('=');
-                if (eq <= 0) throw new UserError("--device " + option + ": expected KEY=VALUE, got \"" + parts[k] + "\"");
-                params.put(parts[k].substring(0, eq).trim(), parts[k].substring(eq + 1).trim());
-            }
-            Object id = params.remove("id");
-            List<Integer> same = new ArrayList<>();
-            for (int k = 0; k < devices.size(); k++) if (devices.get(k).type().equals(type)) same.add(k);
-            String name = id != null ? id.toString() : same.size() == 1 ? devices.get(same.getFirst()).name() : type;
-            params.put("name", name);
-            params.put("type", type);
-            var spec = new VmConfig.DeviceSpec(name, type, ConfigFactory.parseMap(params, "--device " + option));
-            if (id == null && same.size() == 1) devices.set(same.getFirst(), spec);
-            else devices.add(spec);
-        }
-        return devices;
-    }
-
-    /** QEMU's -m: a bare number is MiB. */
-    static String qemuSize(String m) {
-        return m.matches("\\d+") ? m + "M" : m;
     }
 
     private void writeStats(VmReport report) {

@@ -140,7 +140,7 @@ class RunCommandTest {
 
     @Test
     void sizesFollowQemusSyntax() {
-        assertEquals("512M", RunCommand.qemuSize("512"));
-        assertEquals("1G", RunCommand.qemuSize("1G"));
+        assertEquals("512M", MachineOptions.qemuSize("512"));
+        assertEquals("1G", MachineOptions.qemuSize("1G"));
     }
 }

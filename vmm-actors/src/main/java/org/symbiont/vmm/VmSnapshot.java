@@ -18,6 +18,7 @@ import java.util.Map;
 import org.symbiont.vmm.boot.MultibootImage;
 import org.symbiont.vmm.boot.MultibootLoader;
 import org.symbiont.vmm.config.VmConfig;
+import org.symbiont.x86.snapshot.MemoryImage;
 import org.symbiont.x86.snapshot.SectionReader;
 import org.symbiont.x86.snapshot.SectionWriter;
 import org.symbiont.x86.snapshot.SnapshotException;
@@ -82,7 +83,8 @@ public record VmSnapshot(List<SnapshotFormat.Section> sections) {
 
     /** The sections a VM snapshot may hold; anything else is refused as not from this VMM. */
     private static boolean known(String name) {
-        return name.equals(CONFIG) || name.equals(SUPERVISOR) || name.equals("memory") || name.startsWith("cpu.")
+        return name.equals(CONFIG) || name.equals(SUPERVISOR) || name.equals(MemoryImage.SECTION) || name.equals(MemoryImage.DELTA_SECTION)
+                || name.startsWith("cpu.")
                 || name.startsWith("vcpu.") || name.startsWith("device.") || name.startsWith("paging.");
     }
 

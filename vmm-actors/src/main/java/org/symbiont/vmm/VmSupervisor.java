@@ -96,9 +96,36 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
 
     /**
      * Save the paused VM whole ({@link VmSnapshot}); taken once the round in progress, if any, has
-     * ended. Refused (with the reason) when the VM is not paused or cannot be saved.
+     * ended. Refused (with the reason) when the VM is not paused or cannot be saved. With {@code
+     * memoryDelta} (live migration's stop-and-copy) guest memory is saved as the pages that differ
+     * from what {@link CopyDirtyPages} sent ({@link MemoryImage#DELTA_SECTION}).
      */
-    public record TakeSnapshot(ActorRef<SnapshotTaken> replyTo) implements Command {}
+    public record TakeSnapshot(ActorRef<SnapshotTaken> replyTo, boolean memoryDelta) implements Command {
+        public TakeSnapshot(ActorRef<SnapshotTaken> replyTo) {
+            this(replyTo, false);
+        }
+    }
+
+    /**
+     * Live migration, sending side: the next at most {@code maxPages} pages of the current pass
+     * over guest memory that differ from what was sent before (see {@link PreCopy}), found at the
+     * next round boundary (at once when no round runs), so the guest runs on between batches.
+     */
+    public record CopyDirtyPages(int maxPages, ActorRef<DirtyPages> replyTo) implements Command {}
+
+    /** Host page numbers and their contents (4 KiB each, in order); {@code passComplete}: the pass reached the end of memory. */
+    public record DirtyPages(int pass, long[] pages, byte[] contents, boolean passComplete) {}
+
+    /** Live migration, receiving side: pages of the incoming VM's memory, stored before its state arrives. */
+    public record IncomingPages(long[] pages, byte[] contents, ActorRef<PagesStored> replyTo) implements Command {}
+
+    public record PagesStored(int count) {}
+
+    /** The incoming VM's state (memory as a delta over the pages stored): restored, then the VM runs. */
+    public record CompleteIncoming(VmSnapshot state, ActorRef<IncomingStarted> replyTo) implements Command {}
+
+    /** The incoming VM runs ({@code error} null), or why it could not be restored. */
+    public record IncomingStarted(String error) {}
 
     /** A snapshot, or null and why none could be taken. */
     public record SnapshotTaken(VmSnapshot snapshot, String refused) {}
@@ -226,8 +253,14 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
     /** A snapshot asked for while a round was still running, and the vCPU states collected for it. */
     private ActorRef<SnapshotTaken> snapshotRequester;
     private VcpuSaved[] savedVcpus;
-    /** A restored VM waits for {@link FinishRestore} before it may run. */
+    private boolean memoryDelta;
+    /** A restored VM waits for {@link FinishRestore} before it may run (an incoming one first for its state). */
     private boolean restoring;
+    /** Live migration: the sending side's copy of what was sent, and the page requests waiting for a round boundary. */
+    private PreCopy preCopy;
+    private final List<CopyDirtyPages> copyRequests = new ArrayList<>();
+    /** Live migration: who waits for the incoming VM to run. */
+    private ActorRef<IncomingStarted> incomingListener;
 
     // Ending.
     private VmReport.Reason endReason;
@@ -253,19 +286,35 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
     }
 
     /**
+     * The receiving side of a live migration: a machine built from {@code spec} that does not
+     * power on but takes {@link IncomingPages} and then, with {@link CompleteIncoming}, the rest
+     * of the migrating VM's state, and runs on from there.
+     */
+    public static Behavior<Command> createIncoming(VmSpec spec, String dispatcherId, ActorRef<VmReport> listener) {
+        return setup(spec, listener, ctx -> new VmSupervisor(ctx, spec, dispatcherId, new NetworkLinks(), null, null, true, listener));
+    }
+
+    /**
      * A VM that is a node of a simulated cluster (see {@link NodePort}; null: a VM on its own),
      * started from power-on, or from {@code snapshot} (null: power-on) taken of a VM built from
      * the same configuration and kernel.
      */
     public static Behavior<Command> create(VmSpec spec, String dispatcherId, NetworkLinks links, NodePort node,
                                            VmSnapshot snapshot, ActorRef<VmReport> listener) {
+        return setup(spec, listener, ctx -> {
+            if (node != null && spec.config().mode() != VmConfig.ExecutionMode.DETERMINISTIC) {
+                throw new org.symbiont.vmm.config.VmConfigException(spec.config().name()
+                        + ": mode: a cluster node must run in deterministic mode (its time is synchronized with the others')");
+            }
+            return new VmSupervisor(ctx, spec, dispatcherId, links, node, snapshot, false, listener);
+        });
+    }
+
+    private static Behavior<Command> setup(VmSpec spec, ActorRef<VmReport> listener,
+                                           java.util.function.Function<ActorContext<Command>, VmSupervisor> build) {
         return Behaviors.setup(ctx -> {
             try {
-                if (node != null && spec.config().mode() != VmConfig.ExecutionMode.DETERMINISTIC) {
-                    throw new org.symbiont.vmm.config.VmConfigException(spec.config().name()
-                            + ": mode: a cluster node must run in deterministic mode (its time is synchronized with the others')");
-                }
-                return new VmSupervisor(ctx, spec, dispatcherId, links, node, snapshot, listener);
+                return build.apply(ctx);
             } catch (RuntimeException e) {
                 // A device's parameters or the kernel did not fit: the VM ends before it starts.
                 listener.tell(new VmReport(spec.config().name(), VmReport.Reason.CONFIG_ERROR, null,
@@ -276,7 +325,7 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
     }
 
     private VmSupervisor(ActorContext<Command> ctx, VmSpec spec, String dispatcherId, NetworkLinks links, NodePort node,
-                         VmSnapshot snapshot, ActorRef<VmReport> listener) {
+                         VmSnapshot snapshot, boolean incoming, ActorRef<VmReport> listener) {
         super(ctx);
         this.spec = spec;
         this.node = node;
@@ -325,12 +374,14 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
             if (config.faults().stream().anyMatch(f -> f instanceof org.symbiont.vmm.config.Fault.CorruptFrame)) {
                 platform.filterReceivedFrames(faults::receivedFrame);
             }
-            if (snapshot == null) {
+            if (snapshot != null) {
+                restore(snapshot);
+            } else if (incoming) {
+                restoring = true; // until its state arrives
+            } else {
                 for (VmConfig.NoiseSource s : config.noise()) scheduleNoise(s, firstNoiseEvent(s));
                 faults.scheduleAll();
                 powerOn();
-            } else {
-                restore(snapshot);
             }
         } catch (RuntimeException e) {
             memory.close();
@@ -412,6 +463,13 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
                     return this;
                 })
                 .onMessage(TakeSnapshot.class, this::takeSnapshot)
+                .onMessage(CopyDirtyPages.class, m -> {
+                    copyRequests.add(m);
+                    if (!roundActive && !settling) copyPages();
+                    return this;
+                })
+                .onMessage(IncomingPages.class, this::storeIncomingPages)
+                .onMessage(CompleteIncoming.class, this::completeIncoming)
                 .onMessage(VcpuSaved.class, this::vcpuSaved)
                 .onMessage(FinishRestore.class, this::finishRestore)
                 .onMessage(Stop.class, m -> end(VmReport.Reason.STOPPED, null, m.why()))
@@ -445,6 +503,7 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
                 .onMessage(InterruptPosted.class, m -> parallel ? wake(m.vcpu()) : this)
                 .onMessage(RoundBoundary.class, m -> {
                     settling = false;
+                    copyPages();
                     if (snapshotRequester != null && savedVcpus == null) saveVcpus();
                     schedule();
                     return this;
@@ -725,12 +784,14 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
                 : config.symbiotic().enabled() ? "the state of the symbiotic interfaces (SymSpy, SymCall, SwapBypass) is not saved yet"
                 : stopping ? "the VM is ending"
                 : !paused ? "the VM is not paused: pause it first"
-                : snapshotRequester != null ? "a snapshot is already being taken" : null;
+                : snapshotRequester != null ? "a snapshot is already being taken"
+                : m.memoryDelta() && preCopy == null ? "no pages were copied: a delta of memory has nothing to be relative to" : null;
         if (refused != null) {
             m.replyTo().tell(new SnapshotTaken(null, config.name() + ": " + refused));
             return this;
         }
         snapshotRequester = m.replyTo();
+        memoryDelta = m.memoryDelta();
         // Otherwise the round in progress ends first (RoundBoundary), and the VM stays paused after it.
         if (!roundActive && !settling && resetsPending == 0) saveVcpus();
         return this;
@@ -782,9 +843,59 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
                 throw new SnapshotRefused(e.getMessage());
             }
         }
-        sections.add(new SnapshotFormat.Section(MemoryImage.SECTION, MemoryImage.capture(memory)));
+        sections.add(memoryDelta ? new SnapshotFormat.Section(MemoryImage.DELTA_SECTION, MemoryImage.captureDelta(memory, preCopy::changed))
+                : new SnapshotFormat.Section(MemoryImage.SECTION, MemoryImage.capture(memory)));
         if (nested != null) sections.add(new SnapshotFormat.Section(NestedPager.SECTION, nested.saveState()));
         return new VmSnapshot(sections);
+    }
+
+    /** Guest memory from a snapshot: whole, or a delta over the pages an incoming migration stored. */
+    private void restoreMemory(VmSnapshot snapshot) throws SnapshotException {
+        byte[] delta = snapshot.section(MemoryImage.DELTA_SECTION);
+        if (delta != null) MemoryImage.restore(MemoryImage.DELTA_SECTION, delta, memory, true);
+        else MemoryImage.restore(MemoryImage.SECTION, snapshot.require(MemoryImage.SECTION), memory, false);
+    }
+
+    /** Between rounds: answers the waiting page requests of a live migration. */
+    private void copyPages() {
+        if (copyRequests.isEmpty()) return;
+        if (preCopy == null) preCopy = new PreCopy(memory);
+        for (CopyDirtyPages r : copyRequests) {
+            PreCopy.Batch b = preCopy.next(r.maxPages());
+            r.replyTo().tell(new DirtyPages(b.pass(), b.pages(), b.contents(), b.passComplete()));
+        }
+        copyRequests.clear();
+    }
+
+    private Behavior<Command> storeIncomingPages(IncomingPages m) {
+        if (!restoring || incomingListener != null) return this;
+        var host = memory.hostSegment();
+        long hostPages = host.byteSize() / PreCopy.PAGE;
+        int stored = 0;
+        for (int k = 0; k < m.pages().length && (k + 1) * PreCopy.PAGE <= m.contents().length; k++) {
+            long page = m.pages()[k];
+            if (page < 0 || page >= hostPages) continue; // not this machine's memory: the state's checks will refuse it
+            java.lang.foreign.MemorySegment.copy(m.contents(), k * PreCopy.PAGE, host, java.lang.foreign.ValueLayout.JAVA_BYTE,
+                    page * PreCopy.PAGE, PreCopy.PAGE);
+            stored++;
+        }
+        m.replyTo().tell(new PagesStored(stored));
+        return this;
+    }
+
+    private Behavior<Command> completeIncoming(CompleteIncoming m) {
+        if (!restoring || incomingListener != null) {
+            m.replyTo().tell(new IncomingStarted(config.name() + " is not waiting for an incoming VM"));
+            return this;
+        }
+        try {
+            restore(m.state());
+        } catch (org.symbiont.vmm.config.VmConfigException e) {
+            m.replyTo().tell(new IncomingStarted(e.getMessage()));
+            return end(VmReport.Reason.CONFIG_ERROR, null, e.getMessage());
+        }
+        incomingListener = m.replyTo();
+        return this;
     }
 
     /** Event kinds in a saved timer queue. */
@@ -868,7 +979,7 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
         try {
             VmSnapshot.checkMachine(snapshot.require(VmSnapshot.CONFIG), VmSnapshot.machineOf(spec));
             // Memory before the cores: their TLBs and decoded blocks are checked against it.
-            MemoryImage.restore(MemoryImage.SECTION, snapshot.require(MemoryImage.SECTION), memory);
+            restoreMemory(snapshot);
             if (nested != null) nested.restoreState(snapshot.require(NestedPager.SECTION));
             for (int k = 0; k < cpus.length; k++) {
                 String name = CpuState.sectionName(k);
@@ -981,6 +1092,7 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
             }
         }
         restoring = false;
+        if (incomingListener != null) incomingListener.tell(new IncomingStarted(null));
         schedule();
         return this;
     }
@@ -1171,6 +1283,7 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
     private Behavior<Command> end(VmReport.Reason reason, Integer status, String message) {
         if (stopping) return this;
         stopping = true;
+        if (incomingListener != null && restoring) incomingListener.tell(new IncomingStarted(message));
         endReason = reason;
         guestStatus = status;
         endMessage = message;
@@ -1206,6 +1319,7 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
         reported = true;
         spec.console().flush();
         for (Cpu c : cpus) c.detach();
+        if (preCopy != null) preCopy.close();
         memory.close();
         listener.tell(new VmReport(config.name(), reason, status, message, vcpuReports, nanos, wallNanos(), swapBypassStats(),
                 faults.applied()));

@@ -102,6 +102,26 @@ public final class Vms {
         }
     }
 
+    /**
+     * Runs one VM, from power-on or from {@code snapshot} (null: power-on), until it ends or
+     * {@code timeout} passed (then it is stopped), and returns its report.
+     */
+    public static VmReport run(VmSpec spec, VmSnapshot snapshot, Duration timeout) {
+        try (Running vm = new Running(actorSystem(), spec, snapshot)) {
+            try {
+                return vm.report().get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+            } catch (TimeoutException e) {
+                vm.system.tell(new Hypervisor.StopVm(vm.name, "time limit of " + timeout + " reached"));
+                return join(vm.report());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while waiting for " + vm.name, e);
+            } catch (ExecutionException e) {
+                throw new IllegalStateException(e.getCause());
+            }
+        }
+    }
+
     /** Starts one VM; the caller closes it. */
     public static Running start(VmSpec spec) {
         return new Running(actorSystem(), spec, null);

@@ -2,6 +2,7 @@ package org.symbiont.x86.snapshot;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.function.LongPredicate;
 import org.symbiont.x86.memory.PhysicalMemory;
 
 /**
@@ -30,6 +31,11 @@ import org.symbiont.x86.memory.PhysicalMemory;
 public final class MemoryImage {
     /** The section name guest memory conventionally goes under. */
     public static final String SECTION = "memory";
+    /**
+     * The section name of a delta image ({@link #captureDelta}): the pages that changed since a
+     * copy the receiver already holds, restored with {@code delta} true.
+     */
+    public static final String DELTA_SECTION = "memory.delta";
 
     private static final int PAGE = (int) PhysicalMemory.PAGE_SIZE;
     private static final int KIND_MMIO = 1, KIND_ROM = 2;
@@ -39,8 +45,21 @@ public final class MemoryImage {
 
     private MemoryImage() {}
 
-    /** Encodes {@code memory} as a section body. */
+    /** Encodes {@code memory} as a section body: every page that is not all zeros. */
     public static byte[] capture(PhysicalMemory memory) {
+        MemorySegment host = memory.hostSegment();
+        return capture(memory, p -> !isZero(host, p));
+    }
+
+    /**
+     * Encodes {@code memory} with only the pages {@code changed} selects (zero or not): what a
+     * receiver holding an earlier copy of the others needs (live migration's last pass).
+     */
+    public static byte[] captureDelta(PhysicalMemory memory, LongPredicate changed) {
+        return capture(memory, changed);
+    }
+
+    private static byte[] capture(PhysicalMemory memory, LongPredicate includePage) {
         long ramPages = memory.size() / PAGE;
         MemorySegment host = memory.hostSegment();
         long hostPages = host.byteSize() / PAGE;
@@ -62,12 +81,12 @@ public final class MemoryImage {
         byte[] r = runs.toByteArray();
         w.bytes(r, 0, r.length);
 
-        long nonZero = 0;
-        for (long p = 0; p < hostPages; p++) if (!isZero(host, p)) nonZero++;
-        w.i64(nonZero);
+        long included = 0;
+        for (long p = 0; p < hostPages; p++) if (includePage.test(p)) included++;
+        w.i64(included);
         byte[] page = new byte[PAGE];
         for (long p = 0; p < hostPages; p++) {
-            if (isZero(host, p)) continue;
+            if (!includePage.test(p)) continue;
             MemorySegment.copy(host, ValueLayout.JAVA_BYTE, p * PAGE, page, 0, PAGE);
             w.i64(p).bytes(page, 0, PAGE);
         }
@@ -94,8 +113,10 @@ public final class MemoryImage {
      * code pages are marked ({@link PhysicalMemory#markCode}: vCPUs drop their fast write paths
      * to them) and every other page unmarked, as after a write. {@code section} names
      * the image in error messages; a malformed image may leave the memory partly restored.
+     * With {@code delta} (an image {@link #captureDelta} wrote), pages absent from the image keep
+     * what the memory holds.
      */
-    public static void restore(String section, byte[] body, PhysicalMemory memory) throws SnapshotException {
+    public static void restore(String section, byte[] body, PhysicalMemory memory, boolean delta) throws SnapshotException {
         SectionReader r = new SectionReader("section '" + section + "'", body);
         int layout = r.i32("layout");
         if (layout != LAYOUT) throw r.malformed(0, "layout", "is " + layout + "; this build reads layout " + LAYOUT);
@@ -143,11 +164,11 @@ public final class MemoryImage {
                 throw r.malformed(at, "page number", p < next ? "is " + p + ", not above the previous page" : "is " + p + ", beyond the memory's " + hostPages + " pages");
             }
             r.bytes(page, 0, PAGE, "page " + p);
-            for (; next < p; next++) zero(memory, host, next);
+            for (; next < p && !delta; next++) zero(memory, host, next);
             store(memory, host, p, MemorySegment.ofArray(page));
             next = p + 1;
         }
-        for (; next < hostPages; next++) zero(memory, host, next);
+        for (; next < hostPages && !delta; next++) zero(memory, host, next);
 
         int codeAt = r.position();
         long codePages = r.i64("code page count");

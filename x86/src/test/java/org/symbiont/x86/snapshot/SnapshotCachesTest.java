@@ -129,7 +129,7 @@ class SnapshotCachesTest {
         CpuState state = CpuState.decode(CPU, contents.require(CPU));
         TestMachine m = TestMachine.longMode(RAM);
         m.virtualize(state.pagingMode(), state.shadowStrategy(), state.pagingCosts());
-        MemoryImage.restore(MemoryImage.SECTION, contents.require(MemoryImage.SECTION), m.memory);
+        MemoryImage.restore(MemoryImage.SECTION, contents.require(MemoryImage.SECTION), m.memory, false);
         if (m.nestedPager != null) m.nestedPager.restoreState(contents.require(NestedPager.SECTION));
         state.restore(m.cpu);
         return m;
@@ -183,7 +183,7 @@ class SnapshotCachesTest {
             assertRefused("TLB addend", () -> {
                 try (TestMachine target = TestMachine.longMode(RAM)) {
                     target.virtualize(PagingMode.NATIVE, ShadowStrategy.VTLB, COSTS);
-                    MemoryImage.restore(MemoryImage.SECTION, MemoryImage.capture(m.memory), target.memory);
+                    MemoryImage.restore(MemoryImage.SECTION, MemoryImage.capture(m.memory), target.memory, false);
                     CpuState.decode(CPU, hostOutside).restore(target.cpu);
                 }
             });
@@ -197,7 +197,7 @@ class SnapshotCachesTest {
             CpuState state = CpuState.decode(CPU, CpuState.capture(m.cpu).encode());
             // The data pages the program had cached became an MMIO hole.
             holed.virtualize(PagingMode.NATIVE, ShadowStrategy.VTLB, COSTS);
-            MemoryImage.restore(MemoryImage.SECTION, MemoryImage.capture(m.memory), holed.memory);
+            MemoryImage.restore(MemoryImage.SECTION, MemoryImage.capture(m.memory), holed.memory, false);
             holed.memory.addMmioHole(0x200000, 64 << 12);
             assertRefused("TLB read/fetch tag", () -> state.restore(holed.cpu));
             // Memory not restored first: the blocks' pages are not marked as code.
@@ -214,10 +214,10 @@ class SnapshotCachesTest {
             byte[] body = MemoryImage.capture(m.memory);
             byte[] beyond = body.clone();
             beyond[body.length - 2] = 0x7F; // the last code page number
-            assertRefused("code page number", () -> MemoryImage.restore(MemoryImage.SECTION, beyond, target.memory));
+            assertRefused("code page number", () -> MemoryImage.restore(MemoryImage.SECTION, beyond, target.memory, false));
             byte[] wrongLayout = body.clone();
             wrongLayout[0] = 1;
-            assertRefused("layout", () -> MemoryImage.restore(MemoryImage.SECTION, wrongLayout, target.memory));
+            assertRefused("layout", () -> MemoryImage.restore(MemoryImage.SECTION, wrongLayout, target.memory, false));
         }
     }
 

@@ -100,7 +100,7 @@ class SnapshotFormatTest {
         SnapshotFormat.Contents c = SnapshotFormat.read(valid, name -> true);
         try (TestMachine small = new TestMachine(RAM / 2)) {
             SnapshotException x = assertThrows(SnapshotException.class,
-                    () -> MemoryImage.restore(MemoryImage.SECTION, c.require(MemoryImage.SECTION), small.memory));
+                    () -> MemoryImage.restore(MemoryImage.SECTION, c.require(MemoryImage.SECTION), small.memory, false));
             assertMessage(x, "holds " + RAM + " bytes of RAM", "has " + RAM / 2);
             small.virtualize(PagingMode.SHADOW, ShadowStrategy.VTLB, PagingCosts.FREE);
             CpuState state = CpuState.decode(CPU, c.require(CPU));
@@ -147,7 +147,7 @@ class SnapshotFormatTest {
                     SnapshotFormat.Contents c = SnapshotFormat.read(data, name -> true);
                     CpuState state = CpuState.decode(CPU, c.require(CPU));
                     target.virtualize(state.pagingMode(), state.shadowStrategy(), state.pagingCosts());
-                    MemoryImage.restore(MemoryImage.SECTION, c.require(MemoryImage.SECTION), target.memory);
+                    MemoryImage.restore(MemoryImage.SECTION, c.require(MemoryImage.SECTION), target.memory, false);
                     state.restore(target.cpu);
                 } catch (SnapshotException expected) {
                     assertNotNull(expected.getMessage());

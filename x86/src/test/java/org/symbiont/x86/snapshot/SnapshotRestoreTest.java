@@ -42,7 +42,7 @@ class SnapshotRestoreTest {
         CpuState state = CpuState.decode(CPU, contents.require(CPU));
         TestMachine m = new TestMachine(ram);
         m.virtualize(state.pagingMode(), state.shadowStrategy(), state.pagingCosts());
-        MemoryImage.restore(MemoryImage.SECTION, contents.require(MemoryImage.SECTION), m.memory);
+        MemoryImage.restore(MemoryImage.SECTION, contents.require(MemoryImage.SECTION), m.memory, false);
         state.restore(m.cpu);
         return m;
     }
@@ -344,7 +344,7 @@ class SnapshotRestoreTest {
             m.memory.privateRegion().set(java.lang.foreign.ValueLayout.JAVA_LONG, 8192, 0x1122334455667788L);
             target.memory.writeU32(0x5000, 7); // absent from the image: zeroed
             target.memory.addMmioHole(0x8000, 0x1000); // RAM in the image
-            MemoryImage.restore(MemoryImage.SECTION, MemoryImage.capture(m.memory), target.memory);
+            MemoryImage.restore(MemoryImage.SECTION, MemoryImage.capture(m.memory), target.memory, false);
             assertTrue(target.memory.isMmio(0xA0000) && target.memory.isMmio(0xBF000) && !target.memory.isMmio(0xC0000));
             assertTrue(target.memory.isReadOnly(0xF0000) && !target.memory.isMmio(0x8000));
             assertEquals(0xCAFE, target.memory.readU32(0xF0010));

@@ -1,0 +1,89 @@
+package org.symbiont.cli;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.symbiont.guests.GuestImages;
+
+/**
+ * {@code symbiont snapshot} and {@code symbiont restore} as a user sees them: the serial output
+ * of the run saved part-way and the run restored from the file add up to that of an
+ * uninterrupted run, byte for byte; mistakes get a message naming what is wrong, and no stack trace.
+ */
+class SnapshotCommandTest {
+    record Result(int status, String out, String err) {}
+
+    private static synchronized Result symbiont(String... args) {
+        PrintStream oldOut = System.out, oldErr = System.err;
+        ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
+        System.setOut(new PrintStream(out, true));
+        System.setErr(new PrintStream(err, true));
+        try {
+            return new Result(Main.execute(args), out.toString(), err.toString());
+        } finally {
+            System.setOut(oldOut);
+            System.setErr(oldErr);
+        }
+    }
+
+    @Test
+    void savedThenRestoredPrintsWhatAnUninterruptedRunPrints(@TempDir Path dir) throws Exception {
+        Path kernel = dir.resolve("lwk.bin");
+        Files.write(kernel, GuestImages.lwk());
+        String[] machine = {"--kernel", kernel.toString(), "-m", "64", "--append", "hpccg nx=12 ny=12 nz=12 max_iter=60"};
+        Path whole = dir.resolve("whole.txt"), before = dir.resolve("before.txt"), after = dir.resolve("after.txt");
+        Path snapshot = dir.resolve("vm.snap");
+
+        Result run = symbiont(concat(new String[] {"run", "-q", "--serial", "file:" + whole}, machine));
+        assertEquals(0, run.status(), run.err());
+        Result saved = symbiont(concat(new String[] {"snapshot", "--at", "15ms", "-o", snapshot.toString(), "--serial", "file:" + before}, machine));
+        assertEquals(0, saved.status(), saved.err());
+        assertTrue(saved.err().contains("saved at 15.0"), saved.err());
+        Result restored = symbiont(concat(new String[] {"restore", snapshot.toString(), "-q", "--serial", "file:" + after}, machine));
+        assertEquals(0, restored.status(), restored.err());
+
+        String rest = Files.readString(after);
+        assertTrue(rest.contains("RESULT name=hpccg"), rest);
+        assertEquals(Files.readString(whole), Files.readString(before) + rest);
+    }
+
+    @Test
+    void mistakesAreNamedWithoutAStackTrace(@TempDir Path dir) throws Exception {
+        Path kernel = dir.resolve("lwk.bin");
+        Files.write(kernel, GuestImages.lwk());
+        Path snapshot = dir.resolve("vm.snap");
+        Result badTime = symbiont("snapshot", "--at", "soon", "-o", snapshot.toString(), "--kernel", kernel.toString());
+        assertEquals(2, badTime.status());
+        assertTrue(badTime.err().contains("--at soon: expected a duration"), badTime.err());
+
+        Result missing = symbiont("restore", dir.resolve("none.snap").toString(), "--kernel", kernel.toString());
+        assertEquals(2, missing.status());
+        assertTrue(missing.err().contains("none.snap: no such snapshot file"), missing.err());
+
+        Path garbage = dir.resolve("garbage.snap");
+        Files.writeString(garbage, "not a snapshot at all");
+        Result bad = symbiont("restore", garbage.toString(), "--kernel", kernel.toString());
+        assertEquals(2, bad.status());
+        assertTrue(bad.err().contains("garbage.snap"), bad.err());
+
+        Result saved = symbiont("snapshot", "--at", "1ms", "-o", snapshot.toString(), "--serial", "null", "--kernel", kernel.toString(),
+                "-m", "64", "--append", "hello");
+        assertEquals(0, saved.status(), saved.err());
+        Result other = symbiont("restore", snapshot.toString(), "--serial", "null", "--kernel", kernel.toString(), "-m", "64",
+                "--append", "sieve n=1000");
+        assertEquals(2, other.status());
+        assertTrue(other.err().contains("kernel.append = hello") && other.err().contains("sieve n=1000"), other.err());
+        for (Result r : new Result[] {badTime, missing, bad, other}) assertFalse(r.err().contains("\tat "), r.err());
+    }
+
+    private static String[] concat(String[] a, String[] b) {
+        String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
+    }
+}

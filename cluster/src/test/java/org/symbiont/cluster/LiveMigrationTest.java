@@ -1,0 +1,81 @@
+package org.symbiont.cluster;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import com.typesafe.config.ConfigFactory;
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.symbiont.guests.GuestImages;
+import org.symbiont.vmm.CharBackends;
+import org.symbiont.vmm.Extensions;
+import org.symbiont.vmm.VmReport;
+import org.symbiont.vmm.VmSpec;
+import org.symbiont.vmm.Vms;
+import org.symbiont.vmm.config.VmConfig;
+
+/**
+ * Live migration between two cluster members in this JVM: the serial output the VM printed on
+ * the sending member, followed by what it printed on the receiving one, is byte for byte that of
+ * a run never moved, and it ends at the same virtual time; pages were copied while it ran.
+ */
+class LiveMigrationTest {
+    @TempDir
+    static Path dir;
+
+    private static VmConfig config(Path kernel, String append) {
+        return VmConfig.from(ConfigFactory.parseString("name = mover\nmemory = 64M\nconsole = null\nkernel.file = \"" + kernel
+                + "\"\nkernel.append = \"" + append + "\"\n"), "test");
+    }
+
+    @Test
+    void aMigratedVmPrintsWhatAnUnmovedOneDoes() throws Exception {
+        Path kernel = dir.resolve("lwk.bin");
+        Files.write(kernel, GuestImages.lwk());
+        VmConfig config = config(kernel, "stream n=400000 ntimes=4");
+        CharBackends.Capture unmoved = new CharBackends.Capture();
+        VmReport whole = Vms.run(VmSpec.prepare(config, Extensions.none(), unmoved), null, Duration.ofMinutes(2));
+        assertEquals(VmReport.Reason.GUEST_EXIT, whole.reason(), whole::message);
+
+        int port = freePort();
+        ActorSystem<Void> source = SymbiontCluster.startMember("127.0.0.1", port, List.of("127.0.0.1:" + port));
+        ActorSystem<Void> receiver = SymbiontCluster.startMember("127.0.0.1", 0, List.of("127.0.0.1:" + port));
+        try {
+            SymbiontCluster.awaitMembers(source, 2, Duration.ofSeconds(60));
+            CharBackends.Capture there = new CharBackends.Capture(), here = new CharBackends.Capture();
+            CompletableFuture<VmReport> moved = LiveMigration.accept(receiver, VmSpec.prepare(config, Extensions.none(), there));
+            LiveMigration.Outcome outcome = LiveMigration.migrate(source, VmSpec.prepare(config, Extensions.none(), here),
+                    whole.virtualNanos() / 3, new LiveMigration.Settings(64, 4, 256, 6), Duration.ofMinutes(2));
+            VmReport end = moved.get(2, TimeUnit.MINUTES);
+            System.out.println(outcome.migration().summary());
+
+            assertEquals(VmReport.Reason.STOPPED, outcome.source().reason());
+            assertTrue(outcome.source().message().contains("migrated to"), outcome.source().message());
+            assertEquals(VmReport.Reason.GUEST_EXIT, end.reason(), end::message);
+            assertEquals(unmoved.text(), here.text() + there.text());
+            assertFalse(there.text().isEmpty(), "the guest went on printing on the receiving member");
+            assertEquals(whole.virtualNanos(), end.virtualNanos());
+            LiveMigration.Report m = outcome.migration();
+            assertTrue(m.pagesPerPass().getFirst() > 1000, "the first pass copies the memory in use: " + m.pagesPerPass());
+            assertTrue(m.pausedAtNanos() > m.startedAtNanos(), "the guest ran while its memory was copied");
+            assertTrue(m.downtimeNanos() > 0 && m.downtimeNanos() < m.totalNanos());
+        } finally {
+            SymbiontCluster.stop(receiver);
+            SymbiontCluster.stop(source);
+        }
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+}
