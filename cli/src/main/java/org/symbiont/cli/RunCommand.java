@@ -4,7 +4,11 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.Callable;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.symbiont.cluster.LiveMigration;
+import org.symbiont.cluster.SymbiontCluster;
 import org.symbiont.vmm.VmReport;
 import org.symbiont.vmm.VmSpec;
 import org.symbiont.vmm.Vms;
@@ -42,12 +46,53 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = {"-q", "--quiet"}, description = "Print no summary on standard error (reports of failures still appear).")
     boolean quiet;
 
+    @Option(names = "--migrate-to", paramLabel = "HOST:PORT",
+            description = "Move the VM at --migrate-at to the cluster member there (started with symbiont restore --incoming HOST:PORT).")
+    String migrateTo;
+
+    @Option(names = "--migrate-at", paramLabel = "TIME", defaultValue = "0ms",
+            description = "Virtual time the migration starts at, e.g. 20ms (default: at once).")
+    String migrateAt;
+
+    @Option(names = "--migrate-mode", paramLabel = "live|cold", defaultValue = "live",
+            description = "live: memory is copied while the VM runs, then a short stop-and-copy; cold: the VM is paused while all of it is copied.")
+    String migrateMode;
+
     @Override
     public Integer call() {
         VmSpec spec = VmSpec.prepare(machine.configuration(), VmExtensions.forVm());
+        if (migrateTo != null) return migrate(spec);
         VmReport report = Vms.run(spec, null, limit(timeout));
         if (stats != null) writeStats(report);
         return conclude(report, timeout != null, quiet);
+    }
+
+    /** Runs the VM on a cluster member that joins the receiver's cluster, and moves it there. */
+    private int migrate(VmSpec spec) {
+        String target;
+        try {
+            target = SymbiontCluster.checkHostPort(migrateTo);
+        } catch (IllegalArgumentException e) {
+            throw new UserError("--migrate-to " + migrateTo + ": expected HOST:PORT");
+        }
+        LiveMigration.Settings settings = switch (migrateMode) {
+            case "live" -> LiveMigration.Settings.LIVE;
+            case "cold" -> LiveMigration.Settings.COLD;
+            default -> throw new UserError("--migrate-mode " + migrateMode + ": expected live or cold");
+        };
+        long at = SnapshotCommand.virtualTime("--migrate-at", migrateAt);
+        ActorSystem<Void> member = SymbiontCluster.startMember(target.substring(0, target.lastIndexOf(':')), 0, List.of(target));
+        try {
+            SymbiontCluster.awaitMembers(member, 2, Duration.ofSeconds(60));
+            LiveMigration.Outcome outcome = LiveMigration.migrate(member, spec, at, settings, limit(timeout));
+            if (!quiet) System.err.println("symbiont: " + outcome.migration().summary());
+            return 0;
+        } catch (IllegalStateException e) {
+            System.err.println("symbiont: " + spec.config().name() + ": " + e.getMessage());
+            return 1;
+        } finally {
+            SymbiontCluster.stop(member);
+        }
     }
 
     static Duration limit(Double timeoutSeconds) {

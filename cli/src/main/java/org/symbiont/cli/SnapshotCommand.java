@@ -45,7 +45,7 @@ final class SnapshotCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        long nanos = virtualTime(at);
+        long nanos = virtualTime("--at", at);
         VmSpec spec = VmSpec.prepare(machine.configuration(), VmExtensions.forVm());
         Duration limit = RunCommand.limit(timeout);
         try (Vms.Running vm = Vms.start(spec)) {
@@ -80,14 +80,14 @@ final class SnapshotCommand implements Callable<Integer> {
         }
     }
 
-    /** A duration as HOCON writes it (20ms, 1.5s, 300us), in nanoseconds. */
-    static long virtualTime(String text) {
+    /** Option {@code option}'s duration as HOCON writes it (20ms, 1.5s, 300us), in nanoseconds. */
+    static long virtualTime(String option, String text) {
         try {
             long nanos = ConfigFactory.empty().withValue("t", ConfigValueFactory.fromAnyRef(text)).getDuration("t", TimeUnit.NANOSECONDS);
-            if (nanos < 0) throw new UserError("--at " + text + ": expected a virtual time of 0 or more");
+            if (nanos < 0) throw new UserError(option + " " + text + ": expected a virtual time of 0 or more");
             return nanos;
         } catch (ConfigException e) {
-            throw new UserError("--at " + text + ": expected a duration such as 20ms, 1.5s or 300us");
+            throw new UserError(option + " " + text + ": expected a duration such as 20ms, 1.5s or 300us");
         }
     }
 }

@@ -42,15 +42,17 @@ public final class LiveMigration {
     /**
      * How memory is copied: pages per message; messages sent ahead of their acknowledgement; a
      * pass that finds at most {@code stopCopyPages} changed pages ends the copying while the VM
-     * runs, as does the {@code maxPasses}th pass.
+     * runs, as does the {@code maxPasses}th pass. No passes ({@link #COLD}): cold migration, the VM
+     * paused from the start while all of its memory is copied.
      */
     public record Settings(int pagesPerBatch, int batchesInFlight, long stopCopyPages, int maxPasses) {
-        public static final Settings DEFAULT = new Settings(256, 4, 1024, 8);
+        public static final Settings LIVE = new Settings(256, 4, 1024, 8);
+        public static final Settings COLD = new Settings(256, 4, 0, 0);
 
         public Settings {
             if (pagesPerBatch < 1 || pagesPerBatch > 512) throw new IllegalArgumentException("pages per batch: 1 to 512, got " + pagesPerBatch);
             if (batchesInFlight < 1) throw new IllegalArgumentException("batches in flight: at least 1, got " + batchesInFlight);
-            if (maxPasses < 1) throw new IllegalArgumentException("passes: at least 1, got " + maxPasses);
+            if (maxPasses < 0) throw new IllegalArgumentException("passes: 0 (cold) or more, got " + maxPasses);
         }
     }
 
@@ -226,7 +228,6 @@ public final class LiveMigration {
         private final ActorRef<VmSupervisor.Command> vm;
         private final ActorRef<VmSupervisor.DirtyPages> copied;
         private ActorRef<TargetCommand> target;
-        private String targetMember = "?";
         private long startedAtNanos = -1, pausedAtNanos = -1;
         private long startedWall, pausedWall;
         private final List<Long> pagesPerPass = new ArrayList<>();
@@ -263,8 +264,14 @@ public final class LiveMigration {
                         var targets = m.listing().getServiceInstances(targetKey(spec.config().name()));
                         if (target == null && !targets.isEmpty()) {
                             target = targets.iterator().next();
-                            targetMember = target.path().address().toString();
-                            vm.tell(new VmSupervisor.Resume()); // pausing at a round boundary changed nothing for the guest
+                            if (settings.maxPasses() == 0) {
+                                // Cold: the VM stays paused and all of its memory is copied in one pass.
+                                stopping = paused = true;
+                                pausedAtNanos = startedAtNanos;
+                                pausedWall = startedWall;
+                            } else {
+                                vm.tell(new VmSupervisor.Resume()); // pausing at a round boundary changed nothing for the guest
+                            }
                             requestPages();
                         }
                         return Behaviors.same();
@@ -284,14 +291,14 @@ public final class LiveMigration {
                     })
                     .onMessage(Saved.class, this::saved)
                     .onMessage(Running.class, m -> {
-                        long downtime = System.nanoTime() - pausedWall;
+                        long now = System.nanoTime();
                         if (m.error() != null) {
                             vm.tell(new VmSupervisor.Stop("the migration failed: " + m.error()));
                             result.completeExceptionally(new IllegalStateException(m.error()));
                             return Behaviors.same();
                         }
                         result.complete(new Report(spec.config().name(), m.member(), startedAtNanos, pausedAtNanos,
-                                List.copyOf(pagesPerPass), stopAndCopyPages, bytes, System.nanoTime() - startedWall, downtime));
+                                List.copyOf(pagesPerPass), stopAndCopyPages, bytes, now - startedWall, now - pausedWall));
                         vm.tell(new VmSupervisor.Stop("migrated to " + m.member()));
                         return Behaviors.same();
                     })

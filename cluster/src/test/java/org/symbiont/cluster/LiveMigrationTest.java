@@ -73,6 +73,36 @@ class LiveMigrationTest {
         }
     }
 
+    @Test
+    void coldMigrationCopiesEverythingPausedAndTheGuestStillSeesNothing() throws Exception {
+        Path kernel = dir.resolve("lwk-cold.bin");
+        Files.write(kernel, GuestImages.lwk());
+        VmConfig config = config(kernel, "hpccg nx=12 ny=12 nz=12 max_iter=60");
+        CharBackends.Capture unmoved = new CharBackends.Capture();
+        VmReport whole = Vms.run(VmSpec.prepare(config, Extensions.none(), unmoved), null, Duration.ofMinutes(2));
+        int port = freePort();
+        ActorSystem<Void> source = SymbiontCluster.startMember("127.0.0.1", port, List.of("127.0.0.1:" + port));
+        ActorSystem<Void> receiver = SymbiontCluster.startMember("127.0.0.1", 0, List.of("127.0.0.1:" + port));
+        try {
+            SymbiontCluster.awaitMembers(source, 2, Duration.ofSeconds(60));
+            CharBackends.Capture there = new CharBackends.Capture(), here = new CharBackends.Capture();
+            CompletableFuture<VmReport> moved = LiveMigration.accept(receiver, VmSpec.prepare(config, Extensions.none(), there));
+            LiveMigration.Outcome outcome = LiveMigration.migrate(source, VmSpec.prepare(config, Extensions.none(), here),
+                    whole.virtualNanos() / 2, LiveMigration.Settings.COLD, Duration.ofMinutes(2));
+            VmReport end = moved.get(2, TimeUnit.MINUTES);
+            assertEquals(unmoved.text(), here.text() + there.text());
+            assertEquals(whole.virtualNanos(), end.virtualNanos());
+            LiveMigration.Report m = outcome.migration();
+            assertEquals(List.of(), m.pagesPerPass(), "nothing is copied while the VM runs");
+            assertEquals(m.startedAtNanos(), m.pausedAtNanos());
+            assertTrue(m.stopAndCopyPages() > 100, "all memory in use is copied paused: " + m.stopAndCopyPages());
+            assertEquals(m.totalNanos(), m.downtimeNanos(), "cold: the VM is down for the whole migration");
+        } finally {
+            SymbiontCluster.stop(receiver);
+            SymbiontCluster.stop(source);
+        }
+    }
+
     private static int freePort() throws IOException {
         try (ServerSocket s = new ServerSocket(0)) {
             return s.getLocalPort();
