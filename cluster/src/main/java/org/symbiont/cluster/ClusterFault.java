@@ -21,9 +21,14 @@ public sealed interface ClusterFault extends CborSerializable {
     /** The kind as written in a scenario. */
     String kind();
 
+    /** The members this fault names, as written (indices or HOST:PORT). */
+    List<String> members();
+
     /** Member {@code member}'s actor system is terminated: its nodes and their VMs are gone. */
     record KillMember(long atNanos, String member) implements ClusterFault {
         @Override public String kind() { return "kill-member"; }
+
+        @Override public List<String> members() { return List.of(member); }
     }
 
     /**
@@ -43,6 +48,12 @@ public sealed interface ClusterFault extends CborSerializable {
     }
 
     List<String> KINDS = List.of("kill-member", "partition");
+
+
+    /** The index of {@code member} (an index or HOST:PORT) among {@code membersByAge} (addresses), or -1 for an address not there. */
+    static int memberIndex(String member, List<String> membersByAge) {
+        return member.contains(":") ? membersByAge.indexOf("pekko://" + SymbiontCluster.SYSTEM + "@" + member) : Integer.parseInt(member);
+    }
 
     /**
      * The {@code faults} list of {@code c} (absent: none), checked; errors name the origin, the

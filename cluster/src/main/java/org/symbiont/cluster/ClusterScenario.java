@@ -91,12 +91,8 @@ public record ClusterScenario(int nodes, int members, String workload, String me
     }
 
     private static void checkMembers(ClusterFault f, String origin, String where, int members) {
-        List<String> named = switch (f) {
-            case ClusterFault.KillMember kill -> List.of(kill.member());
-            case ClusterFault.Partition partition -> partition.members();
-        };
         String field = where + (f instanceof ClusterFault.KillMember ? ".member" : ".members");
-        for (String m : named) {
+        for (String m : f.members()) {
             if (m.contains(":") || Integer.parseInt(m) >= members) {
                 throw bad(origin, field, "member indices from 0 to " + (members - 1) + " (the scenario's members run in this process"
                         + " on ports of their own), got " + m);

@@ -82,7 +82,7 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
     private final List<Boundary> boundaries = new ArrayList<>();
     private int nextBoundary;
     private final List<ExperimentResult.AppliedFault> applied = new ArrayList<>();
-    /** The side of the partition in force (sorted node indices; empty: none), its entry in applied and what it said. */
+    /** The side of the partition in force (sorted node indices; empty: none), its entry in applied, and the frames lost before it. */
     private int[] cutOff = new int[0];
     private int partitionEntry = -1;
     private long lostBeforePartition;
@@ -279,7 +279,7 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
     private void apply(Boundary b) {
         switch (b.fault()) {
             case ClusterFault.KillMember kill -> {
-                int index = memberIndex(kill.member());
+                int index = ClusterFault.memberIndex(kill.member(), membersByAge);
                 killedMember = membersByAge.get(index);
                 List<String> on = nodesOn(killedMember);
                 killedBy = "the injected fault kill-member at " + b.atNanos() + " ns of virtual time";
@@ -288,7 +288,7 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
                 MemberControl.of(getContext().getSystem(), killedMember).tell(new MemberControl.Terminate(killedBy));
             }
             case ClusterFault.Partition partition when !b.end() -> {
-                List<Integer> indices = partition.members().stream().map(this::memberIndex).sorted().toList();
+                List<Integer> indices = partition.members().stream().map(m -> ClusterFault.memberIndex(m, membersByAge)).sorted().toList();
                 List<String> side = new ArrayList<>();
                 List<Integer> nodes = new ArrayList<>();
                 List<String> addresses = indices.stream().map(membersByAge::get).toList();
@@ -321,10 +321,6 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
                 + (lostTotal - lostBeforePartition) + " frames lost" + note));
         partitionEntry = -1;
         cutOff = new int[0];
-    }
-
-    private int memberIndex(String member) {
-        return member.contains(":") ? membersByAge.indexOf("pekko://" + SymbiontCluster.SYSTEM + "@" + member) : Integer.parseInt(member);
     }
 
     private Behavior<Command> complete() {

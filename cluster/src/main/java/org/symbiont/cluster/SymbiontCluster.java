@@ -128,13 +128,9 @@ public final class SymbiontCluster {
     private static void checkFaultMembers(Experiment experiment, List<String> membersByAge, String self) {
         for (int k = 0; k < experiment.faults().size(); k++) {
             ClusterFault f = experiment.faults().get(k);
-            List<String> named = switch (f) {
-                case ClusterFault.KillMember kill -> List.of(kill.member());
-                case ClusterFault.Partition partition -> partition.members();
-            };
             String where = "experiment " + experiment.id() + ": faults[" + k + "] (" + f.kind() + ")";
-            for (String member : named) {
-                int index = member.contains(":") ? membersByAge.indexOf("pekko://" + SYSTEM + "@" + member) : Integer.parseInt(member);
+            for (String member : f.members()) {
+                int index = ClusterFault.memberIndex(member, membersByAge);
                 if (index < 0 || index >= membersByAge.size()) {
                     throw new IllegalArgumentException(where + ": no member " + member + "; the members up are "
                             + String.join(", ", membersByAge.stream().map(a -> membersByAge.indexOf(a) + " = " + a).toList()));
