@@ -41,6 +41,8 @@ final class ClusterNodeCommand implements Callable<Integer> {
             left.countDown();
         }, "symbiont-cluster-node-leave");
         Runtime.getRuntime().addShutdownHook(leave);
+        // A kill-member fault ends the member's actor system (MemberControl): the process ends with it.
+        member.getWhenTerminated().thenRun(left::countDown);
         try {
             SymbiontCluster.awaitMembers(member, 1, JOIN_TIMEOUT);
         } catch (IllegalStateException e) {
@@ -48,7 +50,7 @@ final class ClusterNodeCommand implements Callable<Integer> {
         }
         System.out.println("symbiont cluster-node: member " + SymbiontCluster.address(member) + " up (seed " + seed + ")");
         System.out.flush();
-        // Until killed: the shutdown hook leaves the cluster, then the JVM ends.
+        // Until killed (or its actor system ends): the shutdown hook leaves the cluster, then the JVM ends.
         try {
             left.await();
         } catch (InterruptedException e) {

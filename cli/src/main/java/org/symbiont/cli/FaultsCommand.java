@@ -1,6 +1,9 @@
 package org.symbiont.cli;
 
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigParseOptions;
 import com.typesafe.config.ConfigValueFactory;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -11,6 +14,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
 import java.util.concurrent.Callable;
+import org.symbiont.cluster.ClusterScenario;
 import org.symbiont.guests.GuestImages;
 import org.symbiont.guests.ResultLine;
 import org.symbiont.vmm.CharBackends;
@@ -26,17 +30,20 @@ import picocli.CommandLine.Parameters;
  * {@code symbiont faults SCENARIO}: runs a VM configuration once without its faults and once with
  * them, and reports the faults applied, how the guest ended, whether the exact part of its result
  * line survived, and the console lines that differ; {@code --replay N} runs the faulted VM N more
- * times and checks that each run is identical (console and virtual time).
+ * times and checks that each run is identical (console and virtual time). A scenario with a
+ * {@code cluster} block is a simulated cluster's, run by {@link ClusterFaults}.
  */
 @Command(name = "faults", mixinStandardHelpOptions = true, sortOptions = false,
-        description = "Run a fault-injection scenario (a VM configuration with faults and a seed) and report what the guest saw.",
-        footer = {"", "A scenario without kernel.file runs the LWK image (its command line in kernel.append).", "",
+        description = "Run a fault-injection scenario (a VM configuration with faults and a seed, or a simulated cluster's) and report what the guests saw.",
+        footer = {"", "A scenario without kernel.file runs the LWK image (its command line in kernel.append).",
+                "A scenario with a cluster { nodes, members, workload, ... } block runs LWK nodes on that many members in this process,",
+                "with faults kill-member (member) and partition (members, duration); rank 0's result line is compared.", "",
                 "Exit status:",
                 "  0  the guest's result line survived the faults (and every replay was identical)",
                 "  1  it did not, or a replay differed",
                 "  2  a usage or scenario error", ""})
 final class FaultsCommand implements Callable<Integer> {
-    @Parameters(paramLabel = "SCENARIO", description = "The scenario: a VM configuration file (HOCON) with a faults list and a seed.")
+    @Parameters(paramLabel = "SCENARIO", description = "The scenario: a VM configuration file (HOCON) with a faults list and a seed, or a cluster scenario.")
     Path scenario;
 
     @Option(names = "--replay", paramLabel = "N", description = "Run the faulted VM N more times and check each run is identical (default 0).")
@@ -62,6 +69,8 @@ final class FaultsCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         if (replays < 0 || replays > 1000) throw new UserError("--replay must be between 0 and 1000, got " + replays);
         if (!(timeout > 0)) throw new UserError("--timeout must be positive, got " + timeout);
+        Config cluster = clusterScenario();
+        if (cluster != null) return new ClusterFaults(scenario, cluster, timeout).run(replays);
         Path lwk = Files.createTempFile("symbiont-faults-lwk", ".bin");
         try {
             VmConfig faulted = load(lwk);
@@ -83,6 +92,16 @@ final class FaultsCommand implements Callable<Integer> {
             return survived && replayed ? 0 : 1;
         } finally {
             Files.deleteIfExists(lwk);
+        }
+    }
+
+    /** The scenario file's HOCON when it is a cluster scenario; null otherwise (or when it does not parse: VmConfig says why). */
+    private Config clusterScenario() {
+        try {
+            Config c = ConfigFactory.parseFile(scenario.toFile(), ConfigParseOptions.defaults().setAllowMissing(false)).resolve();
+            return ClusterScenario.isCluster(c) ? c : null;
+        } catch (ConfigException e) {
+            return null;
         }
     }
 

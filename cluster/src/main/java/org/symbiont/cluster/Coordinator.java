@@ -28,6 +28,11 @@ import org.apache.pekko.cluster.typed.Subscribe;
  * others keep their last report. Every decision depends only on what the nodes report, so the
  * same experiment gives the same windows, frames and results however its nodes are placed.
  *
+ * <p>Cluster faults ({@link ClusterFault}) are applied when every node has reached their virtual
+ * time: no window crosses one, and idle time is skipped up to it. A partition gives each window
+ * the side it cuts off, and the nodes lose the frames sent across it in that window; a killed
+ * member ends the windows, and its loss ends the experiment with a report naming the fault.
+ *
  * <p>The experiment ends when every node has ended; it stops early, with a report, when a node
  * fails (the VMM's error, not the guest's exit status), when every remaining node waits for a
  * frame that cannot come, when a member hosting nodes leaves or becomes unreachable, or when no
@@ -39,13 +44,13 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
 
     /** Node {@code node} reached the end of its window at {@code nowNanos}; counts are totals so far. */
     public record Reached(int node, ActorRef<SimulatedNode.Command> ref, long nowNanos, long nextEventNanos, long sent,
-                          long received, String member) implements Command {}
+                          long received, long lost, String member) implements Command {}
 
     /** A node that is not running received a frame: its next event and received total. */
     public record Update(int node, long nextEventNanos, long received) implements Command {}
 
     /** Node {@code node}'s VM ended; how many windows it ran. */
-    public record Finished(int node, NodeResult result, long received, long windows) implements Command {}
+    public record Finished(int node, NodeResult result, long received, long lost, long windows) implements Command {}
 
     private record MemberGone(String address, String how) implements Command {}
 
@@ -53,6 +58,9 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
 
     /** Where an experiment is: the virtual time its windows reached, how many, how many nodes ended. */
     public record Progress(long virtualNanos, long windows, int finished, int nodes, long wallNanos) {}
+
+    /** Where a fault's virtual time is reached: its start, or a partition's end (ends first at equal times). */
+    private record Boundary(long atNanos, ClusterFault fault, boolean end) {}
 
     private final List<NodeSpec> specs;
     private final Wiring wiring;
@@ -64,26 +72,48 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
     private final long quantum;
     private final ActorRef<SimulatedNode.Command>[] refs;
     private final String[] members;
-    private final long[] nextEvent, sent, received;
+    private final long[] nextEvent, sent, received, lost;
     private final boolean[] awaiting, finished;
     private final NodeResult[] results;
     private int awaitingCount, finishedCount;
-    private long sentTotal, receivedTotal;
+    private long sentTotal, receivedTotal, lostTotal;
+    /** The members' addresses, the oldest first: what a fault's member index means. */
+    private final List<String> membersByAge;
+    private final List<Boundary> boundaries = new ArrayList<>();
+    private int nextBoundary;
+    private final List<ExperimentResult.AppliedFault> applied = new ArrayList<>();
+    /** The side of the partition in force (sorted node indices; empty: none), its entry in applied, and the frames lost before it. */
+    private int[] cutOff = new int[0];
+    private int partitionEntry = -1;
+    private long lostBeforePartition;
+    /** A member a fault killed (no window starts after it), and what its loss report says of the fault. */
+    private String killedMember, killedBy;
     private long windowStart, horizon, windows, nodeWindows;
     private final long startedAt = System.nanoTime();
     private long lastSteps = -1, lastProgressAt = System.nanoTime(), lastShownAt;
     private boolean over;
 
-    public static Behavior<Command> create(List<NodeSpec> specs, Wiring wiring, Duration stallTimeout, Consumer<Progress> progress,
-                                          CompletableFuture<ExperimentResult> done) {
+    /**
+     * {@code faults} name members by index into {@code membersByAge} (addresses) or by address,
+     * checked by {@link SymbiontCluster#run}.
+     */
+    public static Behavior<Command> create(List<NodeSpec> specs, Wiring wiring, List<ClusterFault> faults, List<String> membersByAge,
+                                          Duration stallTimeout, Consumer<Progress> progress, CompletableFuture<ExperimentResult> done) {
         return Behaviors.setup(ctx -> Behaviors.withTimers(timers ->
-                new Coordinator(ctx, timers, specs, wiring, stallTimeout, progress, done)));
+                new Coordinator(ctx, timers, specs, wiring, faults, membersByAge, stallTimeout, progress, done)));
     }
 
     @SuppressWarnings("unchecked")
     private Coordinator(ActorContext<Command> ctx, TimerScheduler<Command> timers, List<NodeSpec> specs, Wiring wiring,
-                        Duration stallTimeout, Consumer<Progress> progress, CompletableFuture<ExperimentResult> done) {
+                        List<ClusterFault> faults, List<String> membersByAge, Duration stallTimeout, Consumer<Progress> progress,
+                        CompletableFuture<ExperimentResult> done) {
         super(ctx);
+        this.membersByAge = membersByAge;
+        for (ClusterFault f : faults) {
+            boundaries.add(new Boundary(f.atNanos(), f, false));
+            if (f instanceof ClusterFault.Partition p) boundaries.add(new Boundary(p.endNanos(), f, true));
+        }
+        boundaries.sort(java.util.Comparator.comparingLong(Boundary::atNanos).thenComparing(b -> !b.end()));
         this.specs = specs;
         this.wiring = wiring;
         this.sharding = ClusterSharding.get(ctx.getSystem());
@@ -97,6 +127,7 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
         this.nextEvent = new long[n];
         this.sent = new long[n];
         this.received = new long[n];
+        this.lost = new long[n];
         this.awaiting = new boolean[n];
         this.finished = new boolean[n];
         this.results = new NodeResult[n];
@@ -124,7 +155,7 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
                     refs[k] = m.ref();
                     members[k] = m.member();
                     nextEvent[k] = m.nextEventNanos();
-                    count(k, m.sent(), m.received());
+                    count(k, m.sent(), m.received(), m.lost());
                     if (awaiting[k]) {
                         awaiting[k] = false;
                         awaitingCount--;
@@ -133,7 +164,7 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
                 })
                 .onMessage(Update.class, m -> {
                     if (!finished[m.node()]) nextEvent[m.node()] = m.nextEventNanos();
-                    count(m.node(), sent[m.node()], m.received());
+                    count(m.node(), sent[m.node()], m.received(), lost[m.node()]);
                     return advanceIfReady();
                 })
                 .onMessage(Finished.class, m -> {
@@ -143,7 +174,7 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
                     finishedCount++;
                     results[k] = m.result();
                     nextEvent[k] = Long.MAX_VALUE;
-                    count(k, m.result().framesSent(), m.received());
+                    count(k, m.result().framesSent(), m.received(), m.lost());
                     nodeWindows += m.windows();
                     if (awaiting[k]) {
                         awaiting[k] = false;
@@ -157,14 +188,13 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
                 })
                 .onMessage(MemberGone.class, m -> {
                     if (m.how() == null || over) return this;
-                    List<String> lost = new ArrayList<>();
-                    for (int k = 0; k < n; k++) {
-                        if (!finished[k] && m.address().equals(members[k])) lost.add(specs.get(k).name());
-                    }
-                    if (lost.isEmpty() && awaitingCount == 0) return this;
-                    return fail("cluster member " + m.address() + " " + m.how() + (lost.isEmpty() ? "" : " with nodes "
-                            + abbreviate(lost) + " on it") + "; their VMs are gone and there is no checkpoint to re-create them"
-                            + " from, so the experiment stops");
+                    List<String> lostNodes = nodesOn(m.address());
+                    boolean killed = m.address().equals(killedMember);
+                    if (lostNodes.isEmpty() && awaitingCount == 0 && !killed) return this;
+                    return fail("cluster member " + m.address() + (killed ? " (member " + membersByAge.indexOf(killedMember) + ")" : "")
+                            + " " + m.how() + (lostNodes.isEmpty() ? "" : " with nodes " + abbreviate(lostNodes) + " on it")
+                            + (killed ? ", killed by " + killedBy : "")
+                            + "; their VMs are gone and there is no checkpoint to re-create them from, so the experiment stops");
                 })
                 .onMessage(Tick.class, m -> {
                     if (over) return this;
@@ -184,11 +214,20 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
                 .build();
     }
 
-    private void count(int k, long nodeSent, long nodeReceived) {
+    private void count(int k, long nodeSent, long nodeReceived, long nodeLost) {
         sentTotal += nodeSent - sent[k];
         sent[k] = nodeSent;
         receivedTotal += nodeReceived - received[k];
         received[k] = nodeReceived;
+        lostTotal += nodeLost - lost[k];
+        lost[k] = nodeLost;
+    }
+
+    /** The nodes on the member at {@code address} that have not ended. */
+    private List<String> nodesOn(String address) {
+        List<String> names = new ArrayList<>();
+        for (int k = 0; k < n; k++) if (!finished[k] && address.equals(members[k])) names.add(specs.get(k).name());
+        return names;
     }
 
     /**
@@ -197,8 +236,12 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
      * something to do in it.
      */
     private Behavior<Command> advanceIfReady() {
-        if (over || awaitingCount > 0 || sentTotal != receivedTotal) return this;
+        if (over || killedMember != null || awaitingCount > 0 || sentTotal != receivedTotal) return this;
         if (finishedCount == n) return complete();
+        while (nextBoundary < boundaries.size() && boundaries.get(nextBoundary).atNanos() <= horizon) {
+            apply(boundaries.get(nextBoundary++));
+            if (killedMember != null) return this;
+        }
         long earliest = Long.MAX_VALUE;
         for (long t : nextEvent) earliest = Math.min(earliest, t);
         if (earliest == Long.MAX_VALUE) {
@@ -207,14 +250,21 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
             return fail("nodes " + abbreviate(waiting) + " are all halted waiting for frames no node will send (at "
                     + windowStart + " ns of virtual time)");
         }
-        windowStart = Math.max(horizon, earliest);
-        horizon = windowStart + quantum;
+        long start = Math.max(horizon, earliest);
+        long boundary = nextBoundary < boundaries.size() ? boundaries.get(nextBoundary).atNanos() : Long.MAX_VALUE;
+        if (boundary <= start) {
+            // Nothing runs before the fault's time: virtual time moves on to it.
+            horizon = boundary;
+            return advanceIfReady();
+        }
+        windowStart = start;
+        horizon = Math.min(windowStart + quantum, boundary);
         windows++;
         for (int k = 0; k < n; k++) {
             if (!finished[k] && nextEvent[k] < horizon) {
                 awaiting[k] = true;
                 awaitingCount++;
-                refs[k].tell(new SimulatedNode.Advance(windowStart, horizon));
+                refs[k].tell(new SimulatedNode.Advance(windowStart, horizon, cutOff));
             }
         }
         long now = System.nanoTime();
@@ -223,6 +273,54 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
             progress.accept(new Progress(windowStart, windows, finishedCount, n, now - startedAt));
         }
         return this;
+    }
+
+    /** A fault's start or end, now that every node has reached its time. */
+    private void apply(Boundary b) {
+        switch (b.fault()) {
+            case ClusterFault.KillMember kill -> {
+                int index = ClusterFault.memberIndex(kill.member(), membersByAge);
+                killedMember = membersByAge.get(index);
+                List<String> on = nodesOn(killedMember);
+                killedBy = "the injected fault kill-member at " + b.atNanos() + " ns of virtual time";
+                applied.add(new ExperimentResult.AppliedFault(b.atNanos(), kill.kind(), "member " + index
+                        + (on.isEmpty() ? " (no nodes of this experiment)" : " with nodes " + abbreviate(on))));
+                MemberControl.of(getContext().getSystem(), killedMember).tell(new MemberControl.Terminate(killedBy));
+            }
+            case ClusterFault.Partition partition when !b.end() -> {
+                List<Integer> indices = partition.members().stream().map(m -> ClusterFault.memberIndex(m, membersByAge)).sorted().toList();
+                List<String> side = new ArrayList<>();
+                List<Integer> nodes = new ArrayList<>();
+                List<String> addresses = indices.stream().map(membersByAge::get).toList();
+                for (int k = 0; k < n; k++) {
+                    if (addresses.contains(members[k])) {
+                        nodes.add(k);
+                        side.add(specs.get(k).name());
+                    }
+                }
+                cutOff = nodes.stream().mapToInt(Integer::intValue).toArray();
+                lostBeforePartition = lostTotal;
+                partitionEntry = applied.size();
+                applied.add(new ExperimentResult.AppliedFault(b.atNanos(), partition.kind(), partitionDetail(partition, indices, side)));
+            }
+            case ClusterFault.Partition _ -> endPartition("");
+        }
+    }
+
+    private static String partitionDetail(ClusterFault.Partition p, List<Integer> indices, List<String> side) {
+        return "members " + indices.stream().map(String::valueOf).collect(java.util.stream.Collectors.joining(", "))
+                + (side.isEmpty() ? " (no nodes of this experiment)" : " with nodes " + abbreviate(side))
+                + " cut off from the others for " + p.durationNanos() + " ns";
+    }
+
+    /** The partition in force ends: its entry gets the frames lost to it. */
+    private void endPartition(String note) {
+        if (partitionEntry < 0) return;
+        ExperimentResult.AppliedFault f = applied.get(partitionEntry);
+        applied.set(partitionEntry, new ExperimentResult.AppliedFault(f.nanos(), f.kind(), f.detail() + ": "
+                + (lostTotal - lostBeforePartition) + " frames lost" + note));
+        partitionEntry = -1;
+        cutOff = new int[0];
     }
 
     private Behavior<Command> complete() {
@@ -237,8 +335,9 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
     /** The result to the one who asked ({@code failure} null: every node ended), and the nodes stopped. */
     private Behavior<Command> end(String failure, String toNodes) {
         over = true;
+        endPartition(" (the experiment ended before the partition did)");
         done.complete(new ExperimentResult(Arrays.asList(results), failure, windows, nodeWindows, horizon,
-                System.nanoTime() - startedAt, distinctMembers()));
+                System.nanoTime() - startedAt, distinctMembers(), List.copyOf(applied)));
         stopNodes(toNodes);
         return Behaviors.stopped();
     }

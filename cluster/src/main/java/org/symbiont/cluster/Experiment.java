@@ -6,9 +6,9 @@ import java.util.List;
 /**
  * An experiment: its id (names its nodes' sharding entities and their VMs' dispatchers: letters,
  * digits, '-' and '_', unique among the experiments a cluster runs), its nodes (indices 0..n-1
- * in order) and the interconnect between them.
+ * in order), the interconnect between them, and the faults of the cluster to inject.
  */
-public record Experiment(String id, List<NodeSpec> nodes, Interconnect interconnect) {
+public record Experiment(String id, List<NodeSpec> nodes, Interconnect interconnect, List<ClusterFault> faults) {
 
     public Experiment {
         if (!id.matches("[A-Za-z0-9_-]+")) throw new IllegalArgumentException("experiment id \"" + id + "\": letters, digits, '-' and '_' only");
@@ -17,6 +17,17 @@ public record Experiment(String id, List<NodeSpec> nodes, Interconnect interconn
             if (nodes.get(k).index() != k) throw new IllegalArgumentException("experiment " + id + ": node " + k + " has index " + nodes.get(k).index());
         }
         nodes = List.copyOf(nodes);
+        faults = List.copyOf(faults);
+    }
+
+    /** An experiment without cluster faults. */
+    public Experiment(String id, List<NodeSpec> nodes, Interconnect interconnect) {
+        this(id, nodes, interconnect, List.of());
+    }
+
+    /** This experiment with {@code faults} (and no others). */
+    public Experiment withFaults(List<ClusterFault> faults) {
+        return new Experiment(id, nodes, interconnect, faults);
     }
 
     /**

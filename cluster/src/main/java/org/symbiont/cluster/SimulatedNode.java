@@ -45,8 +45,12 @@ public final class SimulatedNode extends AbstractBehavior<SimulatedNode.Command>
     /** Create the node's VM and start it; it reports to {@code coordinator}. */
     public record Start(NodeSpec spec, Wiring wiring, ActorRef<Coordinator.Command> coordinator) implements Command {}
 
-    /** Deliver the frames sent before {@code fromNanos}, then run until {@code horizonNanos}. */
-    public record Advance(long fromNanos, long horizonNanos) implements Command {}
+    /**
+     * Deliver the frames sent before {@code fromNanos}, then run until {@code horizonNanos}; a
+     * frame sent in the window between a node in {@code cutOff} (sorted node indices: one side
+     * of a partition, usually empty) and a node outside it is lost.
+     */
+    public record Advance(long fromNanos, long horizonNanos, int[] cutOff) implements Command {}
 
     /** A frame from node {@code fromNode} (its {@code seq}-th), sent and arriving at those virtual times. */
     public record Frame(int fromNode, long seq, long sendNanos, long arrivalNanos, byte[] bytes) implements Command {}
@@ -77,6 +81,10 @@ public final class SimulatedNode extends AbstractBehavior<SimulatedNode.Command>
     /** When this node's NIC is free to start the next frame (LogGP's g and G). */
     private long nicFreeAt;
     private long sent, received, seq;
+    /** Frames the interconnect lost to a partition. */
+    private long lost;
+    /** The partition's side in force for the window being run (sorted node indices; empty: none). */
+    private int[] cutOff = new int[0];
     /** The VM's own next event at the end of its last window. */
     private long vmNextEvent;
     /** Between an Advance and the end of that window. */
@@ -105,7 +113,7 @@ public final class SimulatedNode extends AbstractBehavior<SimulatedNode.Command>
                     running = false;
                     vmNextEvent = m.nextEventNanos();
                     coordinator.tell(new Coordinator.Reached(spec.index(), getContext().getSelf(), m.nowNanos(), nextEvent(),
-                            sent, received, member));
+                            sent, received, lost, member));
                     return this;
                 })
                 .onMessage(VmEnded.class, m -> {
@@ -113,7 +121,7 @@ public final class SimulatedNode extends AbstractBehavior<SimulatedNode.Command>
                     running = false;
                     vm = null;
                     inbox.clear();
-                    coordinator.tell(new Coordinator.Finished(spec.index(), result(m.report()), received, windows));
+                    coordinator.tell(new Coordinator.Finished(spec.index(), result(m.report()), received, lost, windows));
                     return this;
                 })
                 .onMessage(Stop.class, m -> {
@@ -143,7 +151,7 @@ public final class SimulatedNode extends AbstractBehavior<SimulatedNode.Command>
             }
         } catch (RuntimeException e) {
             finished = true;
-            coordinator.tell(new Coordinator.Finished(spec.index(), failure("CONFIG_ERROR", e.getMessage()), 0, 0));
+            coordinator.tell(new Coordinator.Finished(spec.index(), failure("CONFIG_ERROR", e.getMessage()), 0, 0, 0));
             return this;
         }
         tscHz = vmSpec.config().cpuModel().tscHz();
@@ -165,7 +173,7 @@ public final class SimulatedNode extends AbstractBehavior<SimulatedNode.Command>
         if (spec == null) return unstarted(m);
         if (finished || running) {
             if (finished) coordinator.tell(new Coordinator.Reached(spec.index(), getContext().getSelf(), m.horizonNanos(),
-                    Long.MAX_VALUE, sent, received, member));
+                    Long.MAX_VALUE, sent, received, lost, member));
             return this;
         }
         List<VmSupervisor.ArrivingFrame> due = new ArrayList<>();
@@ -179,6 +187,7 @@ public final class SimulatedNode extends AbstractBehavior<SimulatedNode.Command>
         for (Frame f : deliver) due.add(new VmSupervisor.ArrivingFrame(nic, f.arrivalNanos(), f.bytes()));
         running = true;
         windows++;
+        cutOff = m.cutOff();
         vm.tell(new VmSupervisor.Advance(m.horizonNanos(), due));
         return this;
     }
@@ -227,8 +236,16 @@ public final class SimulatedNode extends AbstractBehavior<SimulatedNode.Command>
     }
 
     private void send(int to, byte[] frame, long sendNanos, long arrival) {
+        if (isCutOff(spec.index()) != isCutOff(to)) {
+            lost++;
+            return;
+        }
         sent++;
         sharding.entityRefFor(TYPE, wiring.entityId(to)).tell(new Frame(spec.index(), seq++, sendNanos, arrival, frame));
+    }
+
+    private boolean isCutOff(int node) {
+        return java.util.Arrays.binarySearch(cutOff, node) >= 0;
     }
 
     private long nextEvent() {

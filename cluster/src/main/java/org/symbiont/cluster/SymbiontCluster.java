@@ -46,7 +46,10 @@ public final class SymbiontCluster {
         org.slf4j.LoggerFactory.getILoggerFactory();
         ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), SYSTEM, config);
         ClusterSharding.get(system).init(Entity.of(SimulatedNode.TYPE, ctx -> SimulatedNode.create())
-                .withEntityProps(org.symbiont.vmm.VmDispatchers.registerBesideVms(system, NODE_DISPATCHER)));
+                .withEntityProps(org.symbiont.vmm.VmDispatchers.registerBesideVms(system, NODE_DISPATCHER))
+                .withMessageExtractor(new NodePlacement.ByNodeIndex())
+                .withAllocationStrategy(new NodePlacement.RoundRobinByAge(system)));
+        system.systemActorOf(MemberControl.create(), MemberControl.NAME, org.apache.pekko.actor.typed.Props.empty());
         Cluster cluster = Cluster.get(system);
         if (seedNodes.isEmpty()) {
             cluster.manager().tell(org.apache.pekko.cluster.typed.Join.create(cluster.selfMember().address()));
@@ -122,6 +125,24 @@ public final class SymbiontCluster {
         }
     }
 
+    private static void checkFaultMembers(Experiment experiment, List<String> membersByAge, String self) {
+        for (int k = 0; k < experiment.faults().size(); k++) {
+            ClusterFault f = experiment.faults().get(k);
+            String where = "experiment " + experiment.id() + ": faults[" + k + "] (" + f.kind() + ")";
+            for (String member : f.members()) {
+                int index = ClusterFault.memberIndex(member, membersByAge);
+                if (index < 0 || index >= membersByAge.size()) {
+                    throw new IllegalArgumentException(where + ": no member " + member + "; the members up are "
+                            + String.join(", ", membersByAge.stream().map(a -> membersByAge.indexOf(a) + " = " + a).toList()));
+                }
+                if (f instanceof ClusterFault.KillMember && membersByAge.get(index).equals(self)) {
+                    throw new IllegalArgumentException(where + ": member " + index + " (" + self + ") runs the experiment's"
+                            + " coordinator and cannot be killed; name another member");
+                }
+            }
+        }
+    }
+
     /** Leaves the cluster and ends the member's actor system. */
     public static void stop(ActorSystem<?> system) {
         Cluster cluster = Cluster.get(system);
@@ -136,13 +157,17 @@ public final class SymbiontCluster {
 
     /**
      * Runs {@code experiment} from this member (which must be up) and waits for its result;
-     * {@code progress} hears about once a second.
+     * {@code progress} hears about once a second. Its faults must name members that are up, and
+     * not this one (it runs the coordinator), else an IllegalArgumentException says which.
      */
     public static ExperimentResult run(ActorSystem<?> system, Experiment experiment, Consumer<Coordinator.Progress> progress) {
         CompletableFuture<ExperimentResult> done = new CompletableFuture<>();
         Wiring wiring = experiment.wiring();
+        List<String> membersByAge = NodePlacement.upMembersByAge(Cluster.get(system)).stream().map(Object::toString).toList();
+        checkFaultMembers(experiment, membersByAge, system.address().toString());
         Duration stall = system.settings().config().getDuration("symbiont.cluster.stall-timeout");
-        system.systemActorOf(Coordinator.create(experiment.nodes(), wiring, stall, progress, done), "experiment-" + experiment.id(),
+        system.systemActorOf(Coordinator.create(experiment.nodes(), wiring, experiment.faults(), membersByAge, stall, progress, done),
+                "experiment-" + experiment.id(),
                 org.apache.pekko.actor.typed.DispatcherSelector.fromConfig(NODE_DISPATCHER));
         try {
             return done.get();
