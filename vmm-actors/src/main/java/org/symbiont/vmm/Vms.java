@@ -75,7 +75,7 @@ public final class Vms {
          */
         public long pauseAt(long nanos, Duration timeout) {
             CompletableFuture<VmSupervisor.Paused> paused = AskPattern.<Hypervisor.Command, VmSupervisor.Paused>ask(system,
-                    r -> new Hypervisor.PauseVmAt(name, nanos, r), timeout, system.scheduler()).toCompletableFuture();
+                    r -> new Hypervisor.PauseVmAt(name, nanos, r), askable(timeout), system.scheduler()).toCompletableFuture();
             CompletableFuture.anyOf(paused, report).join();
             if (!paused.isDone()) throw new IllegalStateException(name + " ended before " + nanos + " ns of virtual time: " + report.join().message());
             return paused.join().virtualNanos();
@@ -84,9 +84,15 @@ public final class Vms {
         /** Saves the paused VM whole; {@link IllegalStateException} naming why when it cannot be. */
         public VmSnapshot snapshot(Duration timeout) {
             VmSupervisor.SnapshotTaken taken = AskPattern.<Hypervisor.Command, VmSupervisor.SnapshotTaken>ask(system,
-                    r -> new Hypervisor.SnapshotVm(name, r), timeout, system.scheduler()).toCompletableFuture().join();
+                    r -> new Hypervisor.SnapshotVm(name, r), askable(timeout), system.scheduler()).toCompletableFuture().join();
             if (taken.snapshot() == null) throw new IllegalStateException(taken.refused());
             return taken.snapshot();
+        }
+
+        /** Pekko's scheduler takes delays up to about 248 days: longer means no limit. */
+        private static Duration askable(Duration timeout) {
+            Duration max = Duration.ofDays(200);
+            return timeout.compareTo(max) > 0 ? max : timeout;
         }
 
         public void resume() {
