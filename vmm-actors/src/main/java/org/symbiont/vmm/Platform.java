@@ -137,6 +137,9 @@ final class Platform {
         for (int k = 0; k < lapics.length; k++) lapics[k] = createLocalApic(k, vcpus.get(k));
         wire(links, node);
         for (Hosted h : devices.values()) register(h);
+        // fw_cfg's files belong to the machine, as QEMU adds them when it creates the machine: they
+        // outlive a reset. Added before the device's actor handles anything (a snapshot's state replaces them).
+        if (fwCfg != null) ((FwCfg) fwCfg.model()).addFile("etc/e820", memoryMap.e820Bytes());
     }
 
     /** A cluster node: a frame arrives at NIC {@code nic} at virtual time {@code nanos}. */
@@ -371,10 +374,6 @@ final class Platform {
             if (fwCfg != null) tables.fwCfg((FwCfg) fwCfg.model());
             if (pciHost != null) tables.pciInterrupts(pciIrqs());
             tables.write(memory);
-        }
-        if (fwCfg != null) {
-            byte[] e820 = memoryMap.e820Bytes();
-            fwCfg.call(d -> ((FwCfg) d).addFile("etc/e820", e820), 0);
         }
         if (pciHost != null && pic != null) {
             // PCI INTx lines are level-triggered and shared: the ELCR says so to the 8259 (as SeaBIOS sets it).
