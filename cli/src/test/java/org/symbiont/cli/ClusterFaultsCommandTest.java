@@ -2,8 +2,6 @@ package org.symbiont.cli;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
@@ -11,24 +9,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** {@code symbiont faults} with a cluster scenario: the example's report and replay, and scenarios it refuses. */
 class ClusterFaultsCommandTest {
-    record Result(int status, String out, String err) {}
-
-    private static synchronized Result run(String... args) {
-        PrintStream oldOut = System.out, oldErr = System.err;
-        ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
-        System.setOut(new PrintStream(out, true));
-        System.setErr(new PrintStream(err, true));
-        try {
-            return new Result(Main.execute(args), out.toString(), err.toString());
-        } finally {
-            System.setOut(oldOut);
-            System.setErr(oldErr);
-        }
-    }
-
     @Test
     void theExamplePartitionLeavesTheSumExactAndReplays() {
-        Result r = run("faults", "--replay", "1", "../docs/faults/partitioned-allreduce.conf");
+        CommandRun r = CommandRun.of("faults", "--replay", "1", "../docs/faults/partitioned-allreduce.conf");
         assertEquals(0, r.status(), r.out() + r.err());
         assertTrue(r.out().contains("(4 nodes on 2 members, seed 0)"), r.out());
         assertTrue(r.out().contains("11,900,000 ns  partition    members 1 with nodes node1, node3 cut off from the others for"
@@ -44,12 +27,12 @@ class ClusterFaultsCommandTest {
         Path file = dir.resolve("cluster.conf");
         Files.writeString(file, "cluster { nodes = 4, members = 2, workload = allreduce }\n"
                 + "faults = [{ at = 1ms, kind = kill-member, member = 0 }]\n");
-        Result r = run("faults", file.toString());
+        CommandRun r = CommandRun.of("faults", file.toString());
         assertEquals(2, r.status(), r.out() + r.err());
         assertEquals("symbiont: " + file + ": faults[0].member: expected a member other than 0, which runs the experiment's coordinator\n",
                 r.err());
         Files.writeString(file, "cluster { nodes = 4, members = 2 }\nfaults = [{ at = 1ms, kind = kill-member, member = 1 }]\n");
-        r = run("faults", file.toString());
+        r = CommandRun.of("faults", file.toString());
         assertEquals(2, r.status());
         assertTrue(r.err().startsWith("symbiont: " + file + ": cluster.workload: expected the LWK workload"), r.err());
     }

@@ -2,8 +2,6 @@ package org.symbiont.cli;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
@@ -12,22 +10,6 @@ import org.symbiont.vmm.TestKernels;
 
 /** {@code symbiont faults}: a scenario's report, its replays, and scenarios it refuses. */
 class FaultsCommandTest {
-    record Result(int status, String out, String err) {}
-
-    private static synchronized Result run(String... args) {
-        PrintStream oldOut = System.out, oldErr = System.err;
-        ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
-        System.setOut(new PrintStream(out, true));
-        System.setErr(new PrintStream(err, true));
-        try {
-            int status = Main.execute(args);
-            return new Result(status, out.toString(), err.toString());
-        } finally {
-            System.setOut(oldOut);
-            System.setErr(oldErr);
-        }
-    }
-
     /** Writes 0 at 0x200000, works 2 ms, then prints a result line saying whether the 0 is still there. */
     private static final Path READ_BACK = TestKernels.file("""
                 movl $0, 0x200000
@@ -50,7 +32,7 @@ class FaultsCommandTest {
 
     @Test
     void aFlippedBitChangesTheResultAndTheRunReplaysIdentically(@TempDir Path dir) throws Exception {
-        Result r = run("faults", "--replay", "2",
+        CommandRun r = CommandRun.of("faults", "--replay", "2",
                 scenario(dir, "faults = [{ at = 1ms, kind = flip-bit, address = 0x200000, bit = 6 }]").toString());
         assertEquals(1, r.status(), r.out() + r.err());
         assertTrue(r.out().contains("faults applied: 1"), r.out());
@@ -64,7 +46,7 @@ class FaultsCommandTest {
 
     @Test
     void aHarmlessFaultLeavesTheResultStanding(@TempDir Path dir) throws Exception {
-        Result r = run("faults", scenario(dir, "faults = [{ at = 1ms, kind = stall-vcpu, vcpu = 0, duration = 1ms }]").toString());
+        CommandRun r = CommandRun.of("faults", scenario(dir, "faults = [{ at = 1ms, kind = stall-vcpu, vcpu = 0, duration = 1ms }]").toString());
         assertEquals(0, r.status(), r.out() + r.err());
         assertTrue(r.out().contains("result: survived (RESULT name=readback ok=1)"), r.out());
         assertTrue(r.out().contains("console lines that differ: 0"), r.out());
@@ -72,21 +54,21 @@ class FaultsCommandTest {
 
     @Test
     void theExampleScenarioRunsTheLwk() {
-        Result r = run("faults", "../docs/faults/bitflip-memperf.conf");
+        CommandRun r = CommandRun.of("faults", "../docs/faults/bitflip-memperf.conf");
         assertEquals(1, r.status(), r.out() + r.err());
         assertTrue(r.out().contains("with faults:    RESULT name=memperf mb=8 passes=3 errors=1 ok=0"), r.out());
     }
 
     @Test
     void aBadScenarioIsOneLineAndStatus2(@TempDir Path dir) throws Exception {
-        Result r = run("faults", scenario(dir, "faults = [{ at = 1ms, kind = melt }]").toString());
+        CommandRun r = CommandRun.of("faults", scenario(dir, "faults = [{ at = 1ms, kind = melt }]").toString());
         assertEquals(2, r.status());
         assertTrue(r.err().startsWith("symbiont: " + dir.resolve("scenario.conf") + ": faults[0].kind: expected one of flip-bit,"), r.err());
         assertEquals(1, r.err().lines().count(), r.err());
-        r = run("faults", scenario(dir, "").toString());
+        r = CommandRun.of("faults", scenario(dir, "").toString());
         assertEquals(2, r.status());
         assertEquals("symbiont: " + dir.resolve("scenario.conf") + ": faults: expected at least one fault\n", r.err());
-        r = run("faults", dir.resolve("missing.conf").toString());
+        r = CommandRun.of("faults", dir.resolve("missing.conf").toString());
         assertEquals(2, r.status());
         assertTrue(r.err().contains("no such configuration file"), r.err());
     }

@@ -2,8 +2,6 @@ package org.symbiont.cli;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
@@ -12,27 +10,11 @@ import org.symbiont.vmm.TestKernels;
 
 /** {@code symbiont run} as a user sees it: output, exit statuses, errors, statistics. */
 class RunCommandTest {
-    record Result(int status, String out, String err) {}
-
-    private static synchronized Result run(String... args) {
-        PrintStream oldOut = System.out, oldErr = System.err;
-        ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
-        System.setOut(new PrintStream(out, true));
-        System.setErr(new PrintStream(err, true));
-        try {
-            int status = Main.execute(args);
-            return new Result(status, out.toString(), err.toString());
-        } finally {
-            System.setOut(oldOut);
-            System.setErr(oldErr);
-        }
-    }
-
     private static final String HELLO = TestKernels.print("msg") + TestKernels.exit(4) + "msg: .asciz \"hello\\n\"\n";
 
     @Test
     void theGuestsOutputGoesToStandardOutputAndItsExitStatusIsTheProcesses() {
-        Result r = run("run", "--debugcon", "stdio", "--kernel", TestKernels.file(HELLO).toString());
+        CommandRun r = CommandRun.of("run", "--debugcon", "stdio", "--kernel", TestKernels.file(HELLO).toString());
         assertEquals(9, r.status(), r.err());
         assertEquals("hello\n", r.out());
         assertTrue(r.err().contains("guest exited with status 9"), r.err());
@@ -42,7 +24,7 @@ class RunCommandTest {
     @Test
     void serialToAFileAndStatisticsAsJson(@TempDir Path dir) throws Exception {
         Path console = dir.resolve("console.txt"), stats = dir.resolve("stats.json");
-        Result r = run("run", "-q", "--kernel", TestKernels.file(HELLO).toString(), "--debugcon", "file:" + console,
+        CommandRun r = CommandRun.of("run", "-q", "--kernel", TestKernels.file(HELLO).toString(), "--debugcon", "file:" + console,
                 "--stats", stats.toString());
         assertEquals(9, r.status(), r.err());
         assertEquals("", r.out());
@@ -66,7 +48,7 @@ class RunCommandTest {
                     cmp $'\\n', %al
                     jne 1b
                 """ + TestKernels.exit(0);
-        Result r = run("run", "-q", "--serial-input", input.toString(), "--debugcon", "stdio", "--kernel", TestKernels.file(echo).toString());
+        CommandRun r = CommandRun.of("run", "-q", "--serial-input", input.toString(), "--debugcon", "stdio", "--kernel", TestKernels.file(echo).toString());
         assertEquals(1, r.status(), r.err());
         assertEquals("typed ahead\n", r.out());
     }
@@ -78,7 +60,7 @@ class RunCommandTest {
                     mov $3, %al
                     out %al, %dx
                 """;
-        Result r = run("run", "-q", "--device", "isa-debug-exit,iobase=0x501,iosize=0x02", "--kernel", TestKernels.file(viaOtherPort).toString());
+        CommandRun r = CommandRun.of("run", "-q", "--device", "isa-debug-exit,iobase=0x501,iosize=0x02", "--kernel", TestKernels.file(viaOtherPort).toString());
         assertEquals(7, r.status(), "the machine's isa-debug-exit moved to 0x501: " + r.err());
         String scratch = """
                     mov $0x5a5a1234, %eax
@@ -88,15 +70,15 @@ class RunCommandTest {
                     cmp $0x5a5a1234, %eax
                     jne 1f
                 """ + TestKernels.exit(0) + "1:\n" + TestKernels.exit(1);
-        r = run("run", "-q", "--device", "pc-testdev", "--kernel", TestKernels.file(scratch).toString());
+        r = CommandRun.of("run", "-q", "--device", "pc-testdev", "--kernel", TestKernels.file(scratch).toString());
         assertEquals(1, r.status(), "pc-testdev's scratch register: " + r.err());
-        assertError(run("run", "--device", "warp-drive", "--kernel", TestKernels.file(scratch).toString()), "unknown type \"warp-drive\"");
-        assertError(run("run", "--device", "pc-testdev,iobase", "--kernel", TestKernels.file(scratch).toString()), "expected KEY=VALUE");
+        assertError(CommandRun.of("run", "--device", "warp-drive", "--kernel", TestKernels.file(scratch).toString()), "unknown type \"warp-drive\"");
+        assertError(CommandRun.of("run", "--device", "pc-testdev,iobase", "--kernel", TestKernels.file(scratch).toString()), "expected KEY=VALUE");
     }
 
     @Test
     void aTripleFaultEndsWithItsStatusAndARegisterDump() {
-        Result r = run("run", "--kernel", TestKernels.file("    lidt zero\n    int3\nzero: .word 0\n .long 0\n").toString());
+        CommandRun r = CommandRun.of("run", "--kernel", TestKernels.file("    lidt zero\n    int3\nzero: .word 0\n .long 0\n").toString());
         assertEquals(RunCommand.TRIPLE_FAULT, r.status());
         assertTrue(r.err().contains("triple fault"), r.err());
         assertTrue(r.err().contains("RIP "), r.err());
@@ -105,14 +87,14 @@ class RunCommandTest {
 
     @Test
     void aGuestHaltedWithInterruptsOffEndsWithItsStatus() {
-        Result r = run("run", "--kernel", TestKernels.file("    cli\n    hlt\n").toString());
+        CommandRun r = CommandRun.of("run", "--kernel", TestKernels.file("    cli\n    hlt\n").toString());
         assertEquals(RunCommand.HALTED, r.status());
         assertTrue(r.err().contains("every vCPU is halted with interrupts disabled"), r.err());
     }
 
     @Test
     void theTimeoutStopsASpinningGuest() {
-        Result r = run("run", "--timeout", "0.5", "--serial", "null", "--kernel", TestKernels.file("1: jmp 1b\n").toString());
+        CommandRun r = CommandRun.of("run", "--timeout", "0.5", "--serial", "null", "--kernel", TestKernels.file("1: jmp 1b\n").toString());
         assertEquals(RunCommand.TIMEOUT, r.status());
         assertTrue(r.err().contains("time limit"), r.err());
     }
@@ -120,19 +102,19 @@ class RunCommandTest {
     @Test
     void mistakesGiveAClearMessageAndStatus2() throws Exception {
         String k = TestKernels.file(HELLO).toString();
-        assertError(run("run"), "give --kernel FILE");
-        assertError(run("run", "--kernel", "/no/such/kernel"), "/no/such/kernel: no such kernel file");
-        assertError(run("run", "--kernel", k, "--smp", "0"), "cpus: expected 1 to 255, got 0");
-        assertError(run("run", "--kernel", k, "-m", "lots"), "memory");
-        assertError(run("run", "--kernel", k, "--serial", "tty"), "expected stdio, null or file:PATH");
-        assertError(run("run", "--kernel", k, "--config", "/no/such.conf"), "/no/such.conf: no such configuration file");
-        assertError(run("run", "--kernel", k, "--smp", "two"), "Invalid value for option '--smp'");
+        assertError(CommandRun.of("run"), "give --kernel FILE");
+        assertError(CommandRun.of("run", "--kernel", "/no/such/kernel"), "/no/such/kernel: no such kernel file");
+        assertError(CommandRun.of("run", "--kernel", k, "--smp", "0"), "cpus: expected 1 to 255, got 0");
+        assertError(CommandRun.of("run", "--kernel", k, "-m", "lots"), "memory");
+        assertError(CommandRun.of("run", "--kernel", k, "--serial", "tty"), "expected stdio, null or file:PATH");
+        assertError(CommandRun.of("run", "--kernel", k, "--config", "/no/such.conf"), "/no/such.conf: no such configuration file");
+        assertError(CommandRun.of("run", "--kernel", k, "--smp", "two"), "Invalid value for option '--smp'");
         Path conf = Files.createTempFile("bad", ".conf");
         Files.writeString(conf, "cpu-model = pentium\n");
-        assertError(run("run", "--kernel", k, "--config", conf.toString()), conf + ": cpu-model: expected one of");
+        assertError(CommandRun.of("run", "--kernel", k, "--config", conf.toString()), conf + ": cpu-model: expected one of");
     }
 
-    private static void assertError(Result r, String message) {
+    private static void assertError(CommandRun r, String message) {
         assertEquals(2, r.status(), r.err());
         assertTrue(r.err().contains(message), r.err());
         assertFalse(r.err().contains("\tat "), "no stack trace: " + r.err());

@@ -2,8 +2,6 @@ package org.symbiont.cli;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
@@ -16,21 +14,6 @@ import org.symbiont.guests.GuestImages;
  * uninterrupted run, byte for byte; mistakes get a message naming what is wrong, and no stack trace.
  */
 class SnapshotCommandTest {
-    record Result(int status, String out, String err) {}
-
-    private static synchronized Result symbiont(String... args) {
-        PrintStream oldOut = System.out, oldErr = System.err;
-        ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
-        System.setOut(new PrintStream(out, true));
-        System.setErr(new PrintStream(err, true));
-        try {
-            return new Result(Main.execute(args), out.toString(), err.toString());
-        } finally {
-            System.setOut(oldOut);
-            System.setErr(oldErr);
-        }
-    }
-
     @Test
     void savedThenRestoredPrintsWhatAnUninterruptedRunPrints(@TempDir Path dir) throws Exception {
         Path kernel = dir.resolve("lwk.bin");
@@ -40,12 +23,12 @@ class SnapshotCommandTest {
         Path snapshot = dir.resolve("vm.snap");
 
         // The LWK exits through isa-debug-exit with 0: status (0 << 1) | 1.
-        Result run = symbiont(concat(new String[] {"run", "-q", "--serial", "file:" + whole}, machine));
+        CommandRun run = CommandRun.of(concat(new String[] {"run", "-q", "--serial", "file:" + whole}, machine));
         assertEquals(1, run.status(), run.err());
-        Result saved = symbiont(concat(new String[] {"snapshot", "--at", "5ms", "-o", snapshot.toString(), "--serial", "file:" + before}, machine));
+        CommandRun saved = CommandRun.of(concat(new String[] {"snapshot", "--at", "5ms", "-o", snapshot.toString(), "--serial", "file:" + before}, machine));
         assertEquals(0, saved.status(), saved.err());
         assertTrue(saved.err().contains("saved at 5.0"), saved.err());
-        Result restored = symbiont(concat(new String[] {"restore", snapshot.toString(), "-q", "--serial", "file:" + after}, machine));
+        CommandRun restored = CommandRun.of(concat(new String[] {"restore", snapshot.toString(), "-q", "--serial", "file:" + after}, machine));
         assertEquals(1, restored.status(), restored.err());
 
         String rest = Files.readString(after);
@@ -58,28 +41,28 @@ class SnapshotCommandTest {
         Path kernel = dir.resolve("lwk.bin");
         Files.write(kernel, GuestImages.lwk());
         Path snapshot = dir.resolve("vm.snap");
-        Result badTime = symbiont("snapshot", "--at", "soon", "-o", snapshot.toString(), "--kernel", kernel.toString());
+        CommandRun badTime = CommandRun.of("snapshot", "--at", "soon", "-o", snapshot.toString(), "--kernel", kernel.toString());
         assertEquals(2, badTime.status());
         assertTrue(badTime.err().contains("--at soon: expected a duration"), badTime.err());
 
-        Result missing = symbiont("restore", dir.resolve("none.snap").toString(), "--kernel", kernel.toString());
+        CommandRun missing = CommandRun.of("restore", dir.resolve("none.snap").toString(), "--kernel", kernel.toString());
         assertEquals(2, missing.status());
         assertTrue(missing.err().contains("none.snap: no such snapshot file"), missing.err());
 
         Path garbage = dir.resolve("garbage.snap");
         Files.writeString(garbage, "not a snapshot at all");
-        Result bad = symbiont("restore", garbage.toString(), "--kernel", kernel.toString());
+        CommandRun bad = CommandRun.of("restore", garbage.toString(), "--kernel", kernel.toString());
         assertEquals(2, bad.status());
         assertTrue(bad.err().contains("garbage.snap"), bad.err());
 
-        Result saved = symbiont("snapshot", "--at", "1ms", "-o", snapshot.toString(), "--serial", "null", "--kernel", kernel.toString(),
+        CommandRun saved = CommandRun.of("snapshot", "--at", "1ms", "-o", snapshot.toString(), "--serial", "null", "--kernel", kernel.toString(),
                 "-m", "64", "--append", "hello");
         assertEquals(0, saved.status(), saved.err());
-        Result other = symbiont("restore", snapshot.toString(), "--serial", "null", "--kernel", kernel.toString(), "-m", "64",
+        CommandRun other = CommandRun.of("restore", snapshot.toString(), "--serial", "null", "--kernel", kernel.toString(), "-m", "64",
                 "--append", "sieve n=1000");
         assertEquals(2, other.status());
         assertTrue(other.err().contains("kernel.append = hello") && other.err().contains("sieve n=1000"), other.err());
-        for (Result r : new Result[] {badTime, missing, bad, other}) assertFalse(r.err().contains("\tat "), r.err());
+        for (CommandRun r : new CommandRun[] {badTime, missing, bad, other}) assertFalse(r.err().contains("\tat "), r.err());
     }
 
     private static String[] concat(String[] a, String[] b) {

@@ -36,15 +36,14 @@ class LiveMigrationTest {
                 + "\"\nkernel.append = \"" + append + "\"\n"), "test");
     }
 
-    @Test
-    void aMigratedVmPrintsWhatAnUnmovedOneDoes() throws Exception {
-        Path kernel = dir.resolve("lwk.bin");
-        Files.write(kernel, GuestImages.lwk());
-        VmConfig config = config(kernel, "stream n=400000 ntimes=4");
+    /** What a migration did, next to a run of the same VM never moved. */
+    private record Moved(String unmoved, long unmovedEnd, String before, String after, LiveMigration.Outcome outcome, VmReport end) {}
+
+    /** Runs {@code config} unmoved, then again moved between two members at {@code fraction} of its run. */
+    private static Moved move(VmConfig config, double fraction, LiveMigration.Settings settings) throws Exception {
         CharBackends.Capture unmoved = new CharBackends.Capture();
         VmReport whole = Vms.run(VmSpec.prepare(config, Extensions.none(), unmoved), null, Duration.ofMinutes(2));
         assertEquals(VmReport.Reason.GUEST_EXIT, whole.reason(), whole::message);
-
         int port = freePort();
         ActorSystem<Void> source = SymbiontCluster.startMember("127.0.0.1", port, List.of("127.0.0.1:" + port));
         ActorSystem<Void> receiver = SymbiontCluster.startMember("127.0.0.1", 0, List.of("127.0.0.1:" + port));
@@ -53,54 +52,48 @@ class LiveMigrationTest {
             CharBackends.Capture there = new CharBackends.Capture(), here = new CharBackends.Capture();
             CompletableFuture<VmReport> moved = LiveMigration.accept(receiver, VmSpec.prepare(config, Extensions.none(), there));
             LiveMigration.Outcome outcome = LiveMigration.migrate(source, VmSpec.prepare(config, Extensions.none(), here),
-                    whole.virtualNanos() / 3, new LiveMigration.Settings(64, 4, 256, 6), Duration.ofMinutes(2));
+                    (long) (whole.virtualNanos() * fraction), settings, Duration.ofMinutes(2));
             VmReport end = moved.get(2, TimeUnit.MINUTES);
             System.out.println(outcome.migration().summary());
-
-            assertEquals(VmReport.Reason.STOPPED, outcome.source().reason());
-            assertTrue(outcome.source().message().contains("migrated to"), outcome.source().message());
-            assertEquals(VmReport.Reason.GUEST_EXIT, end.reason(), end::message);
-            assertEquals(unmoved.text(), here.text() + there.text());
-            assertFalse(there.text().isEmpty(), "the guest went on printing on the receiving member");
-            assertEquals(whole.virtualNanos(), end.virtualNanos());
-            LiveMigration.Report m = outcome.migration();
-            assertTrue(m.pagesPerPass().getFirst() > 1000, "the first pass copies the memory in use: " + m.pagesPerPass());
-            assertTrue(m.pausedAtNanos() > m.startedAtNanos(), "the guest ran while its memory was copied");
-            assertTrue(m.downtimeNanos() > 0 && m.downtimeNanos() < m.totalNanos());
+            return new Moved(unmoved.text(), whole.virtualNanos(), here.text(), there.text(), outcome, end);
         } finally {
             SymbiontCluster.stop(receiver);
             SymbiontCluster.stop(source);
         }
     }
 
+    private static void assertUnmovedOutput(Moved m) {
+        assertEquals(VmReport.Reason.STOPPED, m.outcome().source().reason());
+        assertTrue(m.outcome().source().message().contains("migrated to"), m.outcome().source().message());
+        assertEquals(VmReport.Reason.GUEST_EXIT, m.end().reason(), m.end()::message);
+        assertEquals(m.unmoved(), m.before() + m.after());
+        assertFalse(m.after().isEmpty(), "the guest went on printing on the receiving member");
+        assertEquals(m.unmovedEnd(), m.end().virtualNanos());
+    }
+
+    @Test
+    void aMigratedVmPrintsWhatAnUnmovedOneDoes() throws Exception {
+        Path kernel = dir.resolve("lwk.bin");
+        Files.write(kernel, GuestImages.lwk());
+        Moved moved = move(config(kernel, "stream n=400000 ntimes=4"), 1.0 / 3, new LiveMigration.Settings(64, 4, 256, 6));
+        assertUnmovedOutput(moved);
+        LiveMigration.Report m = moved.outcome().migration();
+        assertTrue(m.pagesPerPass().getFirst() > 1000, "the first pass copies the memory in use: " + m.pagesPerPass());
+        assertTrue(m.pausedAtNanos() > m.startedAtNanos(), "the guest ran while its memory was copied");
+        assertTrue(m.downtimeNanos() > 0 && m.downtimeNanos() < m.totalNanos());
+    }
+
     @Test
     void coldMigrationCopiesEverythingPausedAndTheGuestStillSeesNothing() throws Exception {
         Path kernel = dir.resolve("lwk-cold.bin");
         Files.write(kernel, GuestImages.lwk());
-        VmConfig config = config(kernel, "hpccg nx=12 ny=12 nz=12 max_iter=60");
-        CharBackends.Capture unmoved = new CharBackends.Capture();
-        VmReport whole = Vms.run(VmSpec.prepare(config, Extensions.none(), unmoved), null, Duration.ofMinutes(2));
-        int port = freePort();
-        ActorSystem<Void> source = SymbiontCluster.startMember("127.0.0.1", port, List.of("127.0.0.1:" + port));
-        ActorSystem<Void> receiver = SymbiontCluster.startMember("127.0.0.1", 0, List.of("127.0.0.1:" + port));
-        try {
-            SymbiontCluster.awaitMembers(source, 2, Duration.ofSeconds(60));
-            CharBackends.Capture there = new CharBackends.Capture(), here = new CharBackends.Capture();
-            CompletableFuture<VmReport> moved = LiveMigration.accept(receiver, VmSpec.prepare(config, Extensions.none(), there));
-            LiveMigration.Outcome outcome = LiveMigration.migrate(source, VmSpec.prepare(config, Extensions.none(), here),
-                    whole.virtualNanos() / 2, LiveMigration.Settings.COLD, Duration.ofMinutes(2));
-            VmReport end = moved.get(2, TimeUnit.MINUTES);
-            assertEquals(unmoved.text(), here.text() + there.text());
-            assertEquals(whole.virtualNanos(), end.virtualNanos());
-            LiveMigration.Report m = outcome.migration();
-            assertEquals(List.of(), m.pagesPerPass(), "nothing is copied while the VM runs");
-            assertEquals(m.startedAtNanos(), m.pausedAtNanos());
-            assertTrue(m.stopAndCopyPages() > 100, "all memory in use is copied paused: " + m.stopAndCopyPages());
-            assertEquals(m.totalNanos(), m.downtimeNanos(), "cold: the VM is down for the whole migration");
-        } finally {
-            SymbiontCluster.stop(receiver);
-            SymbiontCluster.stop(source);
-        }
+        Moved moved = move(config(kernel, "hpccg nx=12 ny=12 nz=12 max_iter=60"), 0.5, LiveMigration.Settings.COLD);
+        assertUnmovedOutput(moved);
+        LiveMigration.Report m = moved.outcome().migration();
+        assertEquals(List.of(), m.pagesPerPass(), "nothing is copied while the VM runs");
+        assertEquals(m.startedAtNanos(), m.pausedAtNanos());
+        assertTrue(m.stopAndCopyPages() > 100, "all memory in use is copied paused: " + m.stopAndCopyPages());
+        assertEquals(m.totalNanos(), m.downtimeNanos(), "cold: the VM is down for the whole migration");
     }
 
     private static int freePort() throws IOException {
