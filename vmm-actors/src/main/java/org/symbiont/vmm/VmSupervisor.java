@@ -1075,8 +1075,8 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
             if (p.event() instanceof VmEvent.DeviceTimer t) {
                 var ids = rearmed.getOrDefault(t.device(), Map.of()).get(p.deadline());
                 if (ids == null || ids.isEmpty()) {
-                    return end(VmReport.Reason.VMM_ERROR, null, "the snapshot lists a timer of device " + t.device() + " at "
-                            + p.deadline() + " ns that the restored device did not re-arm");
+                    return end(VmReport.Reason.CONFIG_ERROR, null, config.name() + ": cannot restore the snapshot: it lists a timer of device "
+                            + t.device() + " at " + p.deadline() + " ns that the restored device did not re-arm");
                 }
                 scheduleDeviceTimer(t.device(), ids.poll(), p.deadline());
             } else {
@@ -1086,8 +1086,8 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
         for (var device : rearmed.entrySet()) {
             for (var deadline : device.getValue().entrySet()) {
                 if (!deadline.getValue().isEmpty()) {
-                    return end(VmReport.Reason.VMM_ERROR, null, "the restored device " + device.getKey() + " re-armed a timer at "
-                            + deadline.getKey() + " ns that the snapshot does not list");
+                    return end(VmReport.Reason.CONFIG_ERROR, null, config.name() + ": cannot restore the snapshot: the restored device "
+                            + device.getKey() + " re-armed a timer at " + deadline.getKey() + " ns that the snapshot does not list");
                 }
             }
         }
