@@ -105,6 +105,8 @@ final class BenchCommand implements Callable<Integer> {
             if (guestMemory < 4 || guestMemory > 65536) throw new UserError("--guest-memory must be between 4 and 65536 MiB, got " + guestMemory);
             if (at != null && (at <= 0 || at >= 1)) throw new UserError("--at must be a fraction between 0 and 1, got " + at);
             Path qemu = noQemu ? null : findQemu();
+            if (noQemu) System.out.println("QEMU comparison SKIPPED (--no-qemu)");
+            else if (qemu == null) System.out.println("QEMU comparison SKIPPED: qemu-system-x86_64 not found (Debian package qemu-system-x86)");
             if (target.equals("snapshot")) SnapshotBenchmark.run(runs, qemu, streamN, guestMemory, at == null ? 0.4 : at);
             else MigrationBenchmark.run(runs, qemu, streamN, guestMemory, at == null ? 0.3 : at, sameJvm);
             return 0;

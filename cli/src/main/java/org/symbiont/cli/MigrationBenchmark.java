@@ -58,7 +58,6 @@ final class MigrationBenchmark {
         LiveMigration.Settings settings = LiveMigration.Settings.DEFAULT;
         System.out.printf(Locale.ROOT, "migration: LWK `%s` (arrays %.0f MiB) in %d MiB of RAM, migrated live at %.0f%% of the %d-iteration run;"
                 + " %d runs, medians (min–max).%n", guest.cmdline(NTIMES), guest.arraysMiB(), memoryMiB, at * 100, StreamGuest.REFERENCE_NTIMES, runs);
-        if (qemu == null) System.out.println("QEMU comparison SKIPPED: qemu-system-x86_64 not found (Debian package qemu-system-x86)");
         StreamGuest.Reference ref = guest.reference(qemu, dir);
         long atNanos = (long) (ref.virtualNanos() * at);
         System.out.printf(Locale.ROOT, "reference run (ntimes=%d; also the JIT's warm-up): Symbiont %.3f s of virtual time in %.1f s wall; QEMU %s s wall%n",

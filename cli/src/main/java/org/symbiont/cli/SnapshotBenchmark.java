@@ -33,7 +33,6 @@ final class SnapshotBenchmark {
         String cmdline = guest.cmdline(StreamGuest.REFERENCE_NTIMES);
         System.out.printf(Locale.ROOT, "snapshot: LWK `%s` (arrays %.0f MiB) in %d MiB of RAM, paused at %.0f%% of its run; %d runs, medians (min–max).%n",
                 cmdline, guest.arraysMiB(), memoryMiB, at * 100, runs);
-        if (qemu == null) System.out.println("QEMU comparison SKIPPED: qemu-system-x86_64 not found (Debian package qemu-system-x86)");
         StreamGuest.Reference ref = guest.reference(qemu, dir);
         long atNanos = (long) (ref.virtualNanos() * at);
         System.out.printf(Locale.ROOT, "reference run (also the JIT's warm-up): Symbiont %.3f s of virtual time in %.1f s wall; QEMU %s s wall%n",
