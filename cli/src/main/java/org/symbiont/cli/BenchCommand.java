@@ -32,12 +32,14 @@ import picocli.CommandLine.Parameters;
  * LWK's HPC workloads in wall time against QEMU and their native twins ({@link WorkloadBenchmark});
  * {@code symcalls}, the latency of calls from the VMM into the guest ({@link SymCallBenchmark});
  * {@code cluster}, a simulated cluster's speed and the cost of its time synchronization
- * ({@link ClusterBenchmark}).
+ * ({@link ClusterBenchmark}); {@code snapshot}, snapshot size and time ({@link SnapshotBenchmark}) and {@code
+ * migration}, live migration between cluster members ({@link MigrationBenchmark}), both for a 256 MiB guest
+ * running STREAM and side by side with QEMU.
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,
-        description = "Measure the CPU core in guest instructions per second (cpu), the exit round trip (exits), the LWK workloads' wall time (workloads), SymCall latency (symcalls), next to native execution and QEMU TCG where they apply, or a simulated cluster's speed and the cost of its time synchronization (cluster).")
+        description = "Measure the CPU core in guest instructions per second (cpu), the exit round trip (exits), the LWK workloads' wall time (workloads), SymCall latency (symcalls), next to native execution and QEMU TCG where they apply, a simulated cluster's speed and the cost of its time synchronization (cluster), or snapshot and live-migration size and time of a STREAM guest next to QEMU (snapshot, migration).")
 final class BenchCommand implements Callable<Integer> {
-    @Parameters(index = "0", description = "What to benchmark: cpu, exits, workloads, symcalls or cluster", defaultValue = "cpu")
+    @Parameters(index = "0", description = "What to benchmark: cpu, exits, workloads, symcalls, cluster, snapshot or migration", defaultValue = "cpu")
     String target;
 
     @Option(names = "--runs", description = "Measured runs per workload; the median is reported (default: ${DEFAULT-VALUE}).", defaultValue = "5")
@@ -61,6 +63,21 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--node-memory", description = "cluster: guest RAM per node (default: ${DEFAULT-VALUE}, the noise experiment's).", defaultValue = NoiseExperiment.NODE_MEMORY)
     String nodeMemory;
 
+    @Option(names = "--stream-n", description = "snapshot, migration: STREAM's n, three arrays of n doubles (default: ${DEFAULT-VALUE}, 183 MiB).", defaultValue = "8000000")
+    long streamN;
+
+    @Option(names = "--guest-memory", description = "snapshot, migration: guest RAM in MiB (default: ${DEFAULT-VALUE}).", defaultValue = "256")
+    int guestMemory;
+
+    @Option(names = "--at", description = "snapshot, migration: where to pause or migrate, as a fraction of the whole STREAM run (default: 0.4 for snapshot, 0.3 for migration).")
+    Double at;
+
+    @Option(names = "--same-jvm", description = "migration: both cluster members in this JVM instead of the receiver in a JVM of its own.")
+    boolean sameJvm;
+
+    @Option(names = "--receiver-seed", hidden = true)
+    String receiverSeed;
+
     private static final Pattern RESULT = Pattern.compile("RESULT workload=(\\w+) n=(\\d+) rounds=(\\d+) result=(\\d+)");
     private static final Pattern NATIVE = Pattern.compile("NATIVE workload=(\\w+) result=(\\d+) ns=(\\d+)");
 
@@ -75,10 +92,25 @@ final class BenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (!List.of("cpu", "exits", "workloads", "symcalls", "cluster").contains(target)) {
-            throw new UserError("unknown benchmark '" + target + "': use cpu, exits, workloads, symcalls or cluster");
+        if (target.equals(MigrationBenchmark.RECEIVER)) {
+            MigrationBenchmark.receive(receiverSeed, streamN, guestMemory);
+            return 0;
+        }
+        if (!List.of("cpu", "exits", "workloads", "symcalls", "cluster", "snapshot", "migration").contains(target)) {
+            throw new UserError("unknown benchmark '" + target + "': use cpu, exits, workloads, symcalls, cluster, snapshot or migration");
         }
         if (runs < 1 || runs > 100) throw new UserError("--runs must be between 1 and 100, got " + runs);
+        if (target.equals("snapshot") || target.equals("migration")) {
+            if (streamN < 1 || streamN > 100_000_000) throw new UserError("--stream-n must be between 1 and 100000000, got " + streamN);
+            if (guestMemory < 4 || guestMemory > 65536) throw new UserError("--guest-memory must be between 4 and 65536 MiB, got " + guestMemory);
+            if (at != null && (at <= 0 || at >= 1)) throw new UserError("--at must be a fraction between 0 and 1, got " + at);
+            Path qemu = noQemu ? null : findQemu();
+            if (noQemu) System.out.println("QEMU comparison SKIPPED (--no-qemu)");
+            else if (qemu == null) System.out.println("QEMU comparison SKIPPED: qemu-system-x86_64 not found (Debian package qemu-system-x86)");
+            if (target.equals("snapshot")) SnapshotBenchmark.run(runs, qemu, streamN, guestMemory, at == null ? 0.4 : at);
+            else MigrationBenchmark.run(runs, qemu, streamN, guestMemory, at == null ? 0.3 : at, sameJvm);
+            return 0;
+        }
         if (target.equals("exits")) {
             Path qemu = noQemu ? null : findQemu();
             if (qemu == null && !noQemu) System.out.println("QEMU comparison skipped: qemu-system-x86_64 not found (Debian package qemu-system-x86)");
