@@ -28,8 +28,8 @@ import org.symbiont.vmm.VmSupervisor;
  * Live migration of a guest running STREAM between two cluster members on loopback, side by side
  * with QEMU TCG in the same session. Symbiont: the sending member is this JVM, the receiving one
  * a second JVM ({@code bench migration-receiver}, driven over its standard input) unless {@code
- * --same-jvm}; the VM boots on the sender and is migrated with {@link LiveMigration.Settings#DEFAULT}
- * from a virtual time mid-run; once it runs on the receiver it is stopped there. QEMU: two
+ * --same-jvm}; the VM boots on the sender and is migrated live ({@link LiveMigration.Settings#LIVE}),
+ * then, for comparison, cold ({@link LiveMigration.Settings#COLD}: paused while everything is copied), from a virtual time mid-run; once it runs on the receiver it is stopped there. QEMU: two
  * processes, the destination with {@code -incoming tcp:127.0.0.1:PORT}, {@code migrate} from the
  * source's monitor at the same point of the guest's progress, figures from {@code info migrate}.
  */
@@ -55,7 +55,7 @@ final class MigrationBenchmark {
     static void run(int runs, Path qemu, long n, int memoryMiB, double at, boolean sameJvm) throws IOException, InterruptedException {
         StreamGuest guest = StreamGuest.create(n, memoryMiB);
         Path dir = Files.createTempDirectory("symbiont-migbench");
-        LiveMigration.Settings settings = LiveMigration.Settings.DEFAULT;
+        LiveMigration.Settings settings = LiveMigration.Settings.LIVE;
         System.out.printf(Locale.ROOT, "migration: LWK `%s` (arrays %.0f MiB) in %d MiB of RAM, migrated live at %.0f%% of the %d-iteration run;"
                 + " %d runs, medians (min–max).%n", guest.cmdline(NTIMES), guest.arraysMiB(), memoryMiB, at * 100, StreamGuest.REFERENCE_NTIMES, runs);
         StreamGuest.Reference ref = guest.reference(qemu, dir);
@@ -63,12 +63,12 @@ final class MigrationBenchmark {
         System.out.printf(Locale.ROOT, "reference run (ntimes=%d; also the JIT's warm-up): Symbiont %.3f s of virtual time in %.1f s wall; QEMU %s s wall%n",
                 StreamGuest.REFERENCE_NTIMES, ref.virtualNanos() / 1e9, ref.symbiontWallSeconds(),
                 Double.isNaN(ref.qemuWallSeconds()) ? "-" : String.format(Locale.ROOT, "%.2f", ref.qemuWallSeconds()));
-        System.out.printf(Locale.ROOT, "Symbiont settings: %s; cold migration: not measured (LiveMigration needs at least one pass while the VM runs).%n", settings);
+        System.out.printf(Locale.ROOT, "Symbiont settings: live %s, cold %s%n", settings, LiveMigration.Settings.COLD);
 
         int port = freePort();
         String seed = "127.0.0.1:" + port;
         ActorSystem<Void> source = SymbiontCluster.startMember("127.0.0.1", port, List.of(seed));
-        List<LiveMigration.Report> reports = new ArrayList<>();
+        List<LiveMigration.Report> reports = new ArrayList<>(), coldReports = new ArrayList<>();
         try (Receiver receiver = sameJvm ? inJvm(source, seed, guest) : childJvm(seed, n, memoryMiB)) {
             SymbiontCluster.awaitMembers(source, 2, Duration.ofSeconds(60));
             System.out.println("receiving member: " + (sameJvm ? "a second member in this JVM" : "a second JVM") + "; both on 127.0.0.1");
@@ -80,23 +80,17 @@ final class MigrationBenchmark {
                 String ended = receiver.stop(vm);
                 System.out.println("  run " + (k + 1) + ": " + outcome.migration().summary() + "; on the receiver: " + ended);
                 reports.add(outcome.migration());
+                String coldVm = "stream-cold-" + k;
+                receiver.accept(coldVm);
+                LiveMigration.Outcome cold = LiveMigration.migrate(source, guest.spec(coldVm, NTIMES, new CharBackends.Capture()), atNanos,
+                        LiveMigration.Settings.COLD, Duration.ofMinutes(10));
+                System.out.println("  cold run " + (k + 1) + ": " + cold.migration().summary() + "; on the receiver: " + receiver.stop(coldVm));
+                coldReports.add(cold.migration());
             }
         } finally {
             SymbiontCluster.stop(source);
         }
 
-        double[] total = new double[runs], down = new double[runs], mib = new double[runs], passes = new double[runs], first = new double[runs],
-                last = new double[runs], stop = new double[runs];
-        for (int k = 0; k < runs; k++) {
-            LiveMigration.Report r = reports.get(k);
-            total[k] = r.totalNanos() / 1e6;
-            down[k] = r.downtimeNanos() / 1e6;
-            mib[k] = r.bytesSent() / 1048576.0;
-            passes[k] = r.pagesPerPass().size();
-            first[k] = r.pagesPerPass().getFirst();
-            last[k] = r.pagesPerPass().getLast();
-            stop[k] = r.stopAndCopyPages();
-        }
 
         double[] qTotal = new double[runs], qDown = new double[runs], qMib = new double[runs], qPasses = new double[runs], qWall = new double[runs];
         if (qemu != null) {
@@ -125,14 +119,34 @@ final class MigrationBenchmark {
         System.out.println();
         System.out.println("| | total ms | downtime ms | MiB sent | passes while running | pages, first pass | pages, last pass | pages stop-and-copy |");
         System.out.println("|---|---:|---:|---:|---:|---:|---:|---:|");
-        System.out.printf(Locale.ROOT, "| Symbiont | %s | %s | %s | %s | %s | %s | %s |%n", StreamGuest.range(total, "%.0f"), StreamGuest.range(down, "%.0f"),
-                StreamGuest.range(mib, "%.1f"), StreamGuest.range(passes, "%.0f"), StreamGuest.range(first, "%.0f"), StreamGuest.range(last, "%.0f"),
-                StreamGuest.range(stop, "%.0f"));
+        System.out.println(row("Symbiont, live", reports));
+        System.out.println(row("Symbiont, cold", coldReports));
         if (qemu != null) {
             System.out.printf(Locale.ROOT, "| QEMU TCG | %s | %s | %s | %s (dirty syncs) | - | - | - |%n", StreamGuest.range(qTotal, "%.0f"),
                     StreamGuest.range(qDown, "%.0f"), StreamGuest.range(qMib, "%.1f"), StreamGuest.range(qPasses, "%.0f"));
             System.out.println("QEMU settings: " + String.join("; ", QEMU_SETTINGS) + " (the rest QEMU's defaults, downtime-limit 300 ms).");
         }
+    }
+
+    /** A table row: medians (min–max) over the runs' reports; passes none (cold) shows dashes. */
+    private static String row(String label, List<LiveMigration.Report> reports) {
+        int runs = reports.size();
+        double[] total = new double[runs], down = new double[runs], mib = new double[runs], passes = new double[runs], first = new double[runs],
+                last = new double[runs], stop = new double[runs];
+        for (int k = 0; k < runs; k++) {
+            LiveMigration.Report r = reports.get(k);
+            total[k] = r.totalNanos() / 1e6;
+            down[k] = r.downtimeNanos() / 1e6;
+            mib[k] = r.bytesSent() / 1048576.0;
+            passes[k] = r.pagesPerPass().size();
+            first[k] = r.pagesPerPass().isEmpty() ? 0 : r.pagesPerPass().getFirst();
+            last[k] = r.pagesPerPass().isEmpty() ? 0 : r.pagesPerPass().getLast();
+            stop[k] = r.stopAndCopyPages();
+        }
+        boolean cold = passes[0] == 0;
+        return String.format(Locale.ROOT, "| %s | %s | %s | %s | %s | %s | %s | %s |", label, StreamGuest.range(total, "%.0f"),
+                StreamGuest.range(down, "%.0f"), StreamGuest.range(mib, "%.1f"), StreamGuest.range(passes, "%.0f"),
+                cold ? "-" : StreamGuest.range(first, "%.0f"), cold ? "-" : StreamGuest.range(last, "%.0f"), StreamGuest.range(stop, "%.0f"));
     }
 
     /** What the source QEMU is told before it migrates: the link not throttled (Symbiont's is not), auto-converge so it ends. */
