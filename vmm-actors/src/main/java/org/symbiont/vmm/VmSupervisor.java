@@ -356,7 +356,7 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
                 cpus[k].pauseCycles = config.costs().pause();
                 cpus[k].cr8Exits = true; // the local APIC holds the task priority
             }
-            VcpuActor.Saved[] savedVcpus = snapshot == null ? new VcpuActor.Saved[n] : savedVcpus(snapshot, n);
+            VcpuActor.Saved[] savedVcpus = snapshot == null ? new VcpuActor.Saved[n] : savedVcpus(config.name(), snapshot, n);
             for (int k = 0; k < n; k++) {
                 // Parallel mode: a thread per vCPU; devices stay on the VM's thread with the supervisor.
                 DispatcherSelector d = parallel ? VmDispatchers.registerOwnThread(ctx.getSystem(), dispatcherId + ".vcpu" + k) : dispatcher;
@@ -956,7 +956,7 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
         throw in.malformed(at, "noise source", "is " + index + ", which names no noise source");
     }
 
-    private static VcpuActor.Saved[] savedVcpus(VmSnapshot snapshot, int n) {
+    private static VcpuActor.Saved[] savedVcpus(String vm, VmSnapshot snapshot, int n) {
         VcpuActor.Saved[] saved = new VcpuActor.Saved[n];
         try {
             for (int k = 0; k < n; k++) {
@@ -964,7 +964,7 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
                 saved[k] = VcpuActor.Saved.decode(name, snapshot.require(name));
             }
         } catch (SnapshotException e) {
-            throw new org.symbiont.vmm.config.VmConfigException("cannot restore the snapshot: " + e.getMessage());
+            throw new org.symbiont.vmm.config.VmConfigException(vm + ": cannot restore the snapshot: " + e.getMessage());
         }
         return saved;
     }

@@ -63,9 +63,6 @@ public final class MemoryImage {
         long ramPages = memory.size() / PAGE;
         MemorySegment host = memory.hostSegment();
         long hostPages = host.byteSize() / PAGE;
-        SectionWriter w = new SectionWriter();
-        w.i32(LAYOUT).i64(memory.size()).i64(memory.privateRegion().byteSize());
-
         SectionWriter runs = new SectionWriter();
         int runCount = 0;
         for (long p = 0; p < ramPages; ) {
@@ -77,21 +74,29 @@ public final class MemoryImage {
                 runCount++;
             }
         }
+        boolean[] included = new boolean[(int) hostPages];
+        long pages = 0, codePages = 0;
+        for (long p = 0; p < hostPages; p++) {
+            if (includePage.test(p)) {
+                included[(int) p] = true;
+                pages++;
+            }
+            if (memory.holdsCode(p * PAGE)) codePages++;
+        }
+        // Sized exactly, so that hundreds of MiB of pages are copied once, straight from guest memory.
+        long bytes = 4 + 8 + 8 + 4 + runs.size() + 8 + pages * (8 + PAGE) + 8 + codePages * 8;
+        if (bytes > SnapshotFormat.MAX_SECTION_BYTES) {
+            throw new IllegalStateException(pages + " pages of guest memory do not fit one snapshot section (at most 2 GiB)");
+        }
+        SectionWriter w = new SectionWriter((int) bytes);
+        w.i32(LAYOUT).i64(memory.size()).i64(memory.privateRegion().byteSize());
         w.i32(runCount);
         byte[] r = runs.toByteArray();
         w.bytes(r, 0, r.length);
-
-        long included = 0;
-        for (long p = 0; p < hostPages; p++) if (includePage.test(p)) included++;
-        w.i64(included);
-        byte[] page = new byte[PAGE];
+        w.i64(pages);
         for (long p = 0; p < hostPages; p++) {
-            if (!includePage.test(p)) continue;
-            MemorySegment.copy(host, ValueLayout.JAVA_BYTE, p * PAGE, page, 0, PAGE);
-            w.i64(p).bytes(page, 0, PAGE);
+            if (included[(int) p]) w.i64(p).bytes(host, p * PAGE, PAGE);
         }
-        long codePages = 0;
-        for (long p = 0; p < hostPages; p++) if (memory.holdsCode(p * PAGE)) codePages++;
         w.i64(codePages);
         for (long p = 0; p < hostPages; p++) if (memory.holdsCode(p * PAGE)) w.i64(p);
         return w.toByteArray();

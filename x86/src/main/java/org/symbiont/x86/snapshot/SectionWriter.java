@@ -1,14 +1,39 @@
 package org.symbiont.x86.snapshot;
 
-import java.io.ByteArrayOutputStream;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 
-/** Builds a section body with explicit little-endian encoding (the layout {@link SectionReader} reads). */
+/**
+ * Builds a section body with explicit little-endian encoding (the layout {@link SectionReader}
+ * reads). A writer sized for its body up front ({@link #SectionWriter(int)}, guest memory's
+ * hundreds of MiB) neither grows nor copies it again in {@link #toByteArray}.
+ */
 public final class SectionWriter {
-    private final ByteArrayOutputStream out = new ByteArrayOutputStream();
+    private byte[] buffer;
+    private int size;
+
+    public SectionWriter() {
+        this(64);
+    }
+
+    /** A writer expecting about {@code expectedBytes}. */
+    public SectionWriter(int expectedBytes) {
+        buffer = new byte[Math.max(16, expectedBytes)];
+    }
+
+    private void ensure(int more) {
+        if (size + more <= buffer.length) return;
+        if ((long) size + more > SnapshotFormat.MAX_SECTION_BYTES) {
+            throw new IllegalStateException("a section body of more than " + SnapshotFormat.MAX_SECTION_BYTES + " bytes");
+        }
+        buffer = Arrays.copyOf(buffer, (int) Math.min(SnapshotFormat.MAX_SECTION_BYTES, Math.max((long) size + more, 2L * buffer.length)));
+    }
 
     public SectionWriter u8(int v) {
-        out.write(v);
+        ensure(1);
+        buffer[size++] = (byte) v;
         return this;
     }
 
@@ -17,18 +42,21 @@ public final class SectionWriter {
     }
 
     public SectionWriter u16(int v) {
-        out.write(v);
-        out.write(v >>> 8);
+        ensure(2);
+        buffer[size++] = (byte) v;
+        buffer[size++] = (byte) (v >>> 8);
         return this;
     }
 
     public SectionWriter i32(int v) {
-        for (int shift = 0; shift < 32; shift += 8) out.write(v >>> shift);
+        ensure(4);
+        for (int shift = 0; shift < 32; shift += 8) buffer[size++] = (byte) (v >>> shift);
         return this;
     }
 
     public SectionWriter i64(long v) {
-        for (int shift = 0; shift < 64; shift += 8) out.write((int) (v >>> shift));
+        ensure(8);
+        for (int shift = 0; shift < 64; shift += 8) buffer[size++] = (byte) (v >>> shift);
         return this;
     }
 
@@ -43,7 +71,18 @@ public final class SectionWriter {
     }
 
     public SectionWriter bytes(byte[] b, int offset, int length) {
-        out.write(b, offset, length);
+        java.util.Objects.checkFromIndexSize(offset, length, b.length);
+        ensure(length);
+        System.arraycopy(b, offset, buffer, size, length);
+        size += length;
+        return this;
+    }
+
+    /** {@code length} bytes of {@code source} from {@code offset} (guest memory, copied once). */
+    public SectionWriter bytes(MemorySegment source, long offset, int length) {
+        ensure(length);
+        MemorySegment.copy(source, ValueLayout.JAVA_BYTE, offset, buffer, size, length);
+        size += length;
         return this;
     }
 
@@ -56,10 +95,11 @@ public final class SectionWriter {
     }
 
     public int size() {
-        return out.size();
+        return size;
     }
 
+    /** The body written; the writer's own array when it was sized exactly. */
     public byte[] toByteArray() {
-        return out.toByteArray();
+        return size == buffer.length ? buffer : Arrays.copyOf(buffer, size);
     }
 }
