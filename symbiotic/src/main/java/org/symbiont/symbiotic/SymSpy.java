@@ -43,6 +43,12 @@ public final class SymSpy {
         local[vcpu] = gpa;
     }
 
+    /** A restored VM's pages, named before it was saved (their contents came back with its memory). */
+    synchronized void restore(long globalPage, long[] localPages) {
+        global = globalPage;
+        System.arraycopy(localPages, 0, local, 0, local.length);
+    }
+
     private void clear(long gpa) {
         memory.write(gpa, new byte[PAGE_SIZE]);
     }

@@ -8,6 +8,9 @@ import org.symbiont.devices.MsrDevice.MsrAccessRefused;
 import org.symbiont.vmm.Extensions;
 import org.symbiont.vmm.SymCallResult;
 import org.symbiont.vmm.VmHandle;
+import org.symbiont.x86.snapshot.SectionReader;
+import org.symbiont.x86.snapshot.SectionWriter;
+import org.symbiont.x86.snapshot.SnapshotException;
 
 /**
  * Palacios' symbiotic interfaces for one VM, installed as {@link Extensions}: discovery by CPUID
@@ -38,7 +41,7 @@ public final class Symbiotic {
     /** Adds the hooks to {@code extensions} (of one VM) and returns the VMM side of that VM's interfaces. */
     public static Symbiotic install(Extensions extensions) {
         Symbiotic s = new Symbiotic();
-        extensions.onStart(s::start).cpuid(s::cpuid);
+        extensions.onStart(s::start).cpuid(s::cpuid).state("symbiotic", s.new SavedState());
         extensions.msr(SYMSPY_GLOBAL_MSR, s.new SymSpyGlobal());
         extensions.msr(SYMSPY_LOCAL_MSR, s.new SymSpyLocal());
         for (int k = 0; k < REGISTRATION.length; k++) extensions.msr(REGISTRATION[k], s.new Registration(k));
@@ -116,6 +119,48 @@ public final class Symbiotic {
         long gpa = value & ~0xFFFL;
         if (!vm.isRam(gpa)) throw new MsrAccessRefused(String.format("MSR %#x: %#x is not a RAM page", msr, value));
         return gpa;
+    }
+
+    /**
+     * What a VM snapshot keeps of the interfaces: the SymSpy pages the guest named and each
+     * vCPU's SymCall registration (what the guest wrote in the pages is in its memory).
+     */
+    private final class SavedState implements Extensions.StateHook {
+        @Override
+        public byte[] save() {
+            synchronized (Symbiotic.this) {
+                SectionWriter out = new SectionWriter().i32(registration.length).i64(spy.globalPage());
+                for (int k = 0; k < registration.length; k++) out.i64(spy.localPage(k)).i64s(registration[k]);
+                return out.toByteArray();
+            }
+        }
+
+        @Override
+        public void restore(byte[] body) throws SnapshotException {
+            SectionReader in = new SectionReader("ext.symbiotic", body);
+            int vcpus = registration.length;
+            in.i32In(vcpus, vcpus, "vCPU count");
+            long global = namedPage(in, "SymSpy global page");
+            long[] local = new long[vcpus];
+            long[][] entries = new long[vcpus][REGISTRATION.length];
+            for (int k = 0; k < vcpus; k++) {
+                local[k] = namedPage(in, "SymSpy local page");
+                in.i64s(entries[k], "SymCall registration");
+            }
+            in.end();
+            synchronized (Symbiotic.this) {
+                spy.restore(global, local);
+                for (int k = 0; k < vcpus; k++) registration[k] = entries[k];
+            }
+        }
+
+        /** A page the guest named: 0 (none) or a RAM page. */
+        private long namedPage(SectionReader in, String field) throws SnapshotException {
+            int at = in.position();
+            long gpa = in.i64(field);
+            if (gpa != 0 && ((gpa & 0xFFF) != 0 || !vm.isRam(gpa))) throw in.malformed(at, field, String.format("is %#x, not a RAM page", gpa));
+            return gpa;
+        }
     }
 
     private final class SymSpyGlobal implements Extensions.MsrHook {

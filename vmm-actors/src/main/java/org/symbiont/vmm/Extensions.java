@@ -2,10 +2,12 @@ package org.symbiont.vmm;
 
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletionStage;
 import org.symbiont.devices.MsrDevice.MsrAccessRefused;
+import org.symbiont.x86.snapshot.SnapshotException;
 
 /**
  * VMM extensions a VM is created with: hypercall handlers by number (VMCALL/VMMCALL with the
@@ -53,6 +55,17 @@ public final class Extensions {
         CompletionStage<SymCallResult> memLookup(int vcpu, long vaddr, long pte);
     }
 
+    /**
+     * State a hook keeps beyond the machine (registrations the guest made through MSRs, pages it
+     * named), saved in a VM snapshot as section {@code ext.<name>} and put back, after the
+     * machine's, when the VM is restored; a malformed body is a {@link SnapshotException}.
+     */
+    public interface StateHook {
+        byte[] save();
+
+        void restore(byte[] body) throws SnapshotException;
+    }
+
     /** A guest swap area: the type field of its swap entries, its first disk sector, and its slots. */
     public record SwapArea(long type, long firstSector, long pages) {}
 
@@ -61,6 +74,7 @@ public final class Extensions {
     private final List<CpuidHook> cpuidHooks = new ArrayList<>();
     private final Map<Integer, MsrHook> msrs = new HashMap<>();
     private final List<StartHook> startHooks = new ArrayList<>();
+    private final Map<String, StateHook> states = new LinkedHashMap<>();
 
     public static Extensions none() {
         return new Extensions();
@@ -93,6 +107,16 @@ public final class Extensions {
 
     SwapGuest swapGuest() {
         return swapGuest;
+    }
+
+    public Extensions state(String name, StateHook hook) {
+        if (states.putIfAbsent(name, hook) != null) throw new IllegalArgumentException("state " + name + " already has a hook");
+        return this;
+    }
+
+    /** The state hooks by name, in the order added. */
+    Map<String, StateHook> states() {
+        return states;
     }
 
     public Extensions onStart(StartHook hook) {

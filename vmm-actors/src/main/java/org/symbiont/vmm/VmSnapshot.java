@@ -37,6 +37,8 @@ public record VmSnapshot(List<SnapshotFormat.Section> sections) {
     static final String CONFIG = "vm.config";
     /** The supervisor's section: virtual time, scheduling, timers, faults, the devices' clocks. */
     static final String SUPERVISOR = "vm";
+    /** Sections of the VM's extensions' state ({@link Extensions.StateHook}) are named this and the extension. */
+    static final String EXTENSION = "ext.";
 
     public VmSnapshot {
         sections = List.copyOf(sections);
@@ -85,7 +87,7 @@ public record VmSnapshot(List<SnapshotFormat.Section> sections) {
     private static boolean known(String name) {
         return name.equals(CONFIG) || name.equals(SUPERVISOR) || name.equals(MemoryImage.SECTION) || name.equals(MemoryImage.DELTA_SECTION)
                 || name.startsWith("cpu.")
-                || name.startsWith("vcpu.") || name.startsWith("device.") || name.startsWith("paging.");
+                || name.startsWith("vcpu.") || name.startsWith("device.") || name.startsWith("paging.") || name.startsWith(EXTENSION);
     }
 
     /** The body of section {@code name}, or null. */

@@ -781,7 +781,6 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
     private Behavior<Command> takeSnapshot(TakeSnapshot m) {
         String refused = parallel ? "a VM in parallel mode cannot be saved: its vCPUs never stop together at one virtual time"
                 : node != null ? "a cluster node is saved with its cluster, not on its own"
-                : config.symbiotic().enabled() ? "the state of the symbiotic interfaces (SymSpy, SymCall, SwapBypass) is not saved yet"
                 : stopping ? "the VM is ending"
                 : !paused ? "the VM is not paused: pause it first"
                 : snapshotRequester != null ? "a snapshot is already being taken"
@@ -846,7 +845,20 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
         sections.add(memoryDelta ? new SnapshotFormat.Section(MemoryImage.DELTA_SECTION, MemoryImage.captureDelta(memory, preCopy::changed))
                 : new SnapshotFormat.Section(MemoryImage.SECTION, MemoryImage.capture(memory)));
         if (nested != null) sections.add(new SnapshotFormat.Section(NestedPager.SECTION, nested.saveState()));
+        spec.extensions().states().forEach((name, hook) -> sections.add(new SnapshotFormat.Section(VmSnapshot.EXTENSION + name, hook.save())));
         return new VmSnapshot(sections);
+    }
+
+    /** What the VM's extensions keep (the symbiotic interfaces' registrations): the same extensions as when it was saved. */
+    private void restoreExtensions(VmSnapshot snapshot) throws SnapshotException {
+        var states = spec.extensions().states();
+        for (SnapshotFormat.Section s : snapshot.sections()) {
+            if (s.name().startsWith(VmSnapshot.EXTENSION) && !states.containsKey(s.name().substring(VmSnapshot.EXTENSION.length()))) {
+                throw new SnapshotException("the snapshot holds the state of extension '" + s.name().substring(VmSnapshot.EXTENSION.length())
+                        + "', which this VM does not have");
+            }
+        }
+        for (var e : states.entrySet()) e.getValue().restore(snapshot.require(VmSnapshot.EXTENSION + e.getKey()));
     }
 
     /** Guest memory from a snapshot: whole, or a delta over the pages an incoming migration stored. */
@@ -993,6 +1005,7 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
                 h.context().restoring = false;
                 h.observer().restored(h.model());
             }
+            restoreExtensions(snapshot);
             restoring = true;
             getContext().getSelf().tell(new FinishRestore(events));
         } catch (SnapshotException e) {
