@@ -25,7 +25,8 @@ import picocli.CommandLine.Option;
         description = "Boot a Multiboot kernel in a VM, as qemu-system-x86_64 -kernel does.",
         footer = {"", "Exit status:",
                 "  odd  the guest's isa-debug-exit status, (value << 1) | 1",
-                "  0    the guest powered off, or the run was stopped",
+                "  0    the guest powered off, or the run was stopped, or (--migrate-to) the VM moved",
+                "       (a VM that could not move runs on here, and its end gives the status)",
                 "  2    a usage or configuration error",
                 "  " + RunCommand.VMM_ERROR + "  an error inside the VMM (a report follows on standard error)",
                 "  " + RunCommand.TIMEOUT + "  --timeout ran out",
@@ -85,8 +86,13 @@ final class RunCommand implements Callable<Integer> {
         try {
             SymbiontCluster.awaitMembers(member, 2, Duration.ofSeconds(60));
             LiveMigration.Outcome outcome = LiveMigration.migrate(member, spec, at, settings, limit(timeout));
-            if (!quiet) System.err.println("symbiont: " + outcome.migration().summary());
-            return 0;
+            if (outcome.failure() == null) {
+                if (!quiet) System.err.println("symbiont: " + outcome.migration().summary());
+                return 0;
+            }
+            // As QEMU's source does, the VM ran on here: its end is this command's.
+            System.err.println("symbiont: " + spec.config().name() + " did not move: " + outcome.failure() + "; it ran on here");
+            return conclude(outcome.source(), timeout != null, quiet);
         } catch (IllegalStateException e) {
             System.err.println("symbiont: " + spec.config().name() + ": " + e.getMessage());
             return 1;

@@ -75,8 +75,12 @@ public final class LiveMigration {
         }
     }
 
-    /** The migration and the report of the VM on the sending member (stopped once it moved, unless it ended first). */
-    public record Outcome(Report migration, VmReport source) {}
+    /**
+     * How a migration went: its report, or (null and) why it failed; and the report of the VM on
+     * the sending member — stopped once it moved, or, when the migration failed, however it ended
+     * after running on there (as QEMU's source resumes: a failed migration loses nothing).
+     */
+    public record Outcome(Report migration, String failure, VmReport source) {}
 
     /** Under this key a member accepting VM {@code vm} is found. */
     static ServiceKey<TargetCommand> targetKey(String vm) {
@@ -181,18 +185,17 @@ public final class LiveMigration {
     /**
      * Runs {@code spec} on this member from power-on and, at the first scheduling-round boundary
      * at or after {@code atNanos} of virtual time, migrates it live to the member that
-     * {@link #accept accepts} it (waited for up to {@code timeout}). Returns once the VM runs on
-     * the receiving member, with the migration's report; {@link IllegalStateException} when the
-     * VM ended before, or the receiver refused it (the VM then stops here with a report).
+     * {@link #accept accepts} it. Returns once the VM runs on the receiving member (and was
+     * stopped here), or, when it could not move (it ended first, the receiver refused its state
+     * or went away), once it ended here; {@link IllegalStateException} when that took longer than
+     * {@code timeout}.
      */
     public static Outcome migrate(ActorSystem<?> member, VmSpec spec, long atNanos, Settings settings, Duration timeout) {
-        CompletableFuture<Report> migration = new CompletableFuture<>();
-        CompletableFuture<VmReport> sourceReport = new CompletableFuture<>();
-        member.systemActorOf(Behaviors.<SourceCommand>setup(ctx -> new Source(ctx, spec, atNanos, settings, migration, sourceReport).start()),
+        CompletableFuture<Outcome> outcome = new CompletableFuture<>();
+        member.systemActorOf(Behaviors.<SourceCommand>setup(ctx -> new Source(ctx, spec, atNanos, settings, outcome).start()),
                 "migration-source-" + spec.config().name(), Props.empty());
         try {
-            Report r = migration.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
-            return new Outcome(r, sourceReport.get(timeout.toNanos(), TimeUnit.NANOSECONDS));
+            return outcome.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
         } catch (java.util.concurrent.ExecutionException e) {
             throw new IllegalStateException(e.getCause().getMessage(), e.getCause());
         } catch (java.util.concurrent.TimeoutException e) {
@@ -217,14 +220,18 @@ public final class LiveMigration {
 
     private record SourceVmEnded(VmReport report) implements SourceInternal {}
 
+    private record TargetGone() implements SourceInternal {}
+
     /** The sending side: runs the VM, then copies it over and stops it. */
     private static final class Source {
         private final ActorContext<SourceCommand> ctx;
         private final VmSpec spec;
         private final long atNanos;
         private final Settings settings;
-        private final CompletableFuture<Report> result;
-        private final CompletableFuture<VmReport> sourceReport;
+        private final CompletableFuture<Outcome> outcome;
+        /** The migration's report once the VM runs on the receiver, or why it could not move. */
+        private Report moved;
+        private String failure;
         private final ActorRef<VmSupervisor.Command> vm;
         private final ActorRef<VmSupervisor.DirtyPages> copied;
         private ActorRef<TargetCommand> target;
@@ -235,14 +242,12 @@ public final class LiveMigration {
         private int inFlight;
         private boolean requesting, stopping, paused, saving;
 
-        Source(ActorContext<SourceCommand> ctx, VmSpec spec, long atNanos, Settings settings, CompletableFuture<Report> result,
-               CompletableFuture<VmReport> sourceReport) {
+        Source(ActorContext<SourceCommand> ctx, VmSpec spec, long atNanos, Settings settings, CompletableFuture<Outcome> outcome) {
             this.ctx = ctx;
             this.spec = spec;
             this.atNanos = atNanos;
             this.settings = settings;
-            this.result = result;
-            this.sourceReport = sourceReport;
+            this.outcome = outcome;
             String dispatcherId = "symbiont.migrating." + spec.config().name();
             this.vm = ctx.spawn(VmSupervisor.create(spec, dispatcherId, new NetworkLinks(), null, null,
                     ctx.messageAdapter(VmReport.class, SourceVmEnded::new)), "vm", VmDispatchers.register(ctx.getSystem(), dispatcherId));
@@ -264,6 +269,7 @@ public final class LiveMigration {
                         var targets = m.listing().getServiceInstances(targetKey(spec.config().name()));
                         if (target == null && !targets.isEmpty()) {
                             target = targets.iterator().next();
+                            ctx.watchWith(target, new TargetGone());
                             if (settings.maxPasses() == 0) {
                                 // Cold: the VM stays paused and all of its memory is copied in one pass.
                                 stopping = paused = true;
@@ -292,20 +298,17 @@ public final class LiveMigration {
                     .onMessage(Saved.class, this::saved)
                     .onMessage(Running.class, m -> {
                         long now = System.nanoTime();
-                        if (m.error() != null) {
-                            vm.tell(new VmSupervisor.Stop("the migration failed: " + m.error()));
-                            result.completeExceptionally(new IllegalStateException(m.error()));
-                            return Behaviors.same();
-                        }
-                        result.complete(new Report(spec.config().name(), m.member(), startedAtNanos, pausedAtNanos,
-                                List.copyOf(pagesPerPass), stopAndCopyPages, bytes, now - startedWall, now - pausedWall));
+                        if (m.error() != null) return failed("the receiving member could not run it: " + m.error());
+                        moved = new Report(spec.config().name(), m.member(), startedAtNanos, pausedAtNanos,
+                                List.copyOf(pagesPerPass), stopAndCopyPages, bytes, now - startedWall, now - pausedWall);
                         vm.tell(new VmSupervisor.Stop("migrated to " + m.member()));
                         return Behaviors.same();
                     })
+                    .onMessage(TargetGone.class, m -> moved != null ? Behaviors.same() : failed("the receiving member went away"))
                     .onMessage(SourceVmEnded.class, m -> {
-                        sourceReport.complete(m.report());
-                        result.completeExceptionally(new IllegalStateException(spec.config().name() + " ended ("
-                                + m.report().reason() + ") before it had moved: " + m.report().message()));
+                        String why = moved != null ? null : failure != null ? failure
+                                : "it ended (" + m.report().reason() + ") before it had moved: " + m.report().message();
+                        outcome.complete(new Outcome(moved, why, m.report()));
                         return Behaviors.stopped();
                     })
                     .build();
@@ -313,13 +316,14 @@ public final class LiveMigration {
 
         /** One batch at a time from the VM, while fewer than the window are unacknowledged. */
         private void requestPages() {
-            if (requesting || saving || (stopping && !paused) || inFlight >= settings.batchesInFlight() || target == null) return;
+            if (requesting || saving || failure != null || (stopping && !paused) || inFlight >= settings.batchesInFlight() || target == null) return;
             requesting = true;
             vm.tell(new VmSupervisor.CopyDirtyPages(settings.pagesPerBatch(), copied));
         }
 
         private Behavior<SourceCommand> copied(Copied m) {
             requesting = false;
+            if (failure != null) return Behaviors.same();
             VmSupervisor.DirtyPages p = m.pages();
             if (p.pages().length > 0) {
                 target.tell(new Pages(p.pages(), p.contents(), ctx.getSelf()));
@@ -349,12 +353,17 @@ public final class LiveMigration {
             return Behaviors.same();
         }
 
-        private Behavior<SourceCommand> saved(Saved m) {
-            if (m.taken().snapshot() == null) {
-                vm.tell(new VmSupervisor.Stop("the migration failed: " + m.taken().refused()));
-                result.completeExceptionally(new IllegalStateException(m.taken().refused()));
-                return Behaviors.same();
+        /** The VM cannot move: it runs on here (resumed if it was paused for the copy), and the outcome says why. */
+        private Behavior<SourceCommand> failed(String why) {
+            if (failure == null) {
+                failure = why;
+                vm.tell(new VmSupervisor.Resume());
             }
+            return Behaviors.same();
+        }
+
+        private Behavior<SourceCommand> saved(Saved m) {
+            if (m.taken().snapshot() == null) return failed(m.taken().refused());
             target.tell(new Complete(m.taken().snapshot().toBytes(), ctx.getSelf()));
             return Behaviors.same();
         }

@@ -63,6 +63,7 @@ class LiveMigrationTest {
     }
 
     private static void assertUnmovedOutput(Moved m) {
+        assertNull(m.outcome().failure());
         assertEquals(VmReport.Reason.STOPPED, m.outcome().source().reason());
         assertTrue(m.outcome().source().message().contains("migrated to"), m.outcome().source().message());
         assertEquals(VmReport.Reason.GUEST_EXIT, m.end().reason(), m.end()::message);
@@ -94,6 +95,36 @@ class LiveMigrationTest {
         assertEquals(m.startedAtNanos(), m.pausedAtNanos());
         assertTrue(m.stopAndCopyPages() > 100, "all memory in use is copied paused: " + m.stopAndCopyPages());
         assertEquals(m.totalNanos(), m.downtimeNanos(), "cold: the VM is down for the whole migration");
+    }
+
+    @Test
+    void aVmTheReceiverRefusesRunsOnWhereItWasAndLosesNothing() throws Exception {
+        Path kernel = dir.resolve("lwk-refused.bin");
+        Files.write(kernel, GuestImages.lwk());
+        VmConfig config = config(kernel, "sieve n=1000000");
+        CharBackends.Capture unmoved = new CharBackends.Capture();
+        VmReport whole = Vms.run(VmSpec.prepare(config, Extensions.none(), unmoved), null, Duration.ofMinutes(2));
+        int port = freePort();
+        ActorSystem<Void> source = SymbiontCluster.startMember("127.0.0.1", port, List.of("127.0.0.1:" + port));
+        ActorSystem<Void> receiver = SymbiontCluster.startMember("127.0.0.1", 0, List.of("127.0.0.1:" + port));
+        try {
+            SymbiontCluster.awaitMembers(source, 2, Duration.ofSeconds(60));
+            // The receiver was started with another command line: it refuses the state.
+            CompletableFuture<VmReport> refused = LiveMigration.accept(receiver,
+                    VmSpec.prepare(config(kernel, "sieve n=2000000"), Extensions.none(), new CharBackends.Capture()));
+            CharBackends.Capture here = new CharBackends.Capture();
+            LiveMigration.Outcome outcome = LiveMigration.migrate(source, VmSpec.prepare(config, Extensions.none(), here),
+                    whole.virtualNanos() / 2, LiveMigration.Settings.LIVE, Duration.ofMinutes(2));
+            assertNull(outcome.migration());
+            assertTrue(outcome.failure().contains("kernel.append = sieve n=1000000"), outcome.failure());
+            assertEquals(VmReport.Reason.CONFIG_ERROR, refused.get(1, TimeUnit.MINUTES).reason());
+            assertEquals(VmReport.Reason.GUEST_EXIT, outcome.source().reason(), outcome.source()::message);
+            assertEquals(unmoved.text(), here.text(), "the VM ran on to its end where it was");
+            assertEquals(whole.virtualNanos(), outcome.source().virtualNanos());
+        } finally {
+            SymbiontCluster.stop(receiver);
+            SymbiontCluster.stop(source);
+        }
     }
 
     private static int freePort() throws IOException {
