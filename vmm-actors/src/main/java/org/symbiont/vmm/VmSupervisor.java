@@ -465,7 +465,7 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
                 .onMessage(TakeSnapshot.class, this::takeSnapshot)
                 .onMessage(CopyDirtyPages.class, m -> {
                     copyRequests.add(m);
-                    if (!roundActive && !settling) copyPages();
+                    if (betweenRounds()) serveBetweenRounds();
                     return this;
                 })
                 .onMessage(IncomingPages.class, this::storeIncomingPages)
@@ -503,8 +503,7 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
                 .onMessage(InterruptPosted.class, m -> parallel ? wake(m.vcpu()) : this)
                 .onMessage(RoundBoundary.class, m -> {
                     settling = false;
-                    copyPages();
-                    if (snapshotRequester != null && savedVcpus == null) saveVcpus();
+                    serveBetweenRounds();
                     schedule();
                     return this;
                 })
@@ -791,9 +790,21 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
         }
         snapshotRequester = m.replyTo();
         memoryDelta = m.memoryDelta();
-        // Otherwise the round in progress ends first (RoundBoundary), and the VM stays paused after it.
-        if (!roundActive && !settling && resetsPending == 0) saveVcpus();
+        // Taken at a round boundary once the VM's thread has settled (what a power-on or the last
+        // round sent the devices is in); a round in progress ends first, and the VM stays paused.
+        if (betweenRounds()) settleThen(new RoundBoundary());
         return this;
+    }
+
+    /** No round runs, none is settling, no reset is under way: nothing is in flight. */
+    private boolean betweenRounds() {
+        return !roundActive && !settling && resetsPending == 0;
+    }
+
+    /** What waits for a moment with nothing in flight: live migration's page requests, a snapshot. */
+    private void serveBetweenRounds() {
+        copyPages();
+        if (snapshotRequester != null && savedVcpus == null) saveVcpus();
     }
 
     /** Between rounds, nothing in flight: each vCPU saves its own state (on its own thread in parallel mode). */
@@ -1290,7 +1301,8 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
             stuck[k] = false;
         }
         powerOn();
-        schedule();
+        // The first round starts once what power-on sent the devices is in.
+        settleThen(new RoundBoundary());
     }
 
     private Behavior<Command> end(VmReport.Reason reason, Integer status, String message) {
