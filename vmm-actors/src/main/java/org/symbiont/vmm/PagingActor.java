@@ -7,6 +7,7 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.symbiont.vmm.config.VmConfig;
 import org.symbiont.x86.Cpu;
 import org.symbiont.x86.Exit;
+import org.symbiont.x86.memory.PhysicalMemory;
 import org.symbiont.x86.mmu.NestedPager;
 import org.symbiont.x86.mmu.PagingCosts;
 import org.symbiont.x86.mmu.PagingMode;
@@ -32,24 +33,36 @@ public final class PagingActor {
     private record Looked(Handle h, long page, SymCallResult result) implements Command {}
 
     /**
-     * Sets the paging method on every vCPU's MMU and returns the actor that serves its exits;
-     * {@code nested} is the VM's nested table (nested paging, or null), {@code swapBypass}
-     * (shadow paging, or null) serves shadow faults on guest swap entries.
+     * A VM's pagers: the nested table (nested paging), or one shadow pager per vCPU (shadow
+     * paging); neither under native paging.
      */
-    public static Behavior<Command> create(VmConfig.Paging paging, VmConfig.CostModel costs, List<Cpu> cpus, NestedPager nested,
-                                           SwapBypass swapBypass) {
+    public record Pagers(NestedPager nested, ShadowPager[] shadows) {}
+
+    /** Sets the paging method and costs on every vCPU's MMU and attaches the VM's pagers to them. */
+    public static Pagers virtualize(VmConfig.Paging paging, VmConfig.CostModel costs, List<Cpu> cpus, PhysicalMemory memory) {
         PagingCosts mmuCosts = new PagingCosts(costs.walkReference(), costs.tlbFlush());
-        ShadowPager[] shadows = new ShadowPager[cpus.size()];
+        NestedPager nested = paging.mode() == PagingMode.NESTED ? new NestedPager(memory) : null;
+        ShadowPager[] shadows = paging.mode() == PagingMode.SHADOW ? new ShadowPager[cpus.size()] : null;
         for (int k = 0; k < cpus.size(); k++) {
             Cpu cpu = cpus.get(k);
             cpu.mmu.configure(paging.mode(), paging.strategy(), mmuCosts);
-            if (paging.mode() == PagingMode.SHADOW) {
+            if (shadows != null) {
                 shadows[k] = new ShadowPager(cpu, paging.strategy());
                 cpu.mmu.attach(shadows[k]);
             } else if (nested != null) {
                 cpu.mmu.attach(nested);
             }
         }
+        return new Pagers(nested, shadows);
+    }
+
+    /**
+     * The actor that serves the paging exits of {@code cpus} with {@code pagers}; {@code
+     * swapBypass} (shadow paging, or null) serves shadow faults on guest swap entries.
+     */
+    public static Behavior<Command> create(Pagers pagers, List<Cpu> cpus, SwapBypass swapBypass) {
+        NestedPager nested = pagers.nested();
+        ShadowPager[] shadows = pagers.shadows();
         if (swapBypass != null) swapBypass.attach(shadows);
         return Behaviors.setup(ctx -> Behaviors.receive(Command.class)
                 .onMessage(Handle.class, h -> {

@@ -217,8 +217,8 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
     private final Platform platform;
     /** The VM's virtual paging (shadow or nested); it also sets the paging costs of every vCPU. */
     private final ActorRef<PagingActor.Command> paging;
-    /** Nested paging's second-stage table, or null. */
-    private final NestedPager nested;
+    /** The nested table or the vCPUs' shadow pagers (see {@link PagingActor.Pagers}). */
+    private final PagingActor.Pagers pagers;
     /** SwapBypass (symbiotic.swapbypass), or null. */
     private final SwapBypass swapBypass;
     private final TimerQueue<VmEvent> timers = new TimerQueue<>();
@@ -366,9 +366,8 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
             }
             this.platform = new Platform(ctx, config, services(ctx), dispatcher, vcpus, links, node);
             this.swapBypass = config.symbiotic().swapBypass() ? new SwapBypass(spec.extensions().swapGuest(), memory) : null;
-            this.nested = config.paging().mode() == PagingMode.NESTED ? new NestedPager(memory) : null;
-            this.paging = ctx.spawn(PagingActor.create(config.paging(), config.costs(), List.of(cpus), nested, swapBypass),
-                    "paging", dispatcher);
+            this.pagers = PagingActor.virtualize(config.paging(), config.costs(), List.of(cpus), memory);
+            this.paging = ctx.spawn(PagingActor.create(pagers, List.of(cpus), swapBypass), "paging", dispatcher);
             spec.extensions().started(handle(ctx));
             this.faults = new FaultInjector(config, timers, tscHz, vcpus, platform, memory, () -> roundStart, this::scheduleNoise);
             if (config.faults().stream().anyMatch(f -> f instanceof org.symbiont.vmm.config.Fault.CorruptFrame)) {
@@ -855,7 +854,7 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
         }
         sections.add(memoryDelta ? new SnapshotFormat.Section(MemoryImage.DELTA_SECTION, MemoryImage.captureDelta(memory, preCopy::changed))
                 : new SnapshotFormat.Section(MemoryImage.SECTION, MemoryImage.capture(memory)));
-        if (nested != null) sections.add(new SnapshotFormat.Section(NestedPager.SECTION, nested.saveState()));
+        if (pagers.nested() != null) sections.add(new SnapshotFormat.Section(NestedPager.SECTION, pagers.nested().saveState()));
         spec.extensions().states().forEach((name, hook) -> sections.add(new SnapshotFormat.Section(VmSnapshot.EXTENSION + name, hook.save())));
         return new VmSnapshot(sections);
     }
@@ -1003,7 +1002,7 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
             VmSnapshot.checkMachine(snapshot.require(VmSnapshot.CONFIG), VmSnapshot.machineOf(spec));
             // Memory before the cores: their TLBs and decoded blocks are checked against it.
             restoreMemory(snapshot);
-            if (nested != null) nested.restoreState(snapshot.require(NestedPager.SECTION));
+            if (pagers.nested() != null) pagers.nested().restoreState(snapshot.require(NestedPager.SECTION));
             for (int k = 0; k < cpus.length; k++) {
                 String name = CpuState.sectionName(k);
                 CpuState.decode(name, snapshot.require(name)).restore(cpus[k]);
