@@ -111,8 +111,16 @@ public record VmSnapshot(List<SnapshotFormat.Section> sections) {
     // ---- what the machine is built from ----
 
     /**
+     * Device parameters that name where a device's data goes rather than what the device is: a
+     * character device's back end, a disk's image file (copied elsewhere for a cold migration), a
+     * NIC's link. A restore may give others, as it may another console.
+     */
+    private static final List<String> BACKENDS = List.of("chardev", "file", "link");
+
+    /**
      * What a VM is built from, field by field: everything that shapes the machine or its timing
-     * (not its name, console or disk file contents), and a digest of the kernel and modules.
+     * (not its name, console, devices' back ends or disk contents), and a digest of the kernel and
+     * modules.
      */
     static Map<String, String> machineOf(VmSpec spec) {
         VmConfig c = spec.config();
@@ -130,7 +138,9 @@ public record VmSnapshot(List<SnapshotFormat.Section> sections) {
         m.put("noise", c.noise().toString());
         m.put("faults", c.faults().toString());
         for (VmConfig.DeviceSpec d : c.devices()) {
-            m.put("devices." + d.name(), d.params().root().render(ConfigRenderOptions.concise()));
+            com.typesafe.config.Config params = d.params();
+            for (String backend : BACKENDS) params = params.withoutPath(backend);
+            m.put("devices." + d.name(), params.root().render(ConfigRenderOptions.concise()));
         }
         m.put("kernel.append", c.kernel() == null ? "" : c.kernel().append());
         m.put("kernel image (SHA-256)", digest(spec.kernel(), spec.modules()));

@@ -108,6 +108,22 @@ class VmSnapshotTest {
     }
 
     @Test
+    void aRestoreMayGiveDevicesOtherBackEnds() throws SnapshotException {
+        VmSnapshot snapshot;
+        try (Vms.Running vm = Vms.start(VmSpec.prepare(lwk("hello", "devices += { name = dbg, type = debugcon, chardev = null }"),
+                Extensions.none(), new CharBackends.Capture()))) {
+            vm.pauseAt(1_000_000, Duration.ofMinutes(1));
+            snapshot = vm.snapshot(Duration.ofMinutes(1));
+        }
+        VmConfig elsewhere = lwk("hello", "devices += { name = dbg, type = debugcon, chardev = console }");
+        VmReport report;
+        try (Vms.Running vm = Vms.restore(VmSpec.prepare(elsewhere, Extensions.none(), new CharBackends.Capture()), snapshot)) {
+            report = vm.report().join();
+        }
+        assertEquals(VmReport.Reason.GUEST_EXIT, report.reason(), report::message);
+    }
+
+    @Test
     void aRunningVmIsNotSaved() {
         try (Vms.Running vm = Vms.start(VmSpec.prepare(lwk("stream-timesliced", ""), Extensions.none(), new CharBackends.Capture()))) {
             IllegalStateException e = assertThrows(IllegalStateException.class, () -> vm.snapshot(Duration.ofMinutes(1)));
