@@ -69,6 +69,10 @@ final class SnapshotCommand implements Callable<Integer> {
             long taken = System.nanoTime() - started;
             try {
                 snapshot.write(output);
+            } catch (java.nio.file.NoSuchFileException e) {
+                throw new UserError(output + ": cannot write the snapshot: no such directory");
+            } catch (java.nio.file.AccessDeniedException e) {
+                throw new UserError(output + ": cannot write the snapshot: permission denied");
             } catch (IOException e) {
                 throw new UserError(output + ": cannot write the snapshot: " + e.getMessage());
             }
