@@ -332,4 +332,85 @@ class SnapshotShadowTest {
         }
         return 0;
     }
+
+    // ---- malformed sections ----
+
+    private static void assertRefused(String field, org.junit.jupiter.api.function.Executable restore) {
+        SnapshotException x = assertThrows(SnapshotException.class, restore);
+        assertTrue(x.getMessage().contains(field), x.getMessage());
+    }
+
+    @Test
+    void malformedShadowStateIsRefusedNamingTheFieldAndLeavesThePagerUnchanged() throws SnapshotException {
+        try (TestMachine m = machine(ShadowStrategy.CACHED, SWITCHING_PROGRAM);
+             TestMachine target = machine(ShadowStrategy.CACHED, SWITCHING_PROGRAM);
+             TestMachine vtlb = machine(ShadowStrategy.VTLB, SWITCHING_PROGRAM)) {
+            assertEquals(Exit.BUDGET_EXHAUSTED, m.run(500));
+            assertEquals(Exit.BUDGET_EXHAUSTED, target.run(100));
+            byte[] body = m.shadowPager.saveState();
+            java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(body).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            // Layout: layout u32 @0, strategy u8 @4, table count u32 @5, first table's key u64 @9,
+            // its entry count u32 @17, first entry: base @21, mask @29, physical @37, flags @45,
+            // backing count @46, first backing page @50.
+            assertTrue(b.getInt(5) >= 2 && b.getInt(17) > 0 && b.getInt(46) > 0, "tables, entries and backing pages saved");
+            byte[] before = target.shadowPager.saveState();
+            java.util.function.BiFunction<Integer, Long, byte[]> withLong = (at, v) -> {
+                byte[] c = body.clone();
+                java.nio.ByteBuffer.wrap(c).order(java.nio.ByteOrder.LITTLE_ENDIAN).putLong(at, v);
+                return c;
+            };
+            byte[] layout = body.clone();
+            layout[0] = 9;
+            assertRefused("layout", () -> target.shadowPager.restoreState(layout));
+            assertRefused("strategy", () -> vtlb.shadowPager.restoreState(body));
+            byte[] tables = body.clone();
+            tables[8] = 0x7F;
+            assertRefused("table count", () -> target.shadowPager.restoreState(tables));
+            assertRefused("table context key", () -> target.shadowPager.restoreState(withLong.apply(9, b.getLong(9) | 1)));
+            assertRefused("entry linear base", () -> target.shadowPager.restoreState(withLong.apply(21, b.getLong(21) | 0x10)));
+            assertRefused("entry mask", () -> target.shadowPager.restoreState(withLong.apply(29, 0xFFFF_FFFF_FFF5_5000L)));
+            assertRefused("entry physical", () -> target.shadowPager.restoreState(withLong.apply(37, b.getLong(37) | 0x10)));
+            byte[] flags = body.clone();
+            flags[45] = (byte) 0x80;
+            assertRefused("entry flags", () -> target.shadowPager.restoreState(flags));
+            byte[] backingCount = body.clone();
+            backingCount[49] = 0x7F;
+            assertRefused("entry backing count", () -> target.shadowPager.restoreState(backingCount));
+            assertRefused("entry backing page", () -> target.shadowPager.restoreState(withLong.apply(50, 1L << 45)));
+            assertRefused("truncated", () -> target.shadowPager.restoreState(java.util.Arrays.copyOf(body, body.length - 1)));
+            assertRefused("unexpected bytes", () -> target.shadowPager.restoreState(java.util.Arrays.copyOf(body, body.length + 1)));
+            assertArrayEquals(before, target.shadowPager.saveState(), "a refused restore leaves the pager unchanged");
+            // VTLB keeps no CACHED-only state and one table.
+            byte[] vtlbBody = vtlb.shadowPager.saveState();
+            byte[] vtlbTables = vtlbBody.clone();
+            vtlbTables[5] = 1;
+            assertRefused("table count", () -> vtlb.shadowPager.restoreState(vtlbTables));
+            target.shadowPager.restoreState(body);
+            assertArrayEquals(body, target.shadowPager.saveState());
+        }
+    }
+
+    /**
+     * A TLB write tag on a page the restored shadow pagers write-protect would let guest writes
+     * to a page table bypass the pager: the vCPU state is refused.
+     */
+    @Test
+    void aTlbWriteTagOnAProtectedPageTablePageIsRefused() throws SnapshotException {
+        try (TestMachine x = machine(ShadowStrategy.CACHED, SnapshotCachesTest.PAGE_WALKING_PROGRAM);
+             TestMachine y = machine(ShadowStrategy.CACHED, ".intel_syntax noprefix\n mov rax, 0x8000000000\n mov rbx, [rax]\n hlt\n");
+             TestMachine target = machine(ShadowStrategy.CACHED, "hlt")) {
+            assertEquals(Exit.BUDGET_EXHAUSTED, x.run(500)); // x writes the data pages at 0x200000
+            y.memory.writeU64(TestMachine.PML4 + 8, 0x200000 | 7); // y's tables for V live there
+            y.memory.writeU64(0x200000, 0x201000 | 7);
+            y.memory.writeU64(0x201000, 0x202000 | 7);
+            y.memory.writeU64(0x202000, 0x400000 | 3);
+            assertEquals(Exit.HALT, y.run(100));
+            MemoryImage.restore(MemoryImage.SECTION, MemoryImage.capture(x.memory), target.memory, false);
+            target.shadowPager.restoreState(y.shadowPager.saveState());
+            CpuState state = CpuState.decode(CPU, CpuState.capture(x.cpu).encode());
+            long ripBefore = target.cpu.rip;
+            assertRefused("write-protect", () -> state.restore(target.cpu));
+            assertEquals(ripBefore, target.cpu.rip, "the vCPU is left unchanged");
+        }
+    }
 }
