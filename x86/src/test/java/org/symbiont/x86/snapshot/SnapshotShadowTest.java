@@ -413,4 +413,52 @@ class SnapshotShadowTest {
             assertEquals(ripBefore, target.cpu.rip, "the vCPU is left unchanged");
         }
     }
+
+    /** A SwapBypass entry (VMM-private memory) survives the restore: dropped by the same CR3 write, or invalidated. */
+    @Test
+    void swapBypassEntriesAreRestored() throws SnapshotException {
+        long slot = 3, privateBase = org.symbiont.x86.memory.PhysicalMemory.PRIVATE_BASE;
+        String program = """
+                .intel_syntax noprefix
+                    mov rax, 0x8000000000
+                    mov rbx, [rax]
+                    mov qword ptr [rax + 8], 0x55
+                    hlt
+                    add rbx, [rax + 8]
+                    mov rdx, cr3
+                    mov cr3, rdx
+                    hlt
+                """;
+        java.util.function.Supplier<TestMachine> fresh = () -> {
+            TestMachine m = new TestMachine(RAM, 16 * 4096);
+            m.setupLongMode();
+            m.virtualize(PagingMode.SHADOW, ShadowStrategy.VTLB, COSTS);
+            m.missingPte = (f, pte) -> m.shadowPager.bypass(f.linear(), privateBase + (pte >>> 9) * 4096, true, false);
+            return m;
+        };
+        try (TestMachine original = fresh.get(); TestMachine copy = fresh.get(); TestMachine other = fresh.get()) {
+            original.load(Asm.assemble(program, 64, TestMachine.CODE));
+            original.memory.writeU64(TestMachine.PML4 + 8, PDPT_A | 7);
+            original.memory.writeU64(PDPT_A, PD_A | 7);
+            original.memory.writeU64(PD_A, PT_A | 7);
+            original.memory.writeU64(PT_A, slot << 9); // a swap entry
+            assertEquals(Exit.HALT, original.run(1000));
+            original.cpu.halted = false;
+            byte[] pager = original.shadowPager.saveState();
+            byte[] memory = MemoryImage.capture(original.memory);
+            byte[] cpu = CpuState.capture(original.cpu).encode();
+            for (TestMachine m : new TestMachine[] {copy, other}) {
+                MemoryImage.restore(MemoryImage.SECTION, memory, m.memory, false);
+                m.shadowPager.restoreState(pager);
+                CpuState.decode(CPU, cpu).restore(m.cpu);
+            }
+            assertEquals(1, other.shadowPager.invalidate((privateBase >>> 12) + slot), "the bypass entry is restored");
+            assertEquals(Exit.HALT, original.run(1000));
+            assertEquals(Exit.HALT, copy.run(1000));
+            assertEquals(0x55, copy.cpu.gpr[org.symbiont.x86.Arch.RBX], "read through the bypass entry");
+            assertEquals(1, original.shadowPager.bypassFlushed());
+            assertEquals(1, copy.shadowPager.bypassFlushed());
+            assertSame(original, copy, "SwapBypass: ");
+        }
+    }
 }
