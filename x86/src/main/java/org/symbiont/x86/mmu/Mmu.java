@@ -763,6 +763,21 @@ public final class Mmu {
      * itself.
      */
     public void flushAll() {
+        flushTlb();
+        // The paging mode, CR0.WP or EFER.NXE may have changed: the shadow tables are rebuilt.
+        if (shadow != null) shadow.dropAll();
+    }
+
+    /**
+     * {@link #flushAll} but for the shadow tables, which stay: a snapshot's restore refills the
+     * TLB after the shadow pager's state was restored (counted and charged like a flush; the
+     * restore sets the counters and cycles afterwards).
+     */
+    public void flushAllKeepingShadowTables() {
+        flushTlb();
+    }
+
+    private void flushTlb() {
         pdptesLoaded = false;
         Arrays.fill(cpu.tlbRead, TLB_INVALID);
         Arrays.fill(cpu.tlbWrite, TLB_INVALID);
@@ -771,8 +786,6 @@ public final class Mmu {
         visitedCount = 0;
         flushed();
         cpu.blocks.flushJumpCache();
-        // The paging mode, CR0.WP or EFER.NXE may have changed: the shadow tables are rebuilt.
-        if (shadow != null) shadow.dropAll();
     }
 
     /** Drops every non-global entry (a CR3 write with CR4.PGE set). */
@@ -797,6 +810,15 @@ public final class Mmu {
             }
         }
         cpu.blocks.flushJumpCache();
+    }
+
+    /**
+     * Whether guest writes to the page holding {@code guestPhysical} exit to the shadow pager
+     * (cached shadow paging protects the guest's page-table pages VM-wide); such a page never
+     * has a writable TLB entry, which a snapshot's restore checks.
+     */
+    public boolean shadowWriteProtected(long guestPhysical) {
+        return shadow != null && shadow.protects(guestPhysical);
     }
 
     /** The mask of the mapping TLB slot {@code slot} was filled from (a snapshot saves it with the entry). */

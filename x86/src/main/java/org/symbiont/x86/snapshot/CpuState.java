@@ -32,10 +32,23 @@ import org.symbiont.x86.mmu.ShadowStrategy;
  * bit and mapping size) and the decoded blocks (a jump-cache hit fetches without translating;
  * blocks are saved by key and decoded again from the restored memory). With the memory's code
  * pages ({@link MemoryImage}) and the nested pager's table ({@link org.symbiont.x86.mmu.NestedPager#saveState})
- * restored as well, native and nested paging continue cycle for cycle. Under shadow paging the
- * TLB is not captured (its entries must agree with the shadow pager's tables and write
- * protection, which the restoring VMM rebuilds empty), so there refilling costs walks and
- * shadow exits the uninterrupted run did not have and virtual time can run ahead.
+ * or each vCPU's shadow pager state ({@link org.symbiont.x86.mmu.ShadowPager#saveState}) restored
+ * as well, native, nested and shadow paging continue cycle for cycle.
+ *
+ * <p>Restore order (the TLB entries must agree with the restored memory's code pages and with
+ * the shadow tables and their VM-wide write protection):
+ * <ol>
+ * <li>the memory ({@link MemoryImage#restore});
+ * <li>every vCPU's MMU configured with {@link #pagingMode()}, {@link #shadowStrategy()} and
+ *     {@link #pagingCosts()}, and its pager built and attached (every vCPU's shadow pager before
+ *     any pager state is restored, so that all are registered with the VM's write protection);
+ * <li>the pager state: the nested table ({@link org.symbiont.x86.mmu.NestedPager#restoreState}),
+ *     or every vCPU's shadow pager ({@link org.symbiont.x86.mmu.ShadowPager#restoreState}; the
+ *     VM-wide protection is the sum of what each pager protects, complete once all are restored);
+ * <li>every vCPU's {@link #restore}, which keeps the shadow tables and replaces the TLB.
+ * </ol>
+ * A shadow pager left empty (its state not restored) still runs correctly, but refilling its
+ * tables costs shadow exits the uninterrupted run did not have.
  */
 public final class CpuState {
     /** The section name a single vCPU's state conventionally goes under ({@code "cpu." + id}). */
@@ -194,9 +207,7 @@ public final class CpuState {
 
     private void captureTlb(Cpu cpu) {
         int count = 0;
-        if (cpu.mmu.mode() != PagingMode.SHADOW) {
-            for (int i = 0; i < FILLED_TLB_SLOTS; i++) if (valid(cpu, i)) count++;
-        }
+        for (int i = 0; i < FILLED_TLB_SLOTS; i++) if (valid(cpu, i)) count++;
         tlbSlots = new int[count];
         tlbReadTags = new long[count];
         tlbWriteTags = new long[count];
@@ -255,8 +266,10 @@ public final class CpuState {
      * the TLB entries are checked to lie inside it with the access rights its pages allow, and
      * the decoded blocks are decoded again from it; a violation is a {@link SnapshotException}
      * naming the field, and leaves the vCPU unchanged. The TLB and decoded blocks are replaced
-     * by the captured ones (the restore's own flush is neither counted nor charged), the shadow
-     * tables emptied.
+     * by the captured ones (the restore's own flush is neither counted nor charged). Under shadow
+     * paging the shadow pager's tables are kept: restore its state first
+     * ({@link org.symbiont.x86.mmu.ShadowPager#restoreState}, every vCPU's pager of the VM), and a
+     * TLB write tag on a page the VM write-protects for its shadow tables is refused.
      */
     public void restore(Cpu cpu) throws SnapshotException {
         Mmu mmu = cpu.mmu;
@@ -265,7 +278,7 @@ public final class CpuState {
                     cpu.id, mmu.mode(), mmu.strategy(), mmu.costs(), pagingMode, shadowStrategy, pagingCosts()));
         }
         String section = "section '" + sectionName(cpu.id) + "'";
-        checkTlbAgainst(cpu.memory, section);
+        checkTlbAgainst(cpu.memory, mmu, section);
         BlockCache.RebuiltBlocks blocks = BlockCache.rebuild(decodedBlocks, cpu.memory, section);
         System.arraycopy(gpr, 0, cpu.gpr, 0, 16);
         cpu.rip = rip;
@@ -343,7 +356,7 @@ public final class CpuState {
         cpu.updateMode();
         // Drop what the vCPU cached under its earlier state, then set what the flush changes:
         // the PDPTE registers, the counters and the extra cycles (the flush charges its cost).
-        mmu.flushAll();
+        mmu.flushAllKeepingShadowTables();
         mmu.restorePdpteRegisters(pdpteRegisters);
         // The segment of the last shadow miss matters only while its ShadowFault awaits the VMM,
         // which capture() rules out.
@@ -370,7 +383,7 @@ public final class CpuState {
      * {@code memory} with the rights its page gives: readable for a read or fetch tag, writable
      * RAM without decoded code for a write tag (a code page's writes take the slow path).
      */
-    private void checkTlbAgainst(PhysicalMemory memory, String section) throws SnapshotException {
+    private void checkTlbAgainst(PhysicalMemory memory, Mmu mmu, String section) throws SnapshotException {
         long hostBytes = memory.hostSegment().byteSize();
         for (int n = 0; n < tlbSlots.length; n++) {
             long page = tlbReadTags[n] != Cpu.TLB_INVALID ? tlbReadTags[n]
@@ -392,6 +405,10 @@ public final class CpuState {
             }
             if (tlbWriteTags[n] != Cpu.TLB_INVALID && (memory.hostOffsetForWrite(physical) != host || memory.holdsCode(host))) {
                 throw new SnapshotException(String.format("%s: TLB write tag on page %#x, which is not writable RAM without decoded code",
+                        entry, physical));
+            }
+            if (tlbWriteTags[n] != Cpu.TLB_INVALID && mmu.shadowWriteProtected(physical)) {
+                throw new SnapshotException(String.format("%s: TLB write tag on page %#x, a guest page-table page the shadow pagers write-protect",
                         entry, physical));
             }
         }

@@ -33,7 +33,7 @@ class SnapshotCachesTest {
     }
 
     /** A loop over data spread across pages, calls, CPUID exits and a TLB-flushing CR3 reload. */
-    private static final String PAGE_WALKING_PROGRAM = """
+    static final String PAGE_WALKING_PROGRAM = """
             .intel_syntax noprefix
                 mov rcx, 600
                 xor eax, eax
