@@ -27,6 +27,7 @@ import org.symbiont.x86.Exit;
 import org.symbiont.x86.memory.PhysicalMemory;
 import org.symbiont.x86.mmu.NestedPager;
 import org.symbiont.x86.mmu.PagingMode;
+import org.symbiont.x86.mmu.ShadowPager;
 import org.symbiont.x86.snapshot.CpuState;
 import org.symbiont.x86.snapshot.MemoryImage;
 import org.symbiont.x86.snapshot.SectionReader;
@@ -855,6 +856,11 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
         sections.add(memoryDelta ? new SnapshotFormat.Section(MemoryImage.DELTA_SECTION, MemoryImage.captureDelta(memory, preCopy::changed))
                 : new SnapshotFormat.Section(MemoryImage.SECTION, MemoryImage.capture(memory)));
         if (pagers.nested() != null) sections.add(new SnapshotFormat.Section(NestedPager.SECTION, pagers.nested().saveState()));
+        if (pagers.shadows() != null) {
+            for (int k = 0; k < cpus.length; k++) {
+                sections.add(new SnapshotFormat.Section(ShadowPager.sectionName(k), pagers.shadows()[k].saveState()));
+            }
+        }
         spec.extensions().states().forEach((name, hook) -> sections.add(new SnapshotFormat.Section(VmSnapshot.EXTENSION + name, hook.save())));
         return new VmSnapshot(sections);
     }
@@ -992,7 +998,7 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
     }
 
     /**
-     * Puts a snapshot's state into this freshly built machine: memory, the nested table, each vCPU's core, the
+     * Puts a snapshot's state into this freshly built machine: memory, the nested table or the shadow pagers, each vCPU's core, the
      * supervisor's own state with the devices' clocks, then each device (whose interrupt-line
      * levels are recorded, not sent: the controllers are restored too). The devices re-arm their timers by messages; once
      * those are in, {@link FinishRestore} orders the timer queue as it was and lets the VM run.
@@ -1002,7 +1008,11 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
             VmSnapshot.checkMachine(snapshot.require(VmSnapshot.CONFIG), VmSnapshot.machineOf(spec));
             // Memory before the cores: their TLBs and decoded blocks are checked against it.
             restoreMemory(snapshot);
+            // Every pager's state before any core's: a core's TLB is checked against the VM-wide page-table protection.
             if (pagers.nested() != null) pagers.nested().restoreState(snapshot.require(NestedPager.SECTION));
+            if (pagers.shadows() != null) {
+                for (int k = 0; k < cpus.length; k++) pagers.shadows()[k].restoreState(snapshot.require(ShadowPager.sectionName(k)));
+            }
             for (int k = 0; k < cpus.length; k++) {
                 String name = CpuState.sectionName(k);
                 CpuState.decode(name, snapshot.require(name)).restore(cpus[k]);

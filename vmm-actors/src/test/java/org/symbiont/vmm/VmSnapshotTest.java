@@ -75,9 +75,10 @@ class VmSnapshotTest {
         assertRestoredRunContinuesExactly(lwk(caseName, ""), 0.5);
     }
 
-    @Test
-    void nestedPagingContinuesExactly() throws SnapshotException {
-        assertRestoredRunContinuesExactly(lwk("hpccg", "paging { mode = nested }"), 0.6);
+    @ParameterizedTest
+    @ValueSource(strings = {"paging { mode = nested }", "paging { mode = shadow, strategy = vtlb }", "paging { mode = shadow, strategy = cached }"})
+    void everyVirtualPagingMethodContinuesExactly(String paging) throws SnapshotException {
+        assertRestoredRunContinuesExactly(lwk("stream-timesliced", paging), 0.6);
     }
 
     @Test
