@@ -846,12 +846,18 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
             sections.add(new SnapshotFormat.Section(CpuState.sectionName(v.vcpu()), v.cpu()));
             sections.add(new SnapshotFormat.Section(VcpuActor.Saved.sectionName(v.vcpu()), v.vcpuState()));
         }
-        for (Platform.Hosted h : platform.all()) {
-            try {
-                sections.add(new SnapshotFormat.Section(DeviceState.sectionName(h.model()), DeviceState.save(h.model())));
-            } catch (UnsupportedOperationException e) {
-                throw new SnapshotRefused(e.getMessage());
+        // Saving a memory-backed disk reads it: no guest request, so SwapBypass keeps its mappings.
+        if (swapBypass != null) swapBypass.vmmAccess(true);
+        try {
+            for (Platform.Hosted h : platform.all()) {
+                try {
+                    sections.add(new SnapshotFormat.Section(DeviceState.sectionName(h.model()), DeviceState.save(h.model())));
+                } catch (UnsupportedOperationException e) {
+                    throw new SnapshotRefused(e.getMessage());
+                }
             }
+        } finally {
+            if (swapBypass != null) swapBypass.vmmAccess(false);
         }
         sections.add(memoryDelta ? new SnapshotFormat.Section(MemoryImage.DELTA_SECTION, MemoryImage.captureDelta(memory, preCopy::changed))
                 : new SnapshotFormat.Section(MemoryImage.SECTION, MemoryImage.capture(memory)));
@@ -1019,11 +1025,17 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
             }
             // The devices' clocks first: a device's state is checked against its present.
             List<TimerQueue.Pending<VmEvent>> events = restoreSupervisor(snapshot.require(VmSnapshot.SUPERVISOR));
-            for (Platform.Hosted h : platform.all()) {
-                h.context().restoring = true;
-                DeviceState.restore(h.model(), snapshot.require(DeviceState.sectionName(h.model())));
-                h.context().restoring = false;
-                h.observer().restored(h.model());
+            // Restoring a memory-backed disk writes it: no guest request, so the restored SwapBypass mappings stay.
+            if (swapBypass != null) swapBypass.vmmAccess(true);
+            try {
+                for (Platform.Hosted h : platform.all()) {
+                    h.context().restoring = true;
+                    DeviceState.restore(h.model(), snapshot.require(DeviceState.sectionName(h.model())));
+                    h.context().restoring = false;
+                    h.observer().restored(h.model());
+                }
+            } finally {
+                if (swapBypass != null) swapBypass.vmmAccess(false);
             }
             restoreExtensions(snapshot);
             restoring = true;
