@@ -99,16 +99,7 @@ final class ClusterFaults {
         }
         System.out.println("without faults: " + ending(reference));
         System.out.println("with faults:    " + ending(run));
-        String expected = rank0Result(reference), actual = rank0Result(run);
-        if (expected == null) {
-            System.out.println("result: the fault-free run's rank 0 printed no RESULT line to compare with");
-        } else if (expected.equals(actual)) {
-            System.out.println("result: survived (" + expected + ")");
-        } else {
-            System.out.println("result: changed");
-            System.out.println("  without faults: " + expected);
-            System.out.println("  with faults:    " + (actual == null ? "(no RESULT line)" : actual));
-        }
+        FaultsCommand.printResult(rank0Result(reference), rank0Result(run), "the fault-free run's rank 0 printed no RESULT line to compare with");
         if (run.nodes().getFirst() == null) {
             System.out.println("rank 0's console: none to compare (the experiment stopped before rank 0 ended)");
             return;

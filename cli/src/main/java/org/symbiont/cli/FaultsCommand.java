@@ -135,16 +135,7 @@ final class FaultsCommand implements Callable<Integer> {
         }
         System.out.println("without faults: " + ending(reference.report()));
         System.out.println("with faults:    " + ending(run.report()));
-        String expected = reference.result(), actual = run.result();
-        if (expected == null) {
-            System.out.println("result: the fault-free run printed no RESULT line to compare with");
-        } else if (expected.equals(actual)) {
-            System.out.println("result: survived (" + expected + ")");
-        } else {
-            System.out.println("result: changed");
-            System.out.println("  without faults: " + expected);
-            System.out.println("  with faults:    " + (actual == null ? "(no RESULT line)" : actual));
-        }
+        printResult(reference.result(), run.result(), "the fault-free run printed no RESULT line to compare with");
         List<String> diff = ConsoleDiff.of(reference.lines(), run.lines());
         System.out.println("console lines that differ: " + diff.size());
         for (String line : diff) System.out.println("  " + line);
@@ -207,6 +198,19 @@ final class FaultsCommand implements Callable<Integer> {
                 }
             }
             return out;
+        }
+    }
+
+    /** Whether the exact part of the result line survived the faults ({@code expected} null: nothing to compare, says {@code noReference}). */
+    static void printResult(String expected, String actual, String noReference) {
+        if (expected == null) {
+            System.out.println("result: " + noReference);
+        } else if (expected.equals(actual)) {
+            System.out.println("result: survived (" + expected + ")");
+        } else {
+            System.out.println("result: changed");
+            System.out.println("  without faults: " + expected);
+            System.out.println("  with faults:    " + (actual == null ? "(no RESULT line)" : actual));
         }
     }
 }

@@ -1,7 +1,6 @@
 package org.symbiont.cli;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -38,27 +37,13 @@ final class RestoreCommand implements Callable<Integer> {
     @Mixin
     MachineOptions machine = new MachineOptions();
 
-    @Option(names = "--stats", paramLabel = "FILE.json", description = "Write the run's telemetry as JSON (counted from the restore).")
-    Path stats;
-
-    @Option(names = "--timeout", paramLabel = "SECONDS", description = "Stop the VM after this much wall-clock time (default: no limit).")
-    Double timeout;
-
-    @Option(names = {"-q", "--quiet"}, description = "Print no summary on standard error (reports of failures still appear).")
-    boolean quiet;
+    @Mixin
+    RunEnd end = new RunEnd();
 
     @Override
     public Integer call() {
         if ((file == null) == (incoming == null)) throw new UserError("restore: give a SNAPSHOT file or --incoming HOST:PORT (one of them)");
-        VmReport report = file != null ? fromFile() : receive();
-        if (stats != null) {
-            try {
-                Files.writeString(stats, report.toJson());
-            } catch (IOException e) {
-                throw new UserError(stats + ": cannot write the statistics: " + e.getMessage());
-            }
-        }
-        return RunCommand.conclude(report, timeout != null, quiet);
+        return end.conclude(file != null ? fromFile() : receive());
     }
 
     private VmReport fromFile() {
@@ -68,7 +53,7 @@ final class RestoreCommand implements Callable<Integer> {
         } catch (IOException e) {
             throw new UserError(e.getMessage());
         }
-        return Vms.run(VmSpec.prepare(machine.configuration(), VmExtensions.forVm()), snapshot, RunCommand.limit(timeout));
+        return Vms.run(VmSpec.prepare(machine.configuration(), VmExtensions.forVm()), snapshot, end.limit());
     }
 
     /** A cluster member of its own at --incoming, which the sending member joins; it runs the VM once it arrived. */
@@ -86,9 +71,9 @@ final class RestoreCommand implements Callable<Integer> {
             CompletableFuture<VmReport> report = LiveMigration.accept(member, spec);
             System.err.println("symbiont restore: waiting for " + spec.config().name() + " on " + SymbiontCluster.address(member));
             try {
-                return report.get(RunCommand.limit(timeout).toNanos(), TimeUnit.NANOSECONDS);
+                return report.get(end.limit().toNanos(), TimeUnit.NANOSECONDS);
             } catch (TimeoutException e) {
-                throw new UserError("--incoming " + incoming + ": no VM arrived and ran to its end within " + timeout + " s");
+                throw new UserError("--incoming " + incoming + ": no VM arrived and ran to its end within " + end.timeout + " s");
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new UserError("interrupted while waiting for " + spec.config().name());

@@ -47,7 +47,7 @@ final class SnapshotCommand implements Callable<Integer> {
     public Integer call() {
         long nanos = virtualTime("--at", at);
         VmSpec spec = VmSpec.prepare(machine.configuration(), VmExtensions.forVm());
-        Duration limit = RunCommand.limit(timeout);
+        Duration limit = RunEnd.limit(timeout);
         try (Vms.Running vm = Vms.start(spec)) {
             long pausedAt;
             try {

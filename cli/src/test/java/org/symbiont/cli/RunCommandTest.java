@@ -79,7 +79,7 @@ class RunCommandTest {
     @Test
     void aTripleFaultEndsWithItsStatusAndARegisterDump() {
         CommandRun r = CommandRun.of("run", "--kernel", TestKernels.file("    lidt zero\n    int3\nzero: .word 0\n .long 0\n").toString());
-        assertEquals(RunCommand.TRIPLE_FAULT, r.status());
+        assertEquals(RunEnd.TRIPLE_FAULT, r.status());
         assertTrue(r.err().contains("triple fault"), r.err());
         assertTrue(r.err().contains("RIP "), r.err());
         assertTrue(r.err().contains("recent exits"), r.err());
@@ -88,14 +88,14 @@ class RunCommandTest {
     @Test
     void aGuestHaltedWithInterruptsOffEndsWithItsStatus() {
         CommandRun r = CommandRun.of("run", "--kernel", TestKernels.file("    cli\n    hlt\n").toString());
-        assertEquals(RunCommand.HALTED, r.status());
+        assertEquals(RunEnd.HALTED, r.status());
         assertTrue(r.err().contains("every vCPU is halted with interrupts disabled"), r.err());
     }
 
     @Test
     void theTimeoutStopsASpinningGuest() {
         CommandRun r = CommandRun.of("run", "--timeout", "0.5", "--serial", "null", "--kernel", TestKernels.file("1: jmp 1b\n").toString());
-        assertEquals(RunCommand.TIMEOUT, r.status());
+        assertEquals(RunEnd.TIMEOUT, r.status());
         assertTrue(r.err().contains("time limit"), r.err());
     }
 
