@@ -85,6 +85,18 @@ class LiveMigrationTest {
     }
 
     @Test
+    void aFourVcpuVmUnderNestedPagingMovesLiveToo() throws Exception {
+        Path kernel = dir.resolve("lwk-smp.bin");
+        Files.write(kernel, GuestImages.lwk());
+        VmConfig config = VmConfig.from(ConfigFactory.parseString("cpus = 4\npaging { mode = nested }").withFallback(
+                ConfigFactory.parseString("name = mover\nmemory = 64M\nconsole = null\nkernel.file = \"" + kernel
+                        + "\"\nkernel.append = \"hpccg nx=8 ny=8 nz=8 procs=4\"\n")), "test");
+        Moved moved = move(config, 0.5, new LiveMigration.Settings(64, 4, 256, 6));
+        assertUnmovedOutput(moved);
+        assertFalse(moved.outcome().migration().pagesPerPass().isEmpty(), "pages were copied while it ran");
+    }
+
+    @Test
     void coldMigrationCopiesEverythingPausedAndTheGuestStillSeesNothing() throws Exception {
         Path kernel = dir.resolve("lwk-cold.bin");
         Files.write(kernel, GuestImages.lwk());

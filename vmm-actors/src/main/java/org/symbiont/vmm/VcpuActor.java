@@ -151,6 +151,9 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
         }
     }
 
+    /** A restored VM: this vCPU's state beyond its core, from the snapshot; sent before it is given anything to run. */
+    record Restore(Saved saved) implements Command {}
+
     /** The next stretch of a running SymCall (a long one lets the mailbox in between). */
     private record ContinueSymCall() implements Command {}
 
@@ -214,17 +217,14 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
         }
     }
 
-    /**
-     * @param vmDispatcher the dispatcher of the VM's devices, whose quiet {@link Settle} waits for
-     * @param restored     what a snapshot saved of this vCPU (its core already restored), or null at power-on
-     */
+    /** @param vmDispatcher the dispatcher of the VM's devices, whose quiet {@link Settle} waits for */
     public static Behavior<Command> create(int id, Cpu cpu, ActorRef<VmSupervisor.Command> supervisor, long tscHz,
-                                           VmConfig.CostModel costs, String vmDispatcher, boolean waitForSipi, Saved restored) {
-        return Behaviors.setup(ctx -> new VcpuActor(ctx, id, cpu, supervisor, tscHz, costs, vmDispatcher, waitForSipi, restored));
+                                           VmConfig.CostModel costs, String vmDispatcher, boolean waitForSipi) {
+        return Behaviors.setup(ctx -> new VcpuActor(ctx, id, cpu, supervisor, tscHz, costs, vmDispatcher, waitForSipi));
     }
 
     private VcpuActor(ActorContext<Command> ctx, int id, Cpu cpu, ActorRef<VmSupervisor.Command> supervisor, long tscHz,
-                      VmConfig.CostModel costs, String vmDispatcher, boolean waitForSipi, Saved restored) {
+                      VmConfig.CostModel costs, String vmDispatcher, boolean waitForSipi) {
         super(ctx);
         this.vmDispatcher = vmDispatcher;
         this.costs = costs;
@@ -233,15 +233,17 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
         this.supervisor = supervisor;
         this.tscHz = tscHz;
         this.waitingForSipi = waitForSipi;
-        if (restored != null) {
-            lapicVector = restored.lapicVector();
-            extInt = restored.extInt();
-            nmi = restored.nmi();
-            waitingForSipi = restored.waitingForSipi();
-            idleSinceLastSlice = restored.idleSinceLastSlice();
-            stolenUntil = restored.stolenUntil();
-            stolenCycles = restored.stolenCycles();
-        }
+    }
+
+    /** What a snapshot saved of this vCPU beyond its core (restored by the supervisor before it runs). */
+    private void restore(Saved saved) {
+        lapicVector = saved.lapicVector();
+        extInt = saved.extInt();
+        nmi = saved.nmi();
+        waitingForSipi = saved.waitingForSipi();
+        idleSinceLastSlice = saved.idleSinceLastSlice();
+        stolenUntil = saved.stolenUntil();
+        stolenCycles = saved.stolenCycles();
     }
 
     /** This vCPU's state for a snapshot, or why it cannot be taken now. */
@@ -368,6 +370,10 @@ public final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
                 .onMessage(Steal.class, m -> {
                     stolenUntil = Math.max(stolenUntil, m.untilCycles());
                     if (!inSlice && !cpu.halted && symcall == null) takeStolenTime();
+                    return this;
+                })
+                .onMessage(Restore.class, m -> {
+                    restore(m.saved());
                     return this;
                 })
                 .onMessage(SaveState.class, m -> {

@@ -357,12 +357,11 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
                 cpus[k].pauseCycles = config.costs().pause();
                 cpus[k].cr8Exits = true; // the local APIC holds the task priority
             }
-            VcpuActor.Saved[] savedVcpus = snapshot == null ? new VcpuActor.Saved[n] : savedVcpus(config.name(), snapshot, n);
             for (int k = 0; k < n; k++) {
                 // Parallel mode: a thread per vCPU; devices stay on the VM's thread with the supervisor.
                 DispatcherSelector d = parallel ? VmDispatchers.registerOwnThread(ctx.getSystem(), dispatcherId + ".vcpu" + k) : dispatcher;
-                vcpus.add(ctx.spawn(VcpuActor.create(k, cpus[k], ctx.getSelf(), tscHz, config.costs(), dispatcherId, k != 0,
-                        savedVcpus[k]), "vcpu-" + k, d));
+                vcpus.add(ctx.spawn(VcpuActor.create(k, cpus[k], ctx.getSelf(), tscHz, config.costs(), dispatcherId, k != 0),
+                        "vcpu-" + k, d));
                 halted[k] = parked[k] = k != 0;
             }
             this.platform = new Platform(ctx, config, services(ctx), dispatcher, vcpus, links, node);
@@ -990,19 +989,6 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
         throw in.malformed(at, "noise source", "is " + index + ", which names no noise source");
     }
 
-    private static VcpuActor.Saved[] savedVcpus(String vm, VmSnapshot snapshot, int n) {
-        VcpuActor.Saved[] saved = new VcpuActor.Saved[n];
-        try {
-            for (int k = 0; k < n; k++) {
-                String name = VcpuActor.Saved.sectionName(k);
-                saved[k] = VcpuActor.Saved.decode(name, snapshot.require(name));
-            }
-        } catch (SnapshotException e) {
-            throw new org.symbiont.vmm.config.VmConfigException(vm + ": cannot restore the snapshot: " + e.getMessage());
-        }
-        return saved;
-    }
-
     /**
      * Puts a snapshot's state into this freshly built machine: memory, the nested table or the shadow pagers, each vCPU's core, the
      * supervisor's own state with the devices' clocks, then each device (whose interrupt-line
@@ -1022,6 +1008,11 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
             for (int k = 0; k < cpus.length; k++) {
                 String name = CpuState.sectionName(k);
                 CpuState.decode(name, snapshot.require(name)).restore(cpus[k]);
+            }
+            // What each vCPU actor holds beyond its core reaches it before anything to run does.
+            for (int k = 0; k < cpus.length; k++) {
+                String name = VcpuActor.Saved.sectionName(k);
+                vcpus.get(k).tell(new VcpuActor.Restore(VcpuActor.Saved.decode(name, snapshot.require(name))));
             }
             // The devices' clocks first: a device's state is checked against its present.
             List<TimerQueue.Pending<VmEvent>> events = restoreSupervisor(snapshot.require(VmSnapshot.SUPERVISOR));
