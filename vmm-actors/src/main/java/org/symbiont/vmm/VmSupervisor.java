@@ -464,7 +464,8 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
                 .onMessage(TakeSnapshot.class, this::takeSnapshot)
                 .onMessage(CopyDirtyPages.class, m -> {
                     copyRequests.add(m);
-                    if (betweenRounds()) serveBetweenRounds();
+                    // Parallel mode has no rounds: pages are compared while vCPUs run (the last pass is made paused).
+                    if (parallel || betweenRounds()) copyPages();
                     return this;
                 })
                 .onMessage(IncomingPages.class, this::storeIncomingPages)
@@ -491,6 +492,7 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
                     if (parallel) {
                         running[k] = false;
                         clock[k] = VirtualTime.cyclesToNanos(m.cycles(), tscHz);
+                        saveWhenQuiet();
                         schedule();
                     } else {
                         sliceIndex++;
@@ -732,7 +734,7 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
      * up to it fire; every idle runnable vCPU gets a slice to at most one quantum beyond it.
      */
     private void advanceParallel() {
-        if (settling) return;
+        if (settling || pauseIfDue()) return;
         long slowest = Long.MAX_VALUE;
         for (int k = 0; k < clock.length; k++) if (!halted[k]) slowest = Math.min(slowest, clock[k]);
         if (slowest == Long.MAX_VALUE) {
@@ -754,6 +756,7 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
         }
         roundStart = Math.max(roundStart, slowest);
         timers.fireDue(roundStart, fire);
+        if (pauseIfDue()) return;
         long limit = Math.min(roundStart + quantumNanos, Math.max(timers.nextDeadline(), roundStart + 1));
         for (int k = 0; k < vcpus.size(); k++) {
             if (!running[k] && !halted[k] && clock[k] < limit) {
@@ -777,8 +780,7 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
     // =====================================================================================
 
     private Behavior<Command> takeSnapshot(TakeSnapshot m) {
-        String refused = parallel ? "a VM in parallel mode cannot be saved: its vCPUs never stop together at one virtual time"
-                : node != null ? "a cluster node is saved with its cluster, not on its own"
+        String refused = node != null ? "a cluster node is saved with its cluster, not on its own"
                 : stopping ? "the VM is ending"
                 : !paused ? "the VM is not paused: pause it first"
                 : snapshotRequester != null ? "a snapshot is already being taken"
@@ -789,21 +791,30 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
         }
         snapshotRequester = m.replyTo();
         memoryDelta = m.memoryDelta();
-        // Taken at a round boundary once the VM's thread has settled (what a power-on or the last
-        // round sent the devices is in); a round in progress ends first, and the VM stays paused.
-        if (betweenRounds()) settleThen(new RoundBoundary());
+        saveWhenQuiet();
         return this;
     }
 
-    /** No round runs, none is settling, no reset is under way: nothing is in flight. */
+    /**
+     * A snapshot waits for a moment with nothing in flight: the round in progress (or, in parallel
+     * mode, every vCPU's slice) ended, then the VM's thread settled (what a power-on or the last
+     * round sent the devices is in); the VM stays paused meanwhile.
+     */
+    private void saveWhenQuiet() {
+        if (snapshotRequester != null && savedVcpus == null && betweenRounds()) settleThen(new RoundBoundary());
+    }
+
+    /** No round runs or settles, no vCPU runs a slice, no reset is under way: nothing is in flight. */
     private boolean betweenRounds() {
-        return !roundActive && !settling && resetsPending == 0;
+        if (roundActive || settling || resetsPending > 0) return false;
+        for (boolean r : running) if (r) return false;
+        return true;
     }
 
     /** What waits for a moment with nothing in flight: live migration's page requests, a snapshot. */
     private void serveBetweenRounds() {
         copyPages();
-        if (snapshotRequester != null && savedVcpus == null) saveVcpus();
+        if (snapshotRequester != null && savedVcpus == null && betweenRounds()) saveVcpus();
     }
 
     /** Between rounds, nothing in flight: each vCPU saves its own state (on its own thread in parallel mode). */
@@ -944,7 +955,7 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
     private byte[] saveSupervisor() {
         SectionWriter out = new SectionWriter();
         out.i64(roundStart).i32(vcpus.size());
-        for (int k = 0; k < vcpus.size(); k++) out.bool(halted[k]).bool(stuck[k]).bool(parked[k]);
+        for (int k = 0; k < vcpus.size(); k++) out.bool(halted[k]).bool(stuck[k]).bool(parked[k]).i64(clock[k]);
         out.bool(idle);
         msrs.saveState(out);
         out.i32(deviceFailures.size());
@@ -1046,6 +1057,7 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
             halted[k] = in.bool("vCPU halted");
             stuck[k] = in.bool("vCPU stuck");
             parked[k] = in.bool("vCPU parked");
+            clock[k] = in.i64("vCPU clock");
         }
         idle = in.bool("idle");
         msrs.restoreState(in);

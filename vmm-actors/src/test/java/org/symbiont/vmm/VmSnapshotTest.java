@@ -14,6 +14,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.symbiont.guests.GuestImages;
 import org.symbiont.guests.LwkCase;
+import org.symbiont.guests.ResultLine;
 import org.symbiont.vmm.config.VmConfig;
 import org.symbiont.x86.snapshot.SnapshotException;
 
@@ -79,6 +80,29 @@ class VmSnapshotTest {
     @ValueSource(strings = {"paging { mode = nested }", "paging { mode = shadow, strategy = vtlb }", "paging { mode = shadow, strategy = cached }"})
     void everyVirtualPagingMethodContinuesExactly(String paging) throws SnapshotException {
         assertRestoredRunContinuesExactly(lwk("stream-timesliced", paging), 0.6);
+    }
+
+    /**
+     * Parallel mode: the vCPUs stop at the ends of their slices (at different virtual times) and
+     * are saved there; the restored VM finishes with the same result. Its timings are not compared:
+     * parallel runs are not reproducible.
+     */
+    @Test
+    void aParallelModeVmIsSavedAndRestoredWithItsResult() throws SnapshotException {
+        VmConfig config = lwk("smp4", "mode = parallel");
+        VmRun whole = VmRun.run(config);
+        assertEquals(VmReport.Reason.GUEST_EXIT, whole.report.reason(), whole.report::message);
+        CharBackends.Capture before = new CharBackends.Capture();
+        VmSnapshot snapshot;
+        try (Vms.Running vm = Vms.start(VmSpec.prepare(config, Extensions.none(), before))) {
+            vm.pauseAt(whole.report.virtualNanos() / 2, Duration.ofMinutes(2));
+            snapshot = VmSnapshot.fromBytes(vm.snapshot(Duration.ofMinutes(1)).toBytes());
+        }
+        CharBackends.Capture after = new CharBackends.Capture();
+        VmReport report = Vms.run(VmSpec.prepare(config, Extensions.none(), after), snapshot, Duration.ofMinutes(2));
+        assertEquals(VmReport.Reason.GUEST_EXIT, report.reason(), () -> report.message() + "\n" + after.text());
+        assertEquals(ResultLine.find(whole.console).map(ResultLine::exact).orElseThrow(),
+                ResultLine.find(before.text() + after.text()).map(ResultLine::exact).orElse("(no result line)"));
     }
 
     @Test
