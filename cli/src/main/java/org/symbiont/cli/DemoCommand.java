@@ -15,6 +15,7 @@ import org.apache.pekko.actor.typed.ActorSystem;
 import org.symbiont.cluster.Experiment;
 import org.symbiont.cluster.ExperimentResult;
 import org.symbiont.cluster.Interconnect;
+import org.symbiont.cluster.LiveMigration;
 import org.symbiont.cluster.NodeResult;
 import org.symbiont.cluster.SymbiontCluster;
 import org.symbiont.guests.GuestImages;
@@ -32,7 +33,8 @@ import picocli.CommandLine.Option;
  * The main demo: several guests the project ships boot at once in one JVM, each in its own VM
  * (its own memory and devices), and the demo prints what each printed on its serial port and a
  * summary per guest; then a small simulated cluster (module {@code cluster}, one member in this
- * process) runs HPCCG on LWK nodes whose virtual time advances in step.
+ * process) runs HPCCG on LWK nodes whose virtual time advances in step; then a VM running STREAM
+ * moves live between two cluster members and prints what it would have printed unmoved.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
         description = "Boot several guests at once in one JVM (a compute benchmark, an SMP start-up, timers and interrupts, ACPI, a guest scribbling over all its RAM, and the lightweight kernel running STREAM, a context-switch benchmark and a swapping workload) and summarize each; then run HPCCG on a simulated cluster of LWK nodes in synchronized virtual time.")
@@ -97,7 +99,8 @@ final class DemoCommand implements Callable<Integer> {
         }
         System.out.printf("%n%d guests, %,d guest instructions in %.2f s of host time (%d host cores).%n", reports.size(), total,
                 wall / 1e9, Runtime.getRuntime().availableProcessors());
-        return failed == 0 && cluster(lwk) ? 0 : 1;
+        boolean clusterPassed = cluster(lwk);
+        return failed == 0 && clusterPassed && migration(lwk) ? 0 : 1;
     }
 
     /** Nodes of the demo's simulated cluster. */
@@ -139,6 +142,53 @@ final class DemoCommand implements Callable<Integer> {
         System.out.printf("%n%d nodes in %,d windows of virtual time (%,d ns each) in %.2f s of host time.%n", CLUSTER_NODES, r.windows(),
                 net.quantumNanos(), r.wallNanos() / 1e9);
         return ok;
+    }
+
+    /**
+     * Live migration: an LWK running STREAM moves half-way through its run from one cluster member
+     * to another in this process; what it printed on both, put together, is what it prints unmoved.
+     */
+    private static boolean migration(byte[] lwk) {
+        System.out.printf("%nA VM moved while it runs: the LWK running STREAM migrates live, half-way, from one cluster member to"
+                + "%nanother; what it printed before and after the move, put together, is what it prints when never moved.%n");
+        Path kernel = imageFile(new Guest("stream", "", lwk, "", ""));
+        VmConfig config = VmConfig.from(ConfigFactory.parseString("name = stream\nmemory = 64M\nkernel.file = \"" + kernel
+                + "\"\nkernel.append = \"stream n=400000 ntimes=6\"\n"), "demo");
+        CharBackends.Capture unmoved = new CharBackends.Capture(), before = new CharBackends.Capture(), after = new CharBackends.Capture();
+        VmReport whole = Vms.run(VmSpec.prepare(config, Extensions.none(), unmoved), null, Duration.ofMinutes(5));
+        int port;
+        try (java.net.ServerSocket free = new java.net.ServerSocket(0)) {
+            port = free.getLocalPort();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        String seed = "127.0.0.1:" + port;
+        ActorSystem<Void> source = SymbiontCluster.startMember("127.0.0.1", port, List.of(seed));
+        ActorSystem<Void> target = SymbiontCluster.startMember("127.0.0.1", 0, List.of(seed));
+        LiveMigration.Outcome outcome;
+        VmReport end;
+        try {
+            SymbiontCluster.awaitMembers(source, 2, Duration.ofSeconds(60));
+            var arrived = LiveMigration.accept(target, VmSpec.prepare(config, Extensions.none(), after));
+            outcome = LiveMigration.migrate(source, VmSpec.prepare(config, Extensions.none(), before), whole.virtualNanos() / 2,
+                    LiveMigration.Settings.LIVE, Duration.ofMinutes(5));
+            end = outcome.failure() == null ? arrived.join() : null;
+        } finally {
+            SymbiontCluster.stop(target);
+            SymbiontCluster.stop(source);
+        }
+        if (outcome.failure() != null) {
+            System.out.println("  !! the VM did not move: " + outcome.failure());
+            return false;
+        }
+        System.out.printf("%n--- before the move (serial output)%n");
+        for (String line : before.text().lines().toList()) System.out.println("  " + line);
+        System.out.printf("--- after the move, on the other member%n");
+        for (String line : after.text().lines().toList()) System.out.println("  " + line);
+        boolean same = unmoved.text().equals(before.text() + after.text()) && end.virtualNanos() == whole.virtualNanos();
+        System.out.printf("%n%s%nits output, timings read from the TSC included, %s that of the run never moved.%n",
+                outcome.migration().summary(), same ? "is byte for byte" : "!! differs from");
+        return same;
     }
 
     private static String result(VmReport r) {
