@@ -61,7 +61,7 @@ public record VmSnapshot(List<SnapshotFormat.Section> sections) {
     public static VmSnapshot read(Path file) throws IOException {
         if (!Files.isRegularFile(file)) throw new SnapshotException(file + ": no such snapshot file");
         try (InputStream in = new BufferedInputStream(Files.newInputStream(file), 1 << 20)) {
-            return of(SnapshotFormat.read(in, VmSnapshot::known));
+            return of(SnapshotFormat.read(in, Files.size(file), VmSnapshot::known));
         } catch (SnapshotException e) {
             throw new SnapshotException(file + ": " + e.getMessage());
         }
@@ -85,7 +85,7 @@ public record VmSnapshot(List<SnapshotFormat.Section> sections) {
 
     /** The sections a VM snapshot may hold; anything else is refused as not from this VMM. */
     private static boolean known(String name) {
-        return name.equals(CONFIG) || name.equals(SUPERVISOR) || name.equals(MemoryImage.SECTION) || name.equals(MemoryImage.DELTA_SECTION)
+        return name.equals(CONFIG) || name.equals(SUPERVISOR) || name.equals(MemoryImage.SECTION) || name.startsWith(MemoryImage.SECTION + ".")
                 || name.startsWith("cpu.")
                 || name.startsWith("vcpu.") || name.startsWith("device.") || name.startsWith("paging.") || name.startsWith(EXTENSION);
     }

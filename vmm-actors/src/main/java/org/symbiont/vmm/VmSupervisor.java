@@ -869,8 +869,13 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
         } finally {
             if (swapBypass != null) swapBypass.vmmAccess(false);
         }
-        sections.add(memoryDelta ? new SnapshotFormat.Section(MemoryImage.DELTA_SECTION, MemoryImage.captureDelta(memory, preCopy::changed))
-                : new SnapshotFormat.Section(MemoryImage.SECTION, MemoryImage.capture(memory)));
+        if (memoryDelta) {
+            sections.add(new SnapshotFormat.Section(MemoryImage.DELTA_SECTION, MemoryImage.captureDelta(memory, preCopy::changed)));
+        } else {
+            // Guest memory in as many sections as its pages need (a section is one Java array): "memory", "memory.1", ...
+            List<byte[]> parts = MemoryImage.captureParts(memory, SnapshotFormat.MAX_SECTION_BYTES);
+            for (int k = 0; k < parts.size(); k++) sections.add(new SnapshotFormat.Section(memoryPart(k), parts.get(k)));
+        }
         if (pagers.nested() != null) sections.add(new SnapshotFormat.Section(NestedPager.SECTION, pagers.nested().saveState()));
         if (pagers.shadows() != null) {
             for (int k = 0; k < cpus.length; k++) {
@@ -893,11 +898,20 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
         for (var e : states.entrySet()) e.getValue().restore(snapshot.require(VmSnapshot.EXTENSION + e.getKey()));
     }
 
-    /** Guest memory from a snapshot: whole, or a delta over the pages an incoming migration stored. */
+    /** Guest memory from a snapshot: whole (in one or more parts), or a delta over the pages an incoming migration stored. */
     private void restoreMemory(VmSnapshot snapshot) throws SnapshotException {
         byte[] delta = snapshot.section(MemoryImage.DELTA_SECTION);
-        if (delta != null) MemoryImage.restore(MemoryImage.DELTA_SECTION, delta, memory, true);
-        else MemoryImage.restore(MemoryImage.SECTION, snapshot.require(MemoryImage.SECTION), memory, false);
+        if (delta != null) {
+            MemoryImage.restore(MemoryImage.DELTA_SECTION, delta, memory, true);
+            return;
+        }
+        MemoryImage.restore(MemoryImage.SECTION, snapshot.require(MemoryImage.SECTION), memory, false);
+        for (int k = 1; snapshot.section(memoryPart(k)) != null; k++) MemoryImage.restore(memoryPart(k), snapshot.section(memoryPart(k)), memory, true);
+    }
+
+    /** The section of part {@code k} of guest memory. */
+    private static String memoryPart(int k) {
+        return k == 0 ? MemoryImage.SECTION : MemoryImage.SECTION + "." + k;
     }
 
     /** Between rounds: answers the waiting page requests of a live migration. */

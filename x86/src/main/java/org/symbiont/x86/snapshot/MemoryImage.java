@@ -52,6 +52,33 @@ public final class MemoryImage {
     }
 
     /**
+     * Encodes {@code memory} in parts of at most {@code maxBytes} each (a section body is one Java
+     * array: at most {@link SnapshotFormat#MAX_SECTION_BYTES}), splitting its pages that are not all
+     * zeros by page number: the first part is restored with {@code delta} false (pages beyond it
+     * zeroed), every further part then with {@code delta} true. One part when the pages fit.
+     */
+    public static java.util.List<byte[]> captureParts(PhysicalMemory memory, long maxBytes) {
+        MemorySegment host = memory.hostSegment();
+        long hostPages = host.byteSize() / PAGE;
+        // Room for a part's own header, page-kind runs and code-page list, whatever is left for pages.
+        long fixed = 4 + 8 + 8 + 4 + 17L * (memory.size() / PAGE) + 8 + 8 + 8 * hostPages;
+        long perPart = Math.max(1, (Math.min(maxBytes, SnapshotFormat.MAX_SECTION_BYTES) - Math.min(fixed, maxBytes / 2)) / (8 + PAGE));
+        java.util.List<byte[]> parts = new java.util.ArrayList<>();
+        long first = 0;
+        while (true) {
+            long end = first, inPart = 0;
+            while (end < hostPages && (inPart < perPart || isZero(host, end))) {
+                if (!isZero(host, end)) inPart++;
+                end++;
+            }
+            long from = first, to = end;
+            parts.add(capture(memory, p -> p >= from && p < to && !isZero(host, p)));
+            if (end >= hostPages) return parts;
+            first = end;
+        }
+    }
+
+    /**
      * Encodes {@code memory} with only the pages {@code changed} selects (zero or not): what a
      * receiver holding an earlier copy of the others needs (live migration's last pass).
      */

@@ -82,48 +82,62 @@ public final class SnapshotFormat {
         return (int) c.getValue();
     }
 
-    /** Reads a whole snapshot from {@code in}; see {@link #read(byte[], Predicate)}. */
-    public static Contents read(InputStream in, Predicate<String> knownSection) throws IOException {
-        return read(in.readAllBytes(), knownSection);
+    /** Parses and checks a snapshot held in memory; see {@link #read(InputStream, long, Predicate)}. */
+    public static Contents read(byte[] data, Predicate<String> knownSection) throws SnapshotException {
+        try {
+            return read(new java.io.ByteArrayInputStream(data), data.length, knownSection);
+        } catch (SnapshotException e) {
+            throw e;
+        } catch (IOException e) {
+            throw new IllegalStateException("a byte array stream does not fail", e);
+        }
     }
 
     /**
-     * Parses and checks a snapshot: magic, version, every section's checksum, no section twice,
-     * none that {@code knownSection} rejects, nothing after the last one.
+     * Reads and checks a snapshot of {@code size} bytes from {@code in}, one section at a time (so
+     * a file may be larger than one Java array): magic, version, every section's checksum, no
+     * section twice, none that {@code knownSection} rejects, nothing after the last one.
      */
-    public static Contents read(byte[] data, Predicate<String> knownSection) throws SnapshotException {
-        SectionReader r = new SectionReader("header", data);
-        if (data.length < MAGIC.length && Arrays.equals(data, 0, data.length, MAGIC, 0, data.length)) {
-            throw new SnapshotException("truncated snapshot: " + data.length + " bytes, shorter than the 16-byte header");
-        }
-        if (data.length < MAGIC.length || !Arrays.equals(data, 0, MAGIC.length, MAGIC, 0, MAGIC.length)) {
+    public static Contents read(InputStream in, long size, Predicate<String> knownSection) throws IOException {
+        Input r = new Input(in, size);
+        if (size < MAGIC.length) {
+            byte[] start = r.bytes((int) size, "header", "magic");
+            if (Arrays.equals(start, 0, start.length, MAGIC, 0, start.length)) {
+                throw new SnapshotException("truncated snapshot: " + size + " bytes, shorter than the 16-byte header");
+            }
             throw new SnapshotException("not a Symbiont snapshot: bad magic (expected \"SYMBSNAP\" in the first 8 bytes)");
         }
-        r.skip(MAGIC.length, "magic");
-        int version = r.i32("format version");
+        if (!Arrays.equals(r.bytes(MAGIC.length, "header", "magic"), MAGIC)) {
+            throw new SnapshotException("not a Symbiont snapshot: bad magic (expected \"SYMBSNAP\" in the first 8 bytes)");
+        }
+        int version = r.i32("header", "format version");
         if (version != VERSION) {
             throw new SnapshotException("unknown snapshot format version " + Integer.toUnsignedString(version)
                     + " (this build reads version " + VERSION + ")");
         }
-        int count = r.i32("section count");
+        int count = r.i32("header", "section count");
         Map<String, byte[]> sections = new LinkedHashMap<>();
         for (int k = 0; k < Integer.toUnsignedLong(count); k++) {
-            int at = r.position();
-            SectionReader h = new SectionReader("header of section " + k, data);
-            h.skip(at, "the preceding sections");
-            int nameLength = h.u16("name length");
-            if (nameLength == 0 || nameLength > MAX_NAME_BYTES) throw h.malformed(at, "name length", "is " + nameLength + ", not 1..255");
-            byte[] nameBytes = new byte[nameLength];
-            h.bytes(nameBytes, 0, nameLength, "name");
-            String name = new String(nameBytes, StandardCharsets.UTF_8);
-            long length = h.i64("body length");
-            int crc = h.i32("checksum");
-            int bodyAt = h.position();
-            if (length < 0 || length > data.length - bodyAt) {
-                throw new SnapshotException(String.format("truncated snapshot: section '%s' at offset %d declares %s body bytes, %d remain",
-                        name, at, Long.toUnsignedString(length), data.length - bodyAt));
+            long at = r.position;
+            String where = "header of section " + k;
+            int nameLength = r.u16(where, "name length");
+            if (nameLength == 0 || nameLength > MAX_NAME_BYTES) {
+                throw new SnapshotException(String.format("malformed %s at offset %d: name length is %d, not 1..255", where, at, nameLength));
             }
-            byte[] body = Arrays.copyOfRange(data, bodyAt, bodyAt + (int) length);
+            byte[] nameBytes = r.bytes(nameLength, where, "name");
+            String name = new String(nameBytes, StandardCharsets.UTF_8);
+            long length = r.i64(where, "body length");
+            int crc = r.i32(where, "checksum");
+            long remain = size - r.position;
+            if (length < 0 || length > remain) {
+                throw new SnapshotException(String.format("truncated snapshot: section '%s' at offset %d declares %s body bytes, %d remain",
+                        name, at, Long.toUnsignedString(length), remain));
+            }
+            if (length > MAX_SECTION_BYTES) {
+                throw new SnapshotException(String.format("section '%s' at offset %d declares %d body bytes, more than a section holds (%d)",
+                        name, at, length, MAX_SECTION_BYTES));
+            }
+            byte[] body = r.bytes((int) length, "section '" + name + "'", "body");
             int actual = crc(nameBytes, length, body);
             if (actual != crc) {
                 throw new SnapshotException(String.format("checksum mismatch in section '%s' at offset %d: stored CRC-32C %08x, computed %08x",
@@ -131,13 +145,55 @@ public final class SnapshotFormat {
             }
             if (!knownSection.test(name)) throw new SnapshotException("unknown section '" + name + "' at offset " + at);
             if (sections.put(name, body) != null) throw new SnapshotException("section '" + name + "' appears twice (again at offset " + at + ")");
-            r.skip(bodyAt + (int) length - at, "section '" + name + "'");
         }
-        if (r.position() != data.length) {
+        if (r.position != size) {
             throw new SnapshotException(String.format("%d unexpected bytes after the last of %d sections, at offset %d",
-                    data.length - r.position(), Integer.toUnsignedLong(count), r.position()));
+                    size - r.position, Integer.toUnsignedLong(count), r.position));
         }
         return new Contents(Collections.unmodifiableMap(sections));
+    }
+
+    /** A snapshot being read: where it is, and truncation named as {@link SectionReader} names it. */
+    private static final class Input {
+        private final InputStream in;
+        private final long size;
+        long position;
+
+        Input(InputStream in, long size) {
+            this.in = in;
+            this.size = size;
+        }
+
+        byte[] bytes(int n, String where, String field) throws IOException {
+            if (size - position < n) {
+                throw new SnapshotException(String.format("truncated %s: %s needs %d bytes at offset %d, %d remain",
+                        where, field, n, position, size - position));
+            }
+            byte[] b = in.readNBytes(n);
+            if (b.length < n) {
+                throw new SnapshotException(String.format("truncated %s: %s needs %d bytes at offset %d, the file ended after %d",
+                        where, field, n, position, b.length));
+            }
+            position += n;
+            return b;
+        }
+
+        int u16(String where, String field) throws IOException {
+            byte[] b = bytes(2, where, field);
+            return (b[0] & 0xFF) | (b[1] & 0xFF) << 8;
+        }
+
+        int i32(String where, String field) throws IOException {
+            byte[] b = bytes(4, where, field);
+            return (b[0] & 0xFF) | (b[1] & 0xFF) << 8 | (b[2] & 0xFF) << 16 | (b[3] & 0xFF) << 24;
+        }
+
+        long i64(String where, String field) throws IOException {
+            byte[] b = bytes(8, where, field);
+            long v = 0;
+            for (int k = 7; k >= 0; k--) v = v << 8 | (b[k] & 0xFF);
+            return v;
+        }
     }
 
     /** The checked sections of a snapshot, by name, in file order. */

@@ -58,6 +58,31 @@ class SnapshotFormatTest {
     }
 
     @Test
+    void aSnapshotReadFromAStreamIsTheSnapshotReadFromItsBytes() throws Exception {
+        SnapshotFormat.Contents fromBytes = SnapshotFormat.read(valid, name -> true);
+        SnapshotFormat.Contents fromStream = SnapshotFormat.read(new java.io.ByteArrayInputStream(valid), valid.length, name -> true);
+        assertEquals(fromBytes.sections().keySet(), fromStream.sections().keySet());
+        for (String name : fromBytes.sections().keySet()) assertArrayEquals(fromBytes.require(name), fromStream.require(name), name);
+        // A stream that ends before the size it was said to have.
+        SnapshotException x = assertThrows(SnapshotException.class,
+                () -> SnapshotFormat.read(new java.io.ByteArrayInputStream(valid, 0, valid.length / 2), valid.length, name -> true));
+        assertMessage(x, "truncated", "the file ended");
+    }
+
+    /** Guest memory in parts (a section body is one Java array): the parts restored in order give the memory back. */
+    @Test
+    void guestMemoryInSeveralPartsIsRestoredWhole() throws SnapshotException {
+        try (TestMachine m = new TestMachine(1 << 20); TestMachine target = new TestMachine(1 << 20)) {
+            for (long page = 0; page < 200; page += 3) m.memory.writeU8((page << 12) + 5, (int) page + 1);
+            java.util.List<byte[]> parts = MemoryImage.captureParts(m.memory, 64 << 10);
+            assertTrue(parts.size() > 2, "several parts: " + parts.size());
+            for (int k = 0; k < parts.size(); k++) MemoryImage.restore("memory." + k, parts.get(k), target.memory, k > 0);
+            assertArrayEquals(MemoryImage.capture(m.memory), MemoryImage.capture(target.memory));
+            assertEquals(1, MemoryImage.captureParts(m.memory, SnapshotFormat.MAX_SECTION_BYTES).size());
+        }
+    }
+
+    @Test
     void truncatedFilesSayTheyAreTruncated() {
         for (int length : new int[] {0, 3, 8, 12, 17, 30, valid.length / 2, valid.length - 1}) {
             byte[] cut = java.util.Arrays.copyOf(valid, length);
