@@ -1,11 +1,15 @@
 package org.symbiont.cli;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.Callable;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.symbiont.cluster.LiveMigration;
 import org.symbiont.cluster.SymbiontCluster;
+import org.symbiont.vmm.VmSnapshot;
 import org.symbiont.vmm.VmSpec;
 import org.symbiont.vmm.Vms;
 import picocli.CommandLine.Command;
@@ -47,11 +51,63 @@ final class RunCommand implements Callable<Integer> {
             description = "live: memory is copied while the VM runs, then a short stop-and-copy; cold: the VM is paused while all of it is copied.")
     String migrateMode;
 
+    @Option(names = "--checkpoint-every", paramLabel = "TIME",
+            description = "Save the VM every TIME of virtual time, e.g. 50ms, while it runs on (symbiont restore continues from any of them).")
+    String checkpointEvery;
+
+    @Option(names = "--checkpoint-dir", paramLabel = "DIR", defaultValue = ".",
+            description = "Where --checkpoint-every writes NAME-TIMEus.snap (default: the current directory).")
+    Path checkpointDir;
+
     @Override
     public Integer call() {
         VmSpec spec = VmSpec.prepare(machine.configuration(), VmExtensions.forVm());
+        if (migrateTo != null && checkpointEvery != null) throw new UserError("--migrate-to and --checkpoint-every: give one of them");
         if (migrateTo != null) return migrate(spec);
+        if (checkpointEvery != null) return runWithCheckpoints(spec);
         return end.conclude(Vms.run(spec, null, end.limit()));
+    }
+
+    /**
+     * Checkpoint/restart: the VM pauses at the first round boundary at or after each multiple of
+     * the interval (where an uninterrupted run has one too: its output is the same), is saved to
+     * a file and runs on, until it ends or the time limit stops it.
+     */
+    private int runWithCheckpoints(VmSpec spec) {
+        long every = SnapshotCommand.virtualTime("--checkpoint-every", checkpointEvery);
+        if (every <= 0) throw new UserError("--checkpoint-every " + checkpointEvery + ": expected a virtual time above 0");
+        if (!Files.isDirectory(checkpointDir)) throw new UserError(checkpointDir + ": no such directory for checkpoints");
+        try (Vms.Running vm = Vms.start(spec)) {
+            long deadline = System.nanoTime() + end.limit().toNanos();
+            for (long next = every; ; ) {
+                long at;
+                try {
+                    at = vm.pauseAt(next, Duration.ofNanos(Math.max(1, deadline - System.nanoTime())));
+                } catch (IllegalStateException | java.util.concurrent.CompletionException endedOrOutOfTime) {
+                    break;
+                }
+                VmSnapshot snapshot;
+                try {
+                    snapshot = vm.snapshot(Duration.ofMinutes(10));
+                } catch (IllegalStateException refused) {
+                    throw new UserError(refused.getMessage());
+                }
+                Path file = checkpointDir.resolve(String.format(java.util.Locale.ROOT, "%s-%dus.snap", spec.config().name(), at / 1000));
+                try {
+                    snapshot.write(file);
+                } catch (IOException e) {
+                    throw new UserError(file + ": cannot write the checkpoint: " + e.getMessage());
+                }
+                if (!end.quiet) {
+                    System.err.printf(java.util.Locale.ROOT, "symbiont: checkpoint at %.3f ms of virtual time: %s (%.1f MiB)%n",
+                            at / 1e6, file, snapshot.sizeBytes() / 1048576.0);
+                }
+                vm.resume();
+                while (next <= at) next += every;
+            }
+            vm.close(); // stops the VM if the time limit ran out before it ended
+            return end.conclude(vm.report().join());
+        }
     }
 
     /** Runs the VM on a cluster member that joins the receiver's cluster, and moves it there. */

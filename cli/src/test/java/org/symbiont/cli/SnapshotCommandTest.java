@@ -36,6 +36,32 @@ class SnapshotCommandTest {
         assertEquals(Files.readString(whole), Files.readString(before) + rest);
     }
 
+    /** Checkpoint/restart: checkpoints change nothing the guest prints, and a restart from any continues it. */
+    @Test
+    void checkpointsLeaveTheRunAsItIsAndARestartFromOneContinuesIt(@TempDir Path dir) throws Exception {
+        Path kernel = dir.resolve("lwk.bin");
+        Files.write(kernel, GuestImages.lwk());
+        String[] machine = {"--kernel", kernel.toString(), "-m", "64", "--append", "hpccg nx=12 ny=12 nz=12 max_iter=60"};
+        Path whole = dir.resolve("whole.txt"), checkpointed = dir.resolve("checkpointed.txt"), restarted = dir.resolve("restarted.txt");
+        assertEquals(1, CommandRun.of(concat(new String[] {"run", "-q", "--serial", "file:" + whole}, machine)).status());
+        Path checkpoints = Files.createDirectory(dir.resolve("checkpoints"));
+        CommandRun run = CommandRun.of(concat(new String[] {"run", "--serial", "file:" + checkpointed, "--checkpoint-every", "3ms",
+                "--checkpoint-dir", checkpoints.toString()}, machine));
+        assertEquals(1, run.status(), run.err());
+        assertEquals(Files.readString(whole), Files.readString(checkpointed), "checkpoints change nothing the guest prints");
+        java.util.List<Path> files;
+        try (var list = Files.list(checkpoints)) {
+            files = list.sorted().toList();
+        }
+        assertTrue(files.size() >= 2, "a checkpoint every 3 ms: " + files + "\n" + run.err());
+        assertTrue(run.err().contains("symbiont: checkpoint at 3.0"), run.err());
+
+        CommandRun restart = CommandRun.of(concat(new String[] {"restore", "-q", files.get(1).toString(), "--serial", "file:" + restarted}, machine));
+        assertEquals(1, restart.status(), restart.err());
+        String rest = Files.readString(restarted);
+        assertTrue(rest.contains("RESULT name=hpccg") && Files.readString(whole).endsWith(rest), rest);
+    }
+
     @Test
     void mistakesAreNamedWithoutAStackTrace(@TempDir Path dir) throws Exception {
         Path kernel = dir.resolve("lwk.bin");
