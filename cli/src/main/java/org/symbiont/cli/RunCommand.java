@@ -1,6 +1,5 @@
 package org.symbiont.cli;
 
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -93,11 +92,7 @@ final class RunCommand implements Callable<Integer> {
                     throw new UserError(refused.getMessage());
                 }
                 Path file = checkpointDir.resolve(String.format(java.util.Locale.ROOT, "%s-%dus.snap", spec.config().name(), at / 1000));
-                try {
-                    snapshot.write(file);
-                } catch (IOException e) {
-                    throw new UserError(file + ": cannot write the checkpoint: " + e.getMessage());
-                }
+                SnapshotCommand.write(snapshot, file);
                 if (!end.quiet) {
                     System.err.printf(java.util.Locale.ROOT, "symbiont: checkpoint at %.3f ms of virtual time: %s (%.1f MiB)%n",
                             at / 1e6, file, snapshot.sizeBytes() / 1048576.0);

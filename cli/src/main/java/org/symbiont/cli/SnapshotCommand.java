@@ -67,20 +67,25 @@ final class SnapshotCommand implements Callable<Integer> {
                 throw new UserError(e.getMessage());
             }
             long taken = System.nanoTime() - started;
-            try {
-                snapshot.write(output);
-            } catch (java.nio.file.NoSuchFileException e) {
-                throw new UserError(output + ": cannot write the snapshot: no such directory");
-            } catch (java.nio.file.AccessDeniedException e) {
-                throw new UserError(output + ": cannot write the snapshot: permission denied");
-            } catch (IOException e) {
-                throw new UserError(output + ": cannot write the snapshot: " + e.getMessage());
-            }
+            write(snapshot, output);
             long written = System.nanoTime() - started;
             System.err.printf(Locale.ROOT, "symbiont: %s saved at %.3f ms of virtual time to %s: %.1f MiB, taken in %d ms, written in %d ms%n",
                     spec.config().name(), pausedAt / 1e6, output, snapshot.sizeBytes() / 1048576.0,
                     TimeUnit.NANOSECONDS.toMillis(taken), TimeUnit.NANOSECONDS.toMillis(written));
             return 0;
+        }
+    }
+
+    /** Writes {@code snapshot} to {@code file}; a file that cannot be written is a user error saying why. */
+    static void write(VmSnapshot snapshot, Path file) {
+        try {
+            snapshot.write(file);
+        } catch (java.nio.file.NoSuchFileException e) {
+            throw new UserError(file + ": cannot write the snapshot: no such directory");
+        } catch (java.nio.file.AccessDeniedException e) {
+            throw new UserError(file + ": cannot write the snapshot: permission denied");
+        } catch (IOException e) {
+            throw new UserError(file + ": cannot write the snapshot: " + e.getMessage());
         }
     }
 

@@ -20,9 +20,6 @@ import org.symbiont.x86.memory.PhysicalMemory;
 final class PreCopy implements AutoCloseable {
     static final int PAGE = (int) PhysicalMemory.PAGE_SIZE;
 
-    /** Pages found to differ, with their contents (each {@link #PAGE} bytes, in page order). */
-    record Batch(int pass, long[] pages, byte[] contents, boolean passComplete) {}
-
     private final PhysicalMemory memory;
     private final Arena arena = Arena.ofShared();
     private final MemorySegment sent;
@@ -42,7 +39,7 @@ final class PreCopy implements AutoCloseable {
      * scanning from where the last call stopped; marks them as sent. A pass that reaches the end
      * of memory completes, and the next call starts the next pass.
      */
-    Batch next(int maxPages) {
+    VmSupervisor.DirtyPages next(int maxPages) {
         MemorySegment host = memory.hostSegment();
         long[] pages = new long[maxPages];
         int found = 0;
@@ -57,7 +54,7 @@ final class PreCopy implements AutoCloseable {
         byte[] contents = new byte[found * PAGE];
         for (int k = 0; k < found; k++) MemorySegment.copy(sent, ValueLayout.JAVA_BYTE, pages[k] * PAGE, contents, k * PAGE, PAGE);
         boolean complete = cursor == pageCount;
-        Batch b = new Batch(pass, java.util.Arrays.copyOf(pages, found), contents, complete);
+        var b = new VmSupervisor.DirtyPages(pass, java.util.Arrays.copyOf(pages, found), contents, complete);
         if (complete) {
             cursor = 0;
             pass++;

@@ -31,8 +31,6 @@ final class SwapBypass {
     private final Extensions.SwapGuest guest;
     private final PrivateDisks.Disk disk;
     private long bypassed, symcalls, symcallsFailed, invalidatedBySwap;
-    /** Whether the disks' accesses are the VMM's own (a snapshot saving or restoring their contents), not guest requests. */
-    private boolean vmmAccess;
 
     SwapBypass(Extensions.SwapGuest guest, PhysicalMemory memory) {
         List<PrivateDisks.Disk> disks = PrivateDisks.of(memory).disks();
@@ -87,19 +85,9 @@ final class SwapBypass {
         return true;
     }
 
-    /**
-     * Until called with {@code false}, the disks' accesses are the VMM's own: a snapshot reading
-     * the disks' contents or a restore writing them back. Those change nothing the guest sees,
-     * so they drop no mapping (else a snapshot would drop every bypass mapping of the running VM
-     * before the shadow pagers are saved, and a restore those it just put back).
-     */
-    void vmmAccess(boolean on) {
-        vmmAccess = on;
-    }
-
     /** A guest request on disk bytes {@code [physical, physical + length)}: their pages' mappings go. */
     private void diskAccessed(long physical, long length) {
-        if (length <= 0 || vmmAccess) return;
+        if (length <= 0) return;
         for (long p = physical >>> 12; p <= (physical + length - 1) >>> 12; p++) {
             for (ShadowPager s : shadows) invalidatedBySwap += s.invalidate(p);
         }

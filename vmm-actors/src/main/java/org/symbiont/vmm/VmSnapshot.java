@@ -46,9 +46,7 @@ public record VmSnapshot(List<SnapshotFormat.Section> sections) {
 
     /** The snapshot's size in bytes as a file. */
     public long sizeBytes() {
-        long size = SnapshotFormat.MAGIC.length + 8;
-        for (SnapshotFormat.Section s : sections) size += 2 + s.name().getBytes(StandardCharsets.UTF_8).length + 12 + s.body().length;
-        return size;
+        return SnapshotFormat.size(sections);
     }
 
     public void write(Path file) throws IOException {

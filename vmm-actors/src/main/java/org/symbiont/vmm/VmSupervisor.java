@@ -856,18 +856,12 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
             sections.add(new SnapshotFormat.Section(CpuState.sectionName(v.vcpu()), v.cpu()));
             sections.add(new SnapshotFormat.Section(VcpuActor.Saved.sectionName(v.vcpu()), v.vcpuState()));
         }
-        // Saving a memory-backed disk reads it: no guest request, so SwapBypass keeps its mappings.
-        if (swapBypass != null) swapBypass.vmmAccess(true);
-        try {
-            for (Platform.Hosted h : platform.all()) {
-                try {
-                    sections.add(new SnapshotFormat.Section(DeviceState.sectionName(h.model()), DeviceState.save(h.model())));
-                } catch (UnsupportedOperationException e) {
-                    throw new SnapshotRefused(e.getMessage());
-                }
+        for (Platform.Hosted h : platform.all()) {
+            try {
+                sections.add(new SnapshotFormat.Section(DeviceState.sectionName(h.model()), DeviceState.save(h.model())));
+            } catch (UnsupportedOperationException e) {
+                throw new SnapshotRefused(e.getMessage());
             }
-        } finally {
-            if (swapBypass != null) swapBypass.vmmAccess(false);
         }
         if (memoryDelta) {
             sections.add(new SnapshotFormat.Section(MemoryImage.DELTA_SECTION, MemoryImage.captureDelta(memory, preCopy::changed)));
@@ -919,8 +913,7 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
         if (copyRequests.isEmpty()) return;
         if (preCopy == null) preCopy = new PreCopy(memory);
         for (CopyDirtyPages r : copyRequests) {
-            PreCopy.Batch b = preCopy.next(r.maxPages());
-            r.replyTo().tell(new DirtyPages(b.pass(), b.pages(), b.contents(), b.passComplete()));
+            r.replyTo().tell(preCopy.next(r.maxPages()));
         }
         copyRequests.clear();
     }
@@ -1041,17 +1034,11 @@ public final class VmSupervisor extends AbstractBehavior<VmSupervisor.Command> {
             }
             // The devices' clocks first: a device's state is checked against its present.
             List<TimerQueue.Pending<VmEvent>> events = restoreSupervisor(snapshot.require(VmSnapshot.SUPERVISOR));
-            // Restoring a memory-backed disk writes it: no guest request, so the restored SwapBypass mappings stay.
-            if (swapBypass != null) swapBypass.vmmAccess(true);
-            try {
-                for (Platform.Hosted h : platform.all()) {
-                    h.context().restoring = true;
-                    DeviceState.restore(h.model(), snapshot.require(DeviceState.sectionName(h.model())));
-                    h.context().restoring = false;
-                    h.observer().restored(h.model());
-                }
-            } finally {
-                if (swapBypass != null) swapBypass.vmmAccess(false);
+            for (Platform.Hosted h : platform.all()) {
+                h.context().restoring = true;
+                DeviceState.restore(h.model(), snapshot.require(DeviceState.sectionName(h.model())));
+                h.context().restoring = false;
+                h.observer().restored(h.model());
             }
             restoreExtensions(snapshot);
             restoring = true;

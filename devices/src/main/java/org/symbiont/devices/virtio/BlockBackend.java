@@ -9,6 +9,9 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import org.symbiont.x86.memory.PhysicalMemory;
+import org.symbiont.x86.snapshot.SectionReader;
+import org.symbiont.x86.snapshot.SectionWriter;
+import org.symbiont.x86.snapshot.SnapshotException;
 
 /**
  * The storage behind a virtual disk: a byte-addressed image of fixed size. Reads and writes are
@@ -135,5 +138,27 @@ public interface BlockBackend extends AutoCloseable {
 
         @Override public void flush() { }
         @Override public void close() { }
+
+        /** Bytes copied at a time when the whole disk is saved or restored. */
+        private static final int CHUNK = 1 << 20;
+
+        /**
+         * Writes the whole disk to {@code out}: a snapshot's own read of the disk, not a guest
+         * request, so nobody watching requests is told of it (SwapBypass drops its mappings of
+         * pages the guest reads or writes).
+         */
+        public void saveContents(SectionWriter out) {
+            for (long done = 0; done < data.byteSize(); done += CHUNK) out.bytes(data, done, (int) Math.min(CHUNK, data.byteSize() - done));
+        }
+
+        /** Puts back what {@link #saveContents} wrote, likewise not a guest request. */
+        public void restoreContents(SectionReader in, String field) throws SnapshotException {
+            byte[] chunk = new byte[(int) Math.min(CHUNK, data.byteSize())];
+            for (long done = 0; done < data.byteSize(); done += chunk.length) {
+                int n = (int) Math.min(chunk.length, data.byteSize() - done);
+                in.bytes(chunk, 0, n, field);
+                MemorySegment.copy(chunk, 0, data, ValueLayout.JAVA_BYTE, done, n);
+            }
+        }
     }
 }

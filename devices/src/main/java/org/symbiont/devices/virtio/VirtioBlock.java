@@ -207,13 +207,7 @@ public final class VirtioBlock extends VirtioPciDevice implements AutoCloseable 
     @Override
     protected void saveDeviceState(SectionWriter out) {
         out.bool(disk instanceof BlockBackend.MemoryDisk);
-        if (!(disk instanceof BlockBackend.MemoryDisk memoryDisk)) return;
-        byte[] chunk = new byte[scratch.length];
-        for (long done = 0; done < memoryDisk.size(); done += chunk.length) {
-            int n = (int) Math.min(chunk.length, memoryDisk.size() - done);
-            memoryDisk.read(done, chunk, 0, n);
-            out.bytes(chunk, 0, n);
-        }
+        if (disk instanceof BlockBackend.MemoryDisk memoryDisk) memoryDisk.saveContents(out);
     }
 
     @Override
@@ -223,12 +217,7 @@ public final class VirtioBlock extends VirtioPciDevice implements AutoCloseable 
         if (in.bool("disk contents saved") != inMemory) {
             throw in.malformed(at, "disk contents saved", "disagrees with this disk, which is " + (inMemory ? "memory" : "file") + "-backed");
         }
-        if (!(disk instanceof BlockBackend.MemoryDisk memoryDisk)) return;
-        for (long done = 0; done < memoryDisk.size(); done += scratch.length) {
-            int n = (int) Math.min(scratch.length, memoryDisk.size() - done);
-            in.bytes(scratch, 0, n, "disk contents");
-            memoryDisk.write(done, scratch, 0, n);
-        }
+        if (disk instanceof BlockBackend.MemoryDisk memoryDisk) memoryDisk.restoreContents(in, "disk contents");
     }
 
     /** Closes the back end (the image file); the VMM calls it when the VM is gone. */

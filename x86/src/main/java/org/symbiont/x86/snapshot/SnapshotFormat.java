@@ -64,6 +64,13 @@ public final class SnapshotFormat {
         }
     }
 
+    /** How many bytes {@link #write} writes for {@code sections}. */
+    public static long size(List<Section> sections) {
+        long size = MAGIC.length + 4 + 4;
+        for (Section s : sections) size += 2 + s.name().getBytes(StandardCharsets.UTF_8).length + 8 + 4 + s.body().length;
+        return size;
+    }
+
     public static byte[] toBytes(List<Section> sections) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         try {
